@@ -19,8 +19,9 @@ func same(a, b float32) bool {
 
 func f32(bits uint32) float32 { return math.Float32frombits(bits) }
 
-// compare checks FMA against the C library's fmaf on every triple, in
-// batches so the cgo call does not dominate.
+// compare checks FMA, and its exact path on its own, against the C
+// library's fmaf on every triple, in batches so the cgo call does not
+// dominate.
 func compare(t *testing.T, name string, x, y, z []float32) {
 	t.Helper()
 	want := make([]float32, len(x))
@@ -30,6 +31,13 @@ func compare(t *testing.T, name string, x, y, z []float32) {
 		if got := FMA(x[i], y[i], z[i]); !same(got, want[i]) {
 			if bad < 10 {
 				t.Errorf("%s: FMA(%g, %g, %g) = %g (%#08x), fmaf = %g (%#08x)", name,
+					x[i], y[i], z[i], got, math.Float32bits(got), want[i], math.Float32bits(want[i]))
+			}
+			bad++
+		}
+		if got := exact(x[i], y[i], z[i]); !same(got, want[i]) {
+			if bad < 10 {
+				t.Errorf("%s: exact(%g, %g, %g) = %g (%#08x), fmaf = %g (%#08x)", name,
 					x[i], y[i], z[i], got, math.Float32bits(got), want[i], math.Float32bits(want[i]))
 			}
 			bad++
