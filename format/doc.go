@@ -1,0 +1,38 @@
+// Package format reads and writes embstore table files.
+//
+// A table file holds one embedding table (rows × dim values, stored as f32,
+// f16, bf16 or row-wise int8), optionally a positional table of the same
+// width, and a JSON metadata document recording how the table was made. The
+// layout is specified in SPEC.md beside this file: a fixed 4096-byte header
+// with a section table and a CRC-32C, then page-aligned sections of
+// contiguous, 64-byte-aligned rows, covering the file exactly.
+//
+// The types mirror the bytes: Header and Section are the decoded header and
+// section table entries, DType and SectionKind the enumerations. ParseHeader
+// and NewReader decode and validate; Writer and FileWriter encode.
+//
+// # Validation
+//
+// Table files come from other people and other machines, so nothing in them
+// is trusted. ParseHeader checks every header field before using it: magic,
+// endianness, version, header checksum, reserved bytes, feature bits, the
+// file size against the size actually stored, every limit (see SPEC.md,
+// "Limits"), and the placement of every section, with overflow-checked
+// arithmetic, before anything is allocated or mapped from a field. Each
+// broken rule is reported as a *FormatError wrapping one sentinel error
+// (ErrBadMagic, ErrTruncated, ErrSectionPlacement, ...), so callers can test
+// with errors.Is and people can read where the problem is. No input makes
+// this package panic.
+//
+// Opening a file (NewReader) costs O(header): it reads the header and the
+// metadata, never the rows. Reader.Verify reads everything and recomputes
+// every checksum.
+//
+// # Writing
+//
+// Writer streams rows (one row is held in memory, never the table), computes
+// checksums as it goes and writes the header last. FileWriter adds atomicity:
+// it writes to a temporary file in the destination directory, syncs it,
+// renames it over the destination and syncs the directory, so the destination
+// is always either the old file or the complete new one.
+package format
