@@ -1,0 +1,129 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/embstore/embstore/kernel"
+)
+
+// Lookup writes the rows of ids, as float32, to dst: row ids[i] goes to
+// dst[i*Dim():(i+1)*Dim()]. len(dst) must be len(ids)*Dim(). Like
+// torch.nn.Embedding, ids are int64; an id outside [0, Rows()) is an error
+// (*IndexError) naming the first such id, and dst is then left unchanged.
+// Lookup does not allocate.
+func (t *Table) Lookup(dst []float32, ids []int64) error {
+	return t.gather(dst, ids, nil)
+}
+
+// LookupPositions is Lookup with the positional table added: ids is a batch
+// of sequences of seqLen ids each (len(ids) must be a multiple of seqLen),
+// and the p-th id of every sequence gets position start+p, that is the
+// positional row PositionOffset()+start+p. start is where the sequences begin
+// (non-zero when a prefix was processed before, as models with a key-value
+// cache do). Every position must fall inside the positional table, else the
+// error is a *PositionError.
+func (t *Table) LookupPositions(dst []float32, ids []int64, seqLen int, start int64) error {
+	if seqLen <= 0 {
+		return fmt.Errorf("embstore: sequence length %d must be positive", seqLen)
+	}
+	if len(ids)%seqLen != 0 {
+		return fmt.Errorf("embstore: %d ids are not a whole number of sequences of %d", len(ids), seqLen)
+	}
+	if t.pos.Rows == 0 {
+		return ErrNoPositions
+	}
+	if err := t.checkPositions(start, seqLen); err != nil {
+		return err
+	}
+	return t.gather(dst, ids, &kernel.Positions{
+		Rows: t.pos.Rows, Stride: t.pos.Stride, Start: t.hdr.PositionOffset + start, SeqLen: seqLen,
+	})
+}
+
+// checkPositions checks that positions start to start+seqLen-1 map to rows
+// of the positional table.
+func (t *Table) checkPositions(start int64, seqLen int) error {
+	if start < 0 {
+		return &PositionError{Position: start, Row: start + t.hdr.PositionOffset, Rows: t.pos.Rows, Offset: t.hdr.PositionOffset}
+	}
+	avail := t.pos.Rows - t.hdr.PositionOffset // positions 0 .. avail-1 exist
+	if start >= avail || int64(seqLen) > avail-start {
+		p := max(start, avail)
+		return &PositionError{Position: p, Row: p + t.hdr.PositionOffset, Rows: t.pos.Rows, Offset: t.hdr.PositionOffset}
+	}
+	return nil
+}
+
+// LookupPositionRows writes rows of the positional table itself to dst: row
+// rows[i] goes to dst[i*Dim():(i+1)*Dim()]. Rows are raw row numbers of the
+// positional table, not positions: the position offset is not applied.
+func (t *Table) LookupPositionRows(dst []float32, rows []int64) error {
+	if t.pos.Rows == 0 {
+		return ErrNoPositions
+	}
+	return t.read(func() error {
+		pt := kernel.Table{Data: t.pos.Data, Rows: t.pos.Rows, Dim: t.hdr.Dim, Stride: t.pos.Stride, DType: t.hdr.Sections[1].DType}
+		bad, err := kernel.Gather(dst, &pt, rows, nil)
+		return lookupErr(bad, err, "rows", rows, t.pos.Rows, "positional table")
+	})
+}
+
+// gather runs the kernel over the token table with the table read-locked and
+// memory faults turned into errors.
+func (t *Table) gather(dst []float32, ids []int64, pos *kernel.Positions) error {
+	return t.read(func() error {
+		if pos != nil {
+			pos.Data = t.pos.Data
+		}
+		if t.copyTo {
+			return t.gatherCopyOut(dst, ids, pos)
+		}
+		bad, err := kernel.Gather(dst, &t.tok, ids, pos)
+		return lookupErr(bad, err, "ids", ids, t.hdr.Rows, "token table")
+	})
+}
+
+// read runs fn under the read lock, with faults guarded.
+func (t *Table) read(fn func() error) error {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return ErrClosed
+	}
+	return guard(fn)
+}
+
+// lookupErr turns a kernel result into an error: an *IndexError for the bad
+// index, if any.
+func lookupErr(bad int, err error, arg string, ids []int64, limit int64, what string) error {
+	if err != nil {
+		return fmt.Errorf("embstore: %w", err)
+	}
+	if bad >= 0 {
+		return &IndexError{Arg: arg, Index: bad, Value: ids[bad], Limit: limit, What: what}
+	}
+	return nil
+}
+
+// CheckIDs returns the *IndexError Lookup would return for ids, or nil if
+// every id is in the token table. It lets callers validate a batch before
+// producing any output.
+func (t *Table) CheckIDs(ids []int64) error {
+	if bad := kernel.CheckIDs(ids, t.hdr.Rows); bad >= 0 {
+		return &IndexError{Arg: "ids", Index: bad, Value: ids[bad], Limit: t.hdr.Rows, What: "token table"}
+	}
+	return nil
+}
+
+// CheckPositions returns the error LookupPositions would return for
+// sequences of seqLen ids starting at position start, or nil if every
+// position is in the positional table.
+func (t *Table) CheckPositions(seqLen int, start int64) error {
+	if seqLen <= 0 {
+		return fmt.Errorf("embstore: sequence length %d must be positive", seqLen)
+	}
+	if t.pos.Rows == 0 {
+		return ErrNoPositions
+	}
+	return t.checkPositions(start, seqLen)
+}
