@@ -541,4 +541,3 @@ func TestHeaderFieldOffsets(t *testing.T) {
 		}
 	}
 }
-
