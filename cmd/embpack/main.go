@@ -1,0 +1,45 @@
+// Embpack creates, inspects and verifies embstore table files.
+//
+// Usage:
+//
+//	embpack <command> [flags] [arguments]
+//
+// The commands are:
+//
+//	init     draw a table from a seed, bit-identical to torch.nn.Embedding
+//	inspect  print a table's header, sections and metadata
+//	verify   recompute every checksum of a table
+//	demo     build the seed example table and look up ids 2,3,5,1 with positions
+//
+// Run 'embpack <command> --help' for a command's flags. Exit status is 0 on
+// success, 1 when the command fails, 2 for a mistake on the command line.
+// Data goes to standard output, messages to standard error.
+package main
+
+import (
+	"os"
+
+	"github.com/embstore/embstore/internal/cli"
+	"github.com/embstore/embstore/internal/pack"
+)
+
+type env = cli.Env
+
+func subcommands() []cli.Sub {
+	return []cli.Sub{
+		{Command: initCommand, Summary: "draw a table from a seed, bit-identical to torch.nn.Embedding", Run: runInit},
+		{Command: inspectCommand, Summary: "print a table's header, sections and metadata", Run: runInspect},
+		{Command: verifyCommand, Summary: "recompute every checksum of a table", Run: runVerify},
+		{Command: demoCommand, Summary: "build the seed example table and look up ids 2,3,5,1 with positions", Run: runDemo},
+	}
+}
+
+func init() { pack.Creator = "embpack " + cli.Version }
+
+func main() {
+	os.Exit(run(os.Args[1:], env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
+}
+
+func run(args []string, e env) int {
+	return cli.Dispatch("embpack", "Embpack creates, inspects and verifies embstore table files.", subcommands(), args, e)
+}

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/embstore/embstore/internal/cli"
+	"github.com/embstore/embstore/internal/vecout"
+	"github.com/embstore/embstore/store"
+)
+
+var lookupCommand = cli.Command{
+	Name:     "embquery lookup",
+	Synopsis: "embquery lookup FILE [--ids 2,3,5,1] [--positions [--start K] [--seq-len T]] [--table tokens|positions] [--format text|json|raw|npy]",
+	Help: `
+Lookup prints the embedding rows of token ids, as torch.nn.Embedding returns
+them, one row per id. Ids come from --ids, or, without it, from standard input
+as whitespace-separated integers, read and answered as a stream, so
+'seq 0 50256 | embquery lookup t.emb --format raw' never holds the whole
+output.
+
+With --positions the positional table is added: the ids form sequences of
+--seq-len ids each (by default all ids are one sequence), and the p-th id of
+each sequence gets position start+p. --table positions prints rows of the
+positional table itself (raw row numbers) instead.
+
+Output formats: text (one row per line, every value with the digits that read
+back as the same float32), json (an array of arrays), raw (little-endian
+float32, row-major, nothing else) and npy (a NumPy .npy file). With npy the
+ids read from standard input are collected first, since the file header holds
+the row count. Ids and positions given with --ids, or collected for npy, are
+all checked before anything is printed; when streaming, an id out of range
+stops the output there, with an error and exit status 1.`,
+}
+
+// lookupChunk is how many ids are looked up at a time when streaming.
+const lookupChunk = 4096
+
+func runLookup(e env, args []string) error {
+	fs := cli.NewFlagSet(lookupCommand)
+	idList := fs.String("ids", "", "comma-separated token `ids`; without it, ids are read from standard input")
+	positions := fs.Bool("positions", false, "add the positional table")
+	start := fs.Int64("start", 0, "with --positions: position of the first id of each sequence")
+	seqLen := fs.Int("seq-len", 0, "with --positions: split the ids into sequences of `T` (default: one sequence)")
+	table := fs.String("table", "tokens", "table to read: tokens, or positions (the positional table's raw rows)")
+	outFormat := fs.String("format", "text", "output format: text, json, raw or npy")
+	if err := cli.Parse(fs, lookupCommand, args, e.Stdout); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return cli.Usagef("want exactly one table FILE, got %d arguments", fs.NArg())
+	}
+	switch {
+	case *table != "tokens" && *table != "positions":
+		return cli.Usagef("--table %q: want tokens or positions", *table)
+	case *table == "positions" && *positions:
+		return cli.Usagef("--positions adds positions to token rows; it does not apply to --table positions")
+	case !*positions && (fs.Changed("start") || fs.Changed("seq-len")):
+		return cli.Usagef("--start and --seq-len apply only with --positions")
+	case fs.Changed("seq-len") && *seqLen < 1:
+		return cli.Usagef("--seq-len %d: want a positive sequence length", *seqLen)
+	case *start < 0:
+		return cli.Usagef("--start %d: positions are not negative", *start)
+	}
+	if !validFormat(*outFormat) {
+		return cli.Usagef("--format %q: want text, json, raw or npy", *outFormat)
+	}
+	var ids []int64
+	if fs.Changed("ids") {
+		var err error
+		if ids, err = cli.ParseIDList(*idList); err != nil {
+			return cli.Usagef("--ids: %v", err)
+		}
+	}
+
+	t, err := store.Open(fs.Arg(0), nil)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	q := &lookup{t: t, table: *table, positions: *positions, start: *start, seqLen: *seqLen}
+	if *table == "positions" && t.Positions() == 0 {
+		return fmt.Errorf("%s: %w", fs.Arg(0), store.ErrNoPositions)
+	}
+
+	src := idSource(nil)
+	if ids == nil {
+		src = newStdinIDs(e.Stdin)
+		if *outFormat == "npy" { // the header needs the count: collect the ids
+			if ids, err = readAll(src); err != nil {
+				return err
+			}
+		}
+	}
+	if ids != nil {
+		if err := q.checkAll(ids); err != nil {
+			return err
+		}
+		src = &sliceIDs{ids: ids}
+	}
+	rows := int64(-1)
+	if ids != nil {
+		rows = int64(len(ids))
+	}
+	out, err := vecout.New(e.Stdout, *outFormat, t.Dim(), rows)
+	if err != nil {
+		return err
+	}
+	if err := q.run(src, out); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func validFormat(f string) bool {
+	for _, name := range vecout.Formats {
+		if f == name {
+			return true
+		}
+	}
+	return false
+}
+
+// lookup is one embquery lookup run.
+type lookup struct {
+	t         *store.Table
+	table     string
+	positions bool
+	start     int64
+	seqLen    int // 0: all ids are one sequence
+}
+
+// checkAll validates a whole id list before any output.
+func (q *lookup) checkAll(ids []int64) error {
+	if q.table == "positions" {
+		for i, r := range ids {
+			if r < 0 || r >= q.t.Positions() {
+				return &store.IndexError{Arg: "rows", Index: i, Value: r, Limit: q.t.Positions(), What: "positional table"}
+			}
+		}
+		return nil
+	}
+	if err := q.t.CheckIDs(ids); err != nil {
+		return err
+	}
+	if !q.positions {
+		return nil
+	}
+	if q.seqLen > 0 && len(ids)%q.seqLen != 0 {
+		return fmt.Errorf("%d ids are not a whole number of sequences of %d", len(ids), q.seqLen)
+	}
+	n := q.seqLen
+	if n == 0 {
+		n = len(ids)
+	}
+	return q.t.CheckPositions(max(n, 1), q.start)
+}
+
+// run looks up the ids of src chunk by chunk and writes the rows to out.
+func (q *lookup) run(src idSource, out vecout.Writer) error {
+	chunk := lookupChunk
+	if q.positions && q.seqLen > 0 {
+		chunk = max(1, lookupChunk/q.seqLen) * q.seqLen // whole sequences per chunk
+	}
+	ids := make([]int64, chunk)
+	dst := make([]float32, chunk*q.t.Dim())
+	done := int64(0)
+	for {
+		n, err := src.next(ids)
+		if n > 0 {
+			batch, vals := ids[:n], dst[:n*q.t.Dim()]
+			var lerr error
+			switch {
+			case q.table == "positions":
+				lerr = q.t.LookupPositionRows(vals, batch)
+			case !q.positions:
+				lerr = q.t.Lookup(vals, batch)
+			case q.seqLen == 0: // one sequence: the chunk continues it
+				lerr = q.t.LookupPositions(vals, batch, n, q.start+done)
+			default:
+				if n%q.seqLen != 0 {
+					return fmt.Errorf("%d ids are not a whole number of sequences of %d", done+int64(n), q.seqLen)
+				}
+				lerr = q.t.LookupPositions(vals, batch, q.seqLen, q.start)
+			}
+			if lerr != nil {
+				return offsetIndexError(lerr, done)
+			}
+			if err := out.WriteRows(vals); err != nil {
+				return err
+			}
+			done += int64(n)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// offsetIndexError makes an *IndexError from a chunk refer to the index in
+// the whole input.
+func offsetIndexError(err error, base int64) error {
+	var ie *store.IndexError
+	if errors.As(err, &ie) {
+		c := *ie
+		c.Index += int(base)
+		return &c
+	}
+	return err
+}
+
+// An idSource yields ids in order.
+type idSource interface {
+	// next fills ids with up to len(ids) ids and returns how many, and
+	// io.EOF once there are no more.
+	next(ids []int64) (int, error)
+}
+
+type sliceIDs struct {
+	ids []int64
+}
+
+func (s *sliceIDs) next(ids []int64) (int, error) {
+	n := copy(ids, s.ids)
+	s.ids = s.ids[n:]
+	if len(s.ids) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// stdinIDs reads whitespace-separated ids from a stream.
+type stdinIDs struct {
+	sc   *bufio.Scanner
+	read int64
+}
+
+func newStdinIDs(r io.Reader) *stdinIDs {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	sc.Split(bufio.ScanWords)
+	return &stdinIDs{sc: sc}
+}
+
+func (s *stdinIDs) next(ids []int64) (int, error) {
+	for n := range ids {
+		if !s.sc.Scan() {
+			if err := s.sc.Err(); err != nil {
+				return n, fmt.Errorf("read ids: %w", err)
+			}
+			return n, io.EOF
+		}
+		s.read++
+		id, err := cli.ParseID(s.sc.Text())
+		if err != nil {
+			return n, fmt.Errorf("id %d of the input: %w", s.read, err)
+		}
+		ids[n] = id
+	}
+	return len(ids), nil
+}
+
+func readAll(src idSource) ([]int64, error) {
+	var all []int64
+	buf := make([]int64, lookupChunk)
+	for {
+		n, err := src.next(buf)
+		all = append(all, buf[:n]...)
+		if err == io.EOF {
+			if len(all) == 0 {
+				return nil, errors.New("no ids on standard input")
+			}
+			return all, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}

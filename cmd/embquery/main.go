@@ -1,0 +1,36 @@
+// Embquery looks up embeddings in embstore table files from the shell.
+//
+// Usage:
+//
+//	embquery <command> [flags] FILE
+//
+// The commands are:
+//
+//	lookup   print the rows of token ids, optionally with positions added
+//
+// Run 'embquery <command> --help' for a command's flags. Exit status is 0 on
+// success, 1 when the command fails, 2 for a mistake on the command line.
+// Data goes to standard output, messages to standard error.
+package main
+
+import (
+	"os"
+
+	"github.com/embstore/embstore/internal/cli"
+)
+
+type env = cli.Env
+
+func subcommands() []cli.Sub {
+	return []cli.Sub{
+		{Command: lookupCommand, Summary: "print the rows of token ids, optionally with positions added", Run: runLookup},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
+}
+
+func run(args []string, e env) int {
+	return cli.Dispatch("embquery", "Embquery looks up embeddings in embstore table files.", subcommands(), args, e)
+}
