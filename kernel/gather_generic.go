@@ -2,21 +2,70 @@ package kernel
 
 import (
 	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/internal/fma32"
 )
 
-// gatherChunk is the reference gather over a chunk of already checked ids.
-func gatherChunk(dst []float32, t *Table, ids []int64, pos *Positions) {
+// The inner functions Gather and Bag call per chunk. They start as the
+// reference implementations below; a platform file may replace them with
+// faster ones at init, which must produce the same bits.
+var (
+	gatherChunk = gatherChunkRef
+	bagChunk    = bagChunkRef
+)
+
+// gatherChunkRef is the reference gather over a chunk of checked ids.
+func gatherChunkRef(dst []float32, t *Table, ids []int64, pos *Positions) {
 	dim := t.Dim
 	for j, id := range ids {
 		out := dst[j*dim : (j+1)*dim : (j+1)*dim]
-		row := t.Data[id*int64(t.Stride):]
-		format.DecodeRow(out, row, t.DType)
-		if t.Scale != 0 && t.Scale != 1 {
-			scaleRow(out, t.Scale, t.ScaleRounding)
-		}
+		readRow(out, t, id)
 		if pos != nil {
 			p := pos.Start + int64((pos.Phase+j)%pos.SeqLen)
 			addRow(out, pos.Data[p*int64(pos.Stride):])
+		}
+	}
+}
+
+// readRow decodes (and scales) row id of t into out.
+func readRow(out []float32, t *Table, id int64) {
+	format.DecodeRow(out, t.Data[id*int64(t.Stride):], t.DType)
+	if t.Scale != 0 && t.Scale != 1 {
+		scaleRow(out, t.Scale, t.ScaleRounding)
+	}
+}
+
+// bagChunkRef is the reference pooling step: it accumulates the rows of ids
+// (checked), except those equal to pad, into out, which holds the bag's
+// running sum or maximum. weights, if not nil, holds one weight per id.
+func bagChunkRef(out []float32, t *Table, ids []int64, weights []float32, mode BagMode, pad int64) {
+	var buf [256]float32
+	row := buf[:0]
+	if t.Dim <= len(buf) {
+		row = buf[:t.Dim]
+	} else {
+		row = make([]float32, t.Dim)
+	}
+	for j, id := range ids {
+		if id == pad {
+			continue
+		}
+		readRow(row, t, id)
+		switch {
+		case mode == BagMax:
+			for i, v := range row {
+				if !(out[i] > v) {
+					out[i] = v
+				}
+			}
+		case weights != nil:
+			w := weights[j]
+			for i, v := range row {
+				out[i] = fma32.FMA(w, v, out[i])
+			}
+		default:
+			for i, v := range row {
+				out[i] += v
+			}
 		}
 	}
 }
