@@ -18,6 +18,20 @@ import (
 // operation below is an fma32.FMA call and each unfused product is wrapped in
 // an explicit float32 conversion, which keeps the Go compiler from fusing it
 // on its own (it does at GOAMD64=v3).
+//
+// Fused in the library (both inlined copies of the kernel, the main loop and
+// the recomputed tail, agree):
+//   - log256_ps: the eight Horner steps y = y*x + p1..p8; y*z + e*q1 (with
+//     y*x and e*q1 multiplied separately before); y - z*0.5 (vfnmadd);
+//     x + e*q2 (exact either way: e is a small integer and q2 has 9 bits).
+//   - sincos256_ps: the three reduction steps x + y*(-DP1), + y*(-DP2),
+//     + y*(-DP3); the first two steps of both polynomials; (y*z)*z - z*0.5
+//     (vfmsub, the first product separate); y2*x + x for the sine.
+//   - normal_fill_16_AVX2: n*std + mean, written as _mm256_fmadd_ps.
+//
+// Not fused: z = x*x, 4/pi*x, 2*pi*u2, -2*log(u1), radius*cos and radius*sin,
+// the y*x before y*z in the logarithm, z*0.5, the sine's y2*z, and the
+// additions y+1 and x+y.
 
 // Constants of avx_mathfun.h, as the float32 bit patterns found in the
 // library (decimal literals rounded to float32).

@@ -25,6 +25,14 @@
 //   - native/cpu/avx_mathfun.h: the log256_ps and sincos256_ps polynomials of
 //     the AVX2 kernel.
 //
+// Where ATen calls the C library, the package reproduces glibc bit for bit:
+// the scalar kernel's logf, sinf and cosf come from package glibcf32, and the
+// small-tensor path's double log1p and sincos are ported in this package.
+// glibc selects FMA-compiled variants of these routines on CPUs with FMA and
+// AVX2, and those are the variants reproduced, for both math paths: they are
+// what a CPU with AVX2 runs, also under ATEN_CPU_CAPABILITY=default. On an
+// old CPU without AVX2, glibc's plain variants may differ in rare last bits.
+//
 // PyTorch computes these differently depending on the CPU capability ATen
 // dispatches to, so the results depend on a MathPath: MathAVX2, what every
 // x86-64 CPU with AVX2 gets by default (AVX-512 machines included), or
