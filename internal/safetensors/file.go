@@ -1,0 +1,140 @@
+package safetensors
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"runtime/debug"
+
+	"golang.org/x/exp/mmap"
+)
+
+// A File is an open safetensors file whose header has been validated.
+//
+// A File is safe for concurrent use by multiple goroutines, except Close,
+// which must not run concurrently with any read. Each RowReader it returns
+// belongs to one goroutine.
+type File struct {
+	Header
+
+	// Name is the path the file was opened with; empty for NewFile.
+	Name string
+
+	r      io.ReaderAt
+	closer io.Closer
+	byName map[string]int
+}
+
+// Open memory-maps the named file read-only and validates its header (see
+// ParseHeader). Data are copied out of the mapping when read, never
+// referenced; reads that fault because the file was truncated after it was
+// opened return ErrReadFault rather than crashing.
+func Open(name string) (*File, error) {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("not a regular file")}
+	}
+	m, err := mmap.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := newFile(&faultSafeReaderAt{m}, int64(m.Len()), name)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	f.closer = m
+	return f, nil
+}
+
+// NewFile validates the header of the safetensors file of the given size
+// that r reads, and returns a File reading its tensors through r. Close does
+// not close r.
+func NewFile(r io.ReaderAt, size int64) (*File, error) {
+	return newFile(r, size, "")
+}
+
+func newFile(r io.ReaderAt, size int64, name string) (*File, error) {
+	h, err := parseHeader(r, size, name)
+	if err != nil {
+		return nil, err
+	}
+	f := &File{Header: *h, Name: name, r: r, byName: make(map[string]int, len(h.Tensors))}
+	for i, t := range h.Tensors {
+		f.byName[t.Name] = i
+	}
+	return f, nil
+}
+
+// Close unmaps a file opened with Open; for a File from NewFile it does
+// nothing. It must not be called while another goroutine reads the file.
+func (f *File) Close() error {
+	if f.closer == nil {
+		return nil
+	}
+	err := f.closer.Close()
+	f.closer = nil
+	return err
+}
+
+// Tensor returns the description of the named tensor, or an error wrapping
+// ErrTensorNotFound. The result must not be modified.
+func (f *File) Tensor(name string) (*TensorInfo, error) {
+	i, ok := f.byName[name]
+	if !ok {
+		return nil, &FormatError{File: f.Name, Offset: -1, Tensor: name, Err: ErrTensorNotFound}
+	}
+	return &f.Tensors[i], nil
+}
+
+// RawReader returns a reader of the named tensor's bytes exactly as stored,
+// whatever its dtype.
+func (f *File) RawReader(name string) (*io.SectionReader, error) {
+	t, err := f.Tensor(name)
+	if err != nil {
+		return nil, err
+	}
+	return io.NewSectionReader(f.r, t.Offset, t.Size()), nil
+}
+
+// hashBufferSize is the size of the buffer SHA256 streams the file through.
+const hashBufferSize = 1 << 20
+
+// SHA256 returns the SHA-256 digest of the whole file, reading it in 1 MiB
+// pieces.
+func (f *File) SHA256() ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(f.r, 0, f.Size), make([]byte, hashBufferSize)); err != nil {
+		return sum, readError(f.Name, "hashing", err)
+	}
+	h.Sum(sum[:0])
+	return sum, nil
+}
+
+// faultSafeReaderAt reads a memory-mapped file, turning the fault raised
+// when the mapped file has shrunk under us (SIGBUS) into ErrReadFault.
+type faultSafeReaderAt struct {
+	r io.ReaderAt
+}
+
+func (m *faultSafeReaderAt) ReadAt(p []byte, off int64) (n int, err error) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil {
+			if fault, ok := r.(interface{ Addr() uintptr }); ok {
+				n, err = 0, fmt.Errorf("%w at address %#x", ErrReadFault, fault.Addr())
+				return
+			}
+			panic(r)
+		}
+	}()
+	return m.r.ReadAt(p, off)
+}
