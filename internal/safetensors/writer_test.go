@@ -166,7 +166,9 @@ func TestWriteRoundTrip(t *testing.T) {
 }
 
 func TestWriteRejects(t *testing.T) {
-	ok := func(name string) WriteTensor { return WriteTensor{Name: name, DType: F32, Shape: []int64{1}, Data: bytesData(make([]byte, 4))} }
+	ok := func(name string) WriteTensor {
+		return WriteTensor{Name: name, DType: F32, Shape: []int64{1}, Data: bytesData(make([]byte, 4))}
+	}
 	for _, c := range []struct {
 		name    string
 		meta    map[string]string
