@@ -35,8 +35,10 @@ const bagStep = 1024
 // Bag pools rows of t into one output row per bag, as
 // torch.nn.functional.embedding_bag does: bag i is ids[offsets[i]:end], end
 // being offsets[i+1], or len(ids) for the last bag, and its pooled row goes
-// to dst[i*t.Dim:(i+1)*t.Dim]; len(dst) must be len(offsets)*t.Dim.
-// offsets[0] must be 0 and offsets must not decrease.
+// to dst[i*t.Dim:(i+1)*t.Dim]; len(dst) must be len(offsets)*t.Dim. Offsets
+// must not decrease. They may also describe part of a longer id list: ids
+// then holds that list from position offsets[0] on, and offsets are taken
+// relative to offsets[0] (torch requires offsets[0] = 0 for a whole list).
 //
 // Ids equal to pad are skipped, and not counted by BagMean (pad < 0 means
 // none). weights, if not nil, holds one weight per id and requires BagSum;
@@ -61,9 +63,9 @@ func Bag(dst []float32, t *Table, ids, offsets []int64, mode BagMode, weights []
 	}
 	dim := t.Dim
 	for b := range offsets {
-		lo, hi := int(offsets[b]), len(ids)
+		lo, hi := int(offsets[b]-offsets[0]), len(ids)
 		if b+1 < len(offsets) {
-			hi = int(offsets[b+1])
+			hi = int(offsets[b+1] - offsets[0])
 		}
 		out := dst[b*dim : (b+1)*dim]
 		initBag(out, mode)
@@ -98,11 +100,11 @@ func checkBagArgs(dst []float32, dim int, ids, offsets []int64, mode BagMode, we
 		return fmt.Errorf("kernel: per-sample weights need mode sum, not %s", mode)
 	case weights != nil && len(weights) != len(ids):
 		return fmt.Errorf("kernel: %d per-sample weights for %d ids", len(weights), len(ids))
-	case len(offsets) > 0 && offsets[0] != 0:
-		return fmt.Errorf("kernel: offsets[0] = %d; the first bag must start at 0", offsets[0])
+	case len(offsets) > 0 && offsets[0] < 0:
+		return fmt.Errorf("kernel: offsets[0] = %d is negative", offsets[0])
 	}
 	for i := 1; i < len(offsets); i++ {
-		if offsets[i] < offsets[i-1] || offsets[i] > int64(len(ids)) {
+		if offsets[i] < offsets[i-1] || offsets[i]-offsets[0] > int64(len(ids)) {
 			return fmt.Errorf("kernel: offsets[%d] = %d; offsets must not decrease and stay within the %d ids", i, offsets[i], len(ids))
 		}
 	}

@@ -124,13 +124,14 @@ func TestBagBadArguments(t *testing.T) {
 		weights []float32
 		dst     int
 	}{
-		"first offset not 0":   {[]int64{1}, BagSum, nil, 4},
-		"decreasing offsets":   {[]int64{0, 2, 1}, BagSum, nil, 12},
-		"offset past ids":      {[]int64{0, 4}, BagSum, nil, 8},
-		"weights with mean":    {[]int64{0}, BagMean, []float32{1, 1, 1}, 4},
-		"weights of wrong len": {[]int64{0}, BagSum, []float32{1}, 4},
-		"short output":         {[]int64{0, 1}, BagSum, nil, 4},
-		"unknown mode":         {[]int64{0}, BagMode(7), nil, 4},
+		"negative offset":             {[]int64{-1}, BagSum, nil, 4},
+		"offset past ids from a base": {[]int64{1, 5}, BagSum, nil, 8},
+		"decreasing offsets":          {[]int64{0, 2, 1}, BagSum, nil, 12},
+		"offset past ids":             {[]int64{0, 4}, BagSum, nil, 8},
+		"weights with mean":           {[]int64{0}, BagMean, []float32{1, 1, 1}, 4},
+		"weights of wrong len":        {[]int64{0}, BagSum, []float32{1}, 4},
+		"short output":                {[]int64{0, 1}, BagSum, nil, 4},
+		"unknown mode":                {[]int64{0}, BagMode(7), nil, 4},
 	} {
 		if _, err := Bag(make([]float32, c.dst), tab, ids, c.offsets, c.mode, c.weights, -1); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -13,14 +13,18 @@ var (
 	bagChunk    = bagChunkRef
 )
 
-// gatherChunkRef is the reference gather over a chunk of checked ids.
-func gatherChunkRef(dst []float32, t *Table, ids []int64, pos *Positions) {
+// gatherChunkRef is the reference gather over a chunk of checked ids. When
+// pos is not nil, the id at chunk index j gets positional row
+// pos.Start + (phase+j) % pos.SeqLen; phase replaces pos.Phase, so that
+// Gather can walk a batch chunk by chunk without copying pos (a copy would
+// escape to the heap through the indirect call).
+func gatherChunkRef(dst []float32, t *Table, ids []int64, pos *Positions, phase int) {
 	dim := t.Dim
 	for j, id := range ids {
 		out := dst[j*dim : (j+1)*dim : (j+1)*dim]
 		readRow(out, t, id)
 		if pos != nil {
-			p := pos.Start + int64((pos.Phase+j)%pos.SeqLen)
+			p := pos.Start + int64((phase+j)%pos.SeqLen)
 			addRow(out, pos.Data[p*int64(pos.Stride):])
 		}
 	}

@@ -123,18 +123,15 @@ func Gather(dst []float32, t *Table, ids []int64, pos *Positions) (bad int, err 
 		return bad, nil
 	}
 	step := chunkRows(t.Dim)
-	var p Positions
+	phase := 0
 	if pos != nil {
-		p = *pos
+		phase = pos.Phase
 	}
 	for lo := 0; lo < len(ids); lo += step {
 		hi := min(lo+step, len(ids))
-		out := dst[lo*t.Dim : hi*t.Dim]
-		if pos == nil {
-			gatherChunk(out, t, ids[lo:hi], nil)
-		} else {
-			gatherChunk(out, t, ids[lo:hi], &p)
-			p.Phase = (p.Phase + hi - lo) % p.SeqLen
+		gatherChunk(dst[lo*t.Dim:hi*t.Dim], t, ids[lo:hi], pos, phase)
+		if pos != nil {
+			phase = (phase + hi - lo) % pos.SeqLen
 		}
 	}
 	return -1, nil

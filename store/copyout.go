@@ -58,3 +58,47 @@ func (t *Table) gatherCopyOut(dst []float32, ids []int64, pos *kernel.Positions)
 	}
 	return nil
 }
+
+// bagCopyOut is Bag for platforms where the mapping cannot be read in
+// place: for each bag it copies the bag's rows into a scratch table, in
+// order, and pools that. Padding ids map to one extra scratch row that is
+// passed to the kernel as the padding id, so they are skipped and not
+// counted exactly as in place.
+func (t *Table) bagCopyOut(j *job) error {
+	s := copyOutPool.Get().(*copyOutScratch)
+	defer copyOutPool.Put(s)
+	stride := int64(t.tok.Stride)
+	base := t.hdr.Tokens().Offset
+	dim := t.hdr.Dim
+	for b := range j.offsets {
+		lo, hi := j.offsets[b], int64(len(j.ids))
+		if b+1 < len(j.offsets) {
+			hi = j.offsets[b+1]
+		}
+		n := int(hi - lo)
+		if need := (n + 1) * int(stride); cap(s.rows) < need || cap(s.ids) < n {
+			s.rows, s.ids = make([]byte, need), make([]int64, n)
+		}
+		for k, id := range j.ids[lo:hi] {
+			if id == j.pad {
+				s.ids[k] = int64(n)
+				continue
+			}
+			if _, err := t.ra.ReadAt(s.rows[int64(k)*stride:int64(k+1)*stride], base+id*stride); err != nil {
+				return fmt.Errorf("embstore: read row %d: %w", id, err)
+			}
+			s.ids[k] = int64(k)
+		}
+		step := t.tok
+		step.Data, step.Rows = s.rows[:int64(n+1)*stride], int64(n+1)
+		var w []float32
+		if j.weights != nil {
+			w = j.weights[lo:hi]
+		}
+		_, err := kernel.Bag(j.dst[b*dim:(b+1)*dim], &step, s.ids[:n], []int64{0}, j.mode, w, int64(n))
+		if err != nil {
+			return wrapKernelErr(err)
+		}
+	}
+	return nil
+}

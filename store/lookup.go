@@ -62,14 +62,14 @@ func (t *Table) LookupPositionRows(dst []float32, rows []int64) error {
 		return ErrNoPositions
 	}
 	return t.read(func() error {
-		pt := kernel.Table{Data: t.pos.Data, Rows: t.pos.Rows, Dim: t.hdr.Dim, Stride: t.pos.Stride, DType: t.hdr.Sections[1].DType}
-		bad, err := kernel.Gather(dst, &pt, rows, nil)
+		bad, err := kernel.Gather(dst, &t.posTab, rows, nil)
 		return lookupErr(bad, err, "rows", rows, t.pos.Rows, "positional table")
 	})
 }
 
 // gather runs the kernel over the token table with the table read-locked and
-// memory faults turned into errors.
+// memory faults turned into errors, split across the worker pool when the
+// batch is large.
 func (t *Table) gather(dst []float32, ids []int64, pos *kernel.Positions) error {
 	return t.read(func() error {
 		if pos != nil {
@@ -78,9 +78,32 @@ func (t *Table) gather(dst []float32, ids []int64, pos *kernel.Positions) error 
 		if t.copyTo {
 			return t.gatherCopyOut(dst, ids, pos)
 		}
-		bad, err := kernel.Gather(dst, &t.tok, ids, pos)
-		return lookupErr(bad, err, "ids", ids, t.hdr.Rows, "token table")
+		if len(dst) != len(ids)*t.hdr.Dim {
+			return fmt.Errorf("embstore: output holds %d values, %d ids of %d need %d", len(dst), len(ids), t.hdr.Dim, len(ids)*t.hdr.Dim)
+		}
+		if err := t.CheckIDs(ids); err != nil {
+			return err
+		}
+		j := newJob()
+		defer j.release()
+		j.kind, j.tab, j.dst, j.ids = jobGather, &t.tok, dst, ids
+		if pos != nil {
+			j.pos, j.hasPos = *pos, true
+		}
+		return wrapKernelErr(t.workers.do(j, len(ids)))
 	})
+}
+
+// wrapKernelErr prefixes an argument error from the kernel; store errors
+// (faults) pass unchanged.
+func wrapKernelErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(*FaultError); ok {
+		return err
+	}
+	return fmt.Errorf("embstore: %w", err)
 }
 
 // read runs fn under the read lock, with faults guarded.

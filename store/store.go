@@ -12,15 +12,6 @@ import (
 	"github.com/embstore/embstore/kernel"
 )
 
-// Options configure Open. A nil *Options means the defaults: every field's
-// zero value.
-type Options struct {
-	// Verify makes Open read the whole file and check every checksum and all
-	// padding before returning (see format.Reader.Verify). Open then costs
-	// time proportional to the file size; Table.VerifyDuration reports it.
-	Verify bool
-}
-
 // A Table is an open table file, mapped read-only into memory. Its methods
 // are safe for concurrent use by multiple goroutines. Close waits for
 // lookups in progress to finish; calls after Close return ErrClosed.
@@ -34,9 +25,13 @@ type Table struct {
 	meta   []byte
 	tok    kernel.Table
 	pos    kernel.Positions // Data nil if the table has no positional table
+	posTab kernel.Table     // the positional table as a table of its own
 	copyTo bool             // rows are copied out through ra instead of read in place
 
 	verifyDur time.Duration
+	mode      MapMode
+	workers   *pool // nil when Threads <= 1
+	threads   int
 }
 
 // copyOutForTest forces the copy-out read path that platforms without a
@@ -67,11 +62,17 @@ func Open(path string, opts *Options) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	m, err := mapFile(f, st.Size())
+	if opts.Mode < MapLazy || opts.Mode > MapAnonHugePages {
+		return nil, fmt.Errorf("embstore: invalid map mode %d", int(opts.Mode))
+	}
+	if opts.Threads < 0 {
+		return nil, fmt.Errorf("embstore: invalid thread count %d", opts.Threads)
+	}
+	m, err := mapFile(f, st.Size(), opts.Mode)
 	if err != nil {
 		return nil, err
 	}
-	t := &Table{m: m, hdr: r.Header, meta: r.Metadata()}
+	t := &Table{m: m, hdr: r.Header, meta: r.Metadata(), mode: opts.Mode, threads: max(1, opts.Threads)}
 	if data := m.bytes(); data != nil && !copyOutForTest {
 		t.ra = bytes.NewReader(data)
 	} else {
@@ -100,6 +101,7 @@ func Open(path string, opts *Options) (*Table, error) {
 			}
 		}
 	}
+	t.posTab = kernel.Table{Data: t.pos.Data, Rows: t.pos.Rows, Dim: t.hdr.Dim, Stride: t.pos.Stride, DType: format.F32}
 	if opts.Verify {
 		start := time.Now()
 		err := guard(func() error {
@@ -115,6 +117,9 @@ func Open(path string, opts *Options) (*Table, error) {
 		}
 		t.verifyDur = time.Since(start)
 	}
+	if t.threads > 1 {
+		t.workers = newPool(t.threads - 1)
+	}
 	return t, nil
 }
 
@@ -127,7 +132,10 @@ func (t *Table) Close() error {
 		return ErrClosed
 	}
 	t.closed = true
-	t.tok.Data, t.pos.Data = nil, nil
+	if t.workers != nil {
+		t.workers.close()
+	}
+	t.tok.Data, t.pos.Data, t.posTab.Data = nil, nil, nil
 	return t.m.close()
 }
 
@@ -154,6 +162,9 @@ func (t *Table) Header() *format.Header { return &t.hdr }
 // Metadata returns the table's JSON metadata document (provenance), or nil.
 // The caller must not modify it.
 func (t *Table) Metadata() []byte { return t.meta }
+
+// Threads returns the number of goroutines a large call is split across.
+func (t *Table) Threads() int { return t.threads }
 
 // VerifyDuration returns how long Open spent verifying checksums, 0 if
 // Options.Verify was not set.

@@ -1,0 +1,71 @@
+package store
+
+import "fmt"
+
+// A MapMode says how Open maps a table and what it asks of the kernel's
+// page cache. Rows are read the same way in every mode; the modes trade open
+// time and memory for steadier lookup latency.
+type MapMode int
+
+// The mapping modes.
+const (
+	// MapLazy maps the file and lets lookups fault pages in as they touch
+	// them. Open is O(header); the first lookups of cold rows pay for the
+	// page faults (and disk reads if the file is not cached).
+	MapLazy MapMode = iota
+	// MapPopulate faults the whole file in at open (MAP_POPULATE on Linux,
+	// a read of every page elsewhere), so that lookups never take a page
+	// fault. Open costs time proportional to the file size.
+	MapPopulate
+	// MapRandom advises the kernel that access is random (MADV_RANDOM), which
+	// turns off read-ahead: for tables much larger than memory, where
+	// read-ahead would evict useful pages with neighbours nobody asked for.
+	MapRandom
+	// MapHugePages asks for the mapping to be backed by transparent huge
+	// pages (MADV_HUGEPAGE, then MADV_COLLAPSE), cutting TLB misses on
+	// random gathers. Linux backs file mappings with huge pages only on
+	// some file systems and kernels; Stats reports how much is
+	// huge-page-mapped. Not supported outside Linux.
+	MapHugePages
+	// MapAnonHugePages copies the table into private anonymous memory backed
+	// by transparent huge pages, for where MapHugePages cannot get huge
+	// pages for the file. The copy costs time and memory proportional to the
+	// file and is not shared with other processes. Linux only.
+	MapAnonHugePages
+)
+
+var mapModeNames = []string{"lazy", "populate", "random", "hugepages", "anon-hugepages"}
+
+func (m MapMode) String() string {
+	if int(m) >= 0 && int(m) < len(mapModeNames) {
+		return mapModeNames[m]
+	}
+	return fmt.Sprintf("MapMode(%d)", int(m))
+}
+
+// ParseMapMode returns the MapMode named s, as String spells it.
+func ParseMapMode(s string) (MapMode, error) {
+	for i, name := range mapModeNames {
+		if s == name {
+			return MapMode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown map mode %q (want lazy, populate, random, hugepages or anon-hugepages)", s)
+}
+
+// Options configure Open. A nil *Options means the defaults: every field's
+// zero value.
+type Options struct {
+	// Verify makes Open read the whole file and check every checksum and all
+	// padding before returning (see format.Reader.Verify). Open then costs
+	// time proportional to the file size; Table.VerifyDuration reports it.
+	Verify bool
+	// Mode says how to map the file; the zero value is MapLazy.
+	Mode MapMode
+	// Threads is the number of goroutines a large lookup is split across.
+	// 0 or 1 means every call runs on its caller's goroutine only. With
+	// n > 1, Open starts n-1 worker goroutines that live until Close, and
+	// calls of at least a few hundred rows are cut into contiguous pieces
+	// that the caller and the workers gather together.
+	Threads int
+}

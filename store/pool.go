@@ -1,0 +1,183 @@
+package store
+
+import (
+	"runtime/debug"
+	"sort"
+	"sync"
+
+	"github.com/embstore/embstore/kernel"
+)
+
+// minRowsPerPiece and minBytesPerPiece bound the smallest piece of a batch
+// worth handing to another goroutine: below them the hand-off costs more
+// than the rows it saves.
+const (
+	minRowsPerPiece  = 64
+	minBytesPerPiece = 64 << 10
+)
+
+// A pool is a fixed set of worker goroutines, started by Open and stopped by
+// Close, that run pieces of large calls. Workers read the mapping, so each
+// runs with panic-on-fault set for its whole life and returns a fault as its
+// piece's error.
+type pool struct {
+	work chan piece
+	wg   sync.WaitGroup // running workers
+}
+
+// A piece is the part [lo, hi) of a job: rows for a gather, bags for a bag
+// call.
+type piece struct {
+	j      *job
+	lo, hi int
+}
+
+type jobKind int
+
+const (
+	jobGather jobKind = iota
+	jobBag
+)
+
+// A job is one split call: its arguments, and what the pieces report. Jobs
+// are recycled through jobPool so that a split call does not allocate.
+type job struct {
+	kind    jobKind
+	tab     *kernel.Table
+	dst     []float32
+	ids     []int64
+	pos     kernel.Positions
+	hasPos  bool
+	offsets []int64
+	mode    kernel.BagMode
+	weights []float32
+	pad     int64
+
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	err error
+}
+
+var jobPool = sync.Pool{New: func() any { return new(job) }}
+
+func newJob() *job {
+	j := jobPool.Get().(*job)
+	*j = job{}
+	return j
+}
+
+func (j *job) release() {
+	j.tab, j.dst, j.ids, j.offsets, j.weights = nil, nil, nil, nil, nil
+	jobPool.Put(j)
+}
+
+// run does the part [lo, hi) of the job. Ids were checked before the job was
+// split, so the kernel reports no bad id. A piece that does not start at 0
+// needs its own positions (another phase): it writes them to scratch, which
+// each goroutine keeps for its lifetime so that pieces do not allocate.
+func (j *job) run(lo, hi int, scratch *kernel.Positions) error {
+	dim := j.tab.Dim
+	switch j.kind {
+	case jobGather:
+		var pos *kernel.Positions
+		if j.hasPos {
+			pos = &j.pos
+			if lo > 0 {
+				*scratch = j.pos
+				scratch.Phase = (j.pos.Phase + lo) % j.pos.SeqLen
+				pos = scratch
+			}
+		}
+		_, err := kernel.Gather(j.dst[lo*dim:hi*dim], j.tab, j.ids[lo:hi], pos)
+		return err
+	default:
+		first, end := j.offsets[lo], int64(len(j.ids))
+		if hi < len(j.offsets) {
+			end = j.offsets[hi]
+		}
+		var w []float32
+		if j.weights != nil {
+			w = j.weights[first:end]
+		}
+		_, err := kernel.Bag(j.dst[lo*dim:hi*dim], j.tab, j.ids[first:end], j.offsets[lo:hi], j.mode, w, j.pad)
+		return err
+	}
+}
+
+func (j *job) setErr(err error) {
+	if err == nil {
+		return
+	}
+	j.mu.Lock()
+	if j.err == nil {
+		j.err = err
+	}
+	j.mu.Unlock()
+}
+
+func newPool(workers int) *pool {
+	p := &pool{work: make(chan piece, workers)}
+	p.wg.Add(workers)
+	for range workers {
+		go p.worker()
+	}
+	return p
+}
+
+func (p *pool) worker() {
+	defer p.wg.Done()
+	debug.SetPanicOnFault(true)
+	var scratch kernel.Positions
+	for pc := range p.work {
+		pc.j.setErr(guard(func() error { return pc.j.run(pc.lo, pc.hi, &scratch) }))
+		pc.j.wg.Done()
+	}
+}
+
+// close stops the workers once they have finished their pieces.
+func (p *pool) close() {
+	close(p.work)
+	p.wg.Wait()
+}
+
+// do runs job j over its n units (rows or bags), in pieces when it is large
+// enough and there is a pool: the caller's goroutine runs the first piece and
+// workers the others, and do returns once all have finished, even if one
+// faulted.
+func (p *pool) do(j *job, n int) error {
+	pieces := 1
+	if p != nil {
+		units := n
+		if j.kind == jobBag {
+			units = len(j.ids) // balance bags by the ids they pool
+		}
+		minUnits := max(minRowsPerPiece, minBytesPerPiece/(4*j.tab.Dim))
+		pieces = min(cap(p.work)+1, units/minUnits, n)
+	}
+	if pieces < 2 {
+		return j.run(0, n, nil)
+	}
+	bounds := func(i int) int {
+		switch {
+		case i >= pieces:
+			return n
+		case j.kind == jobBag:
+			target := int64(len(j.ids)) * int64(i) / int64(pieces)
+			return sort.Search(n, func(b int) bool { return j.offsets[b] >= target })
+		}
+		return n * i / pieces
+	}
+	first := bounds(1)
+	for i := 1; i < pieces; i++ {
+		lo, hi := bounds(i), bounds(i+1)
+		if lo < hi {
+			j.wg.Add(1)
+			p.work <- piece{j: j, lo: lo, hi: hi}
+		}
+	}
+	if first > 0 {
+		j.setErr(guard(func() error { return j.run(0, first, nil) }))
+	}
+	j.wg.Wait()
+	return j.err
+}
