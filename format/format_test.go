@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -538,6 +540,73 @@ func TestHeaderFieldOffsets(t *testing.T) {
 	} {
 		if !bytes.Contains(spec, []byte("| "+strconv.Itoa(off)+" |")) || !bytes.Contains(spec, []byte("`"+field+"`")) {
 			t.Errorf("SPEC.md does not document %s at offset %d", field, off)
+		}
+	}
+}
+
+func TestInt8Quantisation(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for trial := range 2000 {
+		dim := 1 + rng.IntN(70)
+		src := make([]float32, dim)
+		scaleOf := math.Exp(rng.Float64()*20 - 10)
+		constant := trial%10 == 0
+		for i := range src {
+			src[i] = float32(rng.NormFloat64() * scaleOf)
+			if constant {
+				src[i] = src[0]
+			}
+		}
+		row := make([]byte, Int8.RowSize(dim))
+		maxErr, err := EncodeRow(row, src, Int8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, dim)
+		DecodeRow(got, row, Int8)
+		scale, _ := Int8Params(row, dim)
+		lo, hi := slices.Min(src), slices.Max(src)
+		// FBGEMM's epsilon in the inverse scale shifts codes by up to
+		// 255*1e-8/range steps, which matters only for tiny ranges.
+		half := float64(scale) * (0.5 + 255*1e-8/float64(hi-lo))
+		worst := 0.0
+		for i := range src {
+			e := math.Abs(float64(got[i]) - float64(src[i]))
+			worst = max(worst, e)
+			// Half a step, plus float32 rounding of the inputs' magnitude.
+			ulp := float64(math.Nextafter32(float32(math.Abs(float64(src[i]))), float32(math.Inf(1))) - float32(math.Abs(float64(src[i]))))
+			bound := half*(1+1e-5) + 4*ulp
+			if constant && got[i] != src[i] {
+				t.Fatalf("constant row not exact: %v -> %v", src[i], got[i])
+			}
+			if e > bound {
+				t.Fatalf("dim %d value %d: %v -> %v, error %g > half step %g", dim, i, src[i], got[i], e, half)
+			}
+		}
+		if worst != maxErr {
+			t.Fatalf("EncodeRow reported max error %g, measured %g", maxErr, worst)
+		}
+	}
+}
+
+func TestNarrowDTypesRoundTrip(t *testing.T) {
+	// f16 and bf16 rows hold the nearest value, ties to even, as torch's .to().
+	src := []float32{1, -2.5, 65504, 65520, 1e-8, float32(math.Inf(-1)), 3.14159265, 0.1}
+	for _, d := range []DType{F16, BF16} {
+		row := make([]byte, d.RowSize(len(src)))
+		maxErr, err := EncodeRow(row, src, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, len(src))
+		DecodeRow(got, row, d)
+		for i, v := range src {
+			if got[i] != RoundTo(v, d) {
+				t.Errorf("%s: %v stored as %v, want %v", d, v, got[i], RoundTo(v, d))
+			}
+		}
+		if d == F16 && !math.IsInf(maxErr, 1) {
+			t.Errorf("f16: 65520 overflows to Inf; max error %v, want +Inf", maxErr)
 		}
 	}
 }

@@ -119,6 +119,16 @@ func printInspect(e env, info inspectJSON) {
 	} else {
 		fmt.Fprintf(w, "scale\tnone\n")
 	}
+	var md struct {
+		Conversion *struct {
+			From        string  `json:"from"`
+			To          string  `json:"to"`
+			MaxAbsError float64 `json:"max_abs_error"`
+		} `json:"conversion"`
+	}
+	if json.Unmarshal(info.Metadata, &md) == nil && md.Conversion != nil {
+		fmt.Fprintf(w, "conversion\t%s -> %s, largest absolute error %g\n", md.Conversion.From, md.Conversion.To, md.Conversion.MaxAbsError)
+	}
 	fmt.Fprintf(w, "alignment\t%d\n", info.Alignment)
 	fmt.Fprintf(w, "features\trequired %#x, optional %#x\n", info.RequiredFeatures, info.OptionalFeatures)
 	fmt.Fprintf(w, "header crc\t%s\n", info.HeaderCRC)

@@ -7,6 +7,8 @@
 // The commands are:
 //
 //	lookup   print the rows of token ids, optionally with positions added
+//	bag      pool bags of ids (sum, mean, max), as torch's EmbeddingBag
+//	bench    measure lookups on this machine; prints one JSON line
 //
 // Run 'embquery <command> --help' for a command's flags. Exit status is 0 on
 // success, 1 when the command fails, 2 for a mistake on the command line.
@@ -24,6 +26,8 @@ type env = cli.Env
 func subcommands() []cli.Sub {
 	return []cli.Sub{
 		{Command: lookupCommand, Summary: "print the rows of token ids, optionally with positions added", Run: runLookup},
+		{Command: bagCommand, Summary: "pool bags of ids (sum, mean, max), as torch's EmbeddingBag", Run: runBag},
+		{Command: benchCommand, Summary: "measure lookups on this machine; prints one JSON line", Run: runBench},
 	}
 }
 

@@ -244,3 +244,10 @@ func TestTruncatedTable(t *testing.T) {
 		t.Fatalf("truncated table: exit %d, %q", code, stderr)
 	}
 }
+
+func writeFile(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -64,14 +64,18 @@ func Seeded(path string, spec SeedSpec, progress Progress) error {
 			progress.report(done, total)
 		}
 	}
-	err = setProvenance(fw, &format.Provenance{
+	prov := &format.Provenance{
 		Creator: Creator,
 		Source:  "seed",
 		Seed: &format.SeedSource{
 			Seed: spec.Seed, Init: spec.initName(), Params: initParams(spec.Init),
 			TorchMath: spec.Math.String(), Generator: "torch.mt19937", Positions: spec.Positions,
 		},
-	})
+	}
+	if spec.DType != 0 && spec.DType != format.F32 {
+		prov.Conversion = &ConversionInfo{From: "f32", To: spec.DType.String(), MaxAbsError: fw.MaxError()}
+	}
+	err = setProvenance(fw, prov)
 	if err != nil {
 		return err
 	}
