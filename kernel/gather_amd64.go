@@ -1,0 +1,155 @@
+//go:build amd64 && gc && !noasm
+
+package kernel
+
+import (
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+
+	"github.com/embstore/embstore/format"
+)
+
+//go:generate go -C _generate run .
+
+// The amd64 kernels (gather_amd64.s, written by _generate/gen.go; their
+// declarations are in gather_stubs_amd64.go) each handle one chunk in one
+// call: a dtype, with or without positional rows, or a pooling mode. Each
+// checks every id against the table's rows once more, and returns the
+// index of the first one outside it, or -1; Gather and Bag have checked
+// the ids already, so any other answer is a bug.
+
+type (
+	gatherFunc    func(dst []float32, ids []int64, base *byte, stride, rows, dim, rowBytes, pfDist int) int
+	gatherPosFunc func(dst []float32, ids []int64, base *byte, stride, rows, dim, rowBytes, pfDist int, pos *byte, posStride, seqLen, phase int) int
+	bagFunc       func(out []float32, ids []int64, base *byte, stride, rows, dim, rowBytes, pfDist int, pad int64) int
+	bagWFunc      func(out []float32, ids []int64, weights []float32, base *byte, stride, rows, dim, rowBytes, pfDist int, pad int64) int
+)
+
+// asmKernels are one level's kernels, indexed by format.DType.
+type asmKernels struct {
+	gather    [format.Int8 + 1]gatherFunc
+	gatherPos [format.Int8 + 1]gatherPosFunc
+	sum, max  [format.Int8 + 1]bagFunc
+	wsum      [format.Int8 + 1]bagWFunc
+}
+
+var kernelsAVX2 = asmKernels{
+	gather:    [...]gatherFunc{format.F32: gatherF32AVX2, format.F16: gatherF16AVX2, format.BF16: gatherBF16AVX2, format.Int8: gatherInt8AVX2},
+	gatherPos: [...]gatherPosFunc{format.F32: gatherF32PosAVX2, format.F16: gatherF16PosAVX2, format.BF16: gatherBF16PosAVX2, format.Int8: gatherInt8PosAVX2},
+	sum:       [...]bagFunc{format.F32: bagF32SumAVX2, format.F16: bagF16SumAVX2, format.BF16: bagBF16SumAVX2, format.Int8: bagInt8SumAVX2},
+	max:       [...]bagFunc{format.F32: bagF32MaxAVX2, format.F16: bagF16MaxAVX2, format.BF16: bagBF16MaxAVX2, format.Int8: bagInt8MaxAVX2},
+	wsum:      [...]bagWFunc{format.F32: bagF32WSumAVX2, format.F16: bagF16WSumAVX2, format.BF16: bagBF16WSumAVX2, format.Int8: bagInt8WSumAVX2},
+}
+
+var kernelsAVX512 = asmKernels{
+	gather:    [...]gatherFunc{format.F32: gatherF32AVX512, format.F16: gatherF16AVX512, format.BF16: gatherBF16AVX512, format.Int8: gatherInt8AVX512},
+	gatherPos: [...]gatherPosFunc{format.F32: gatherF32PosAVX512, format.F16: gatherF16PosAVX512, format.BF16: gatherBF16PosAVX512, format.Int8: gatherInt8PosAVX512},
+	sum:       [...]bagFunc{format.F32: bagF32SumAVX512, format.F16: bagF16SumAVX512, format.BF16: bagBF16SumAVX512, format.Int8: bagInt8SumAVX512},
+	max:       [...]bagFunc{format.F32: bagF32MaxAVX512, format.F16: bagF16MaxAVX512, format.BF16: bagBF16MaxAVX512, format.Int8: bagInt8MaxAVX512},
+	wsum:      [...]bagWFunc{format.F32: bagF32WSumAVX512, format.F16: bagF16WSumAVX512, format.BF16: bagBF16WSumAVX512, format.Int8: bagInt8WSumAVX512},
+}
+
+func init() {
+	levels := supportedLevels()
+	setKernels(levels[len(levels)-1])
+}
+
+// supportedLevels returns the kernel levels this CPU can run, slowest
+// first.
+func supportedLevels() []kernelLevel {
+	levels := []kernelLevel{levelRef}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
+		levels = append(levels, levelAVX2)
+		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL {
+			levels = append(levels, levelAVX512)
+		}
+	}
+	return levels
+}
+
+// setKernels installs the inner functions of level l.
+func setKernels(l kernelLevel) {
+	switch l {
+	case levelRef:
+		gatherChunk, bagChunk = gatherChunkRef, bagChunkRef
+	case levelAVX2:
+		gatherChunk, bagChunk = kernelsAVX2.gatherChunk, kernelsAVX2.bagChunk
+	case levelAVX512:
+		gatherChunk, bagChunk = kernelsAVX512.gatherChunk, kernelsAVX512.bagChunk
+	default:
+		panic(fmt.Sprintf("kernel: unknown level %d", int(l)))
+	}
+}
+
+// Software prefetching: while a kernel reads row ids[j], it prefetches
+// every 64-byte line of row ids[j+d]. d is prefetchRows for rows of up to
+// prefetchBudget/prefetchRows bytes; bigger rows get fewer rows ahead,
+// prefetchBudget bytes' worth but at least 2, and rows of
+// prefetchMaxRowBytes or more none (the hardware prefetchers follow a row
+// that long by themselves). Variables, so that benchmarks can tune them.
+var (
+	prefetchRows        = 8
+	prefetchBudget      = 8 << 10
+	prefetchMaxRowBytes = 4 << 10
+)
+
+// prefetchDistance returns how many rows ahead to prefetch rows of
+// rowBytes bytes; 0 means none.
+func prefetchDistance(rowBytes int) int {
+	if rowBytes >= prefetchMaxRowBytes {
+		return 0
+	}
+	return max(2, min(prefetchRows, prefetchBudget/rowBytes))
+}
+
+func (k *asmKernels) gatherChunk(dst []float32, t *Table, ids []int64, pos *Positions, phase int) {
+	if len(ids) == 0 {
+		return
+	}
+	if t.Scale != 0 && t.Scale != 1 {
+		gatherChunkRef(dst, t, ids, pos, phase)
+		return
+	}
+	_ = dst[len(ids)*t.Dim-1] // the kernels write exactly this much
+	rowBytes := int(t.DType.RowSize(t.Dim))
+	base := unsafe.SliceData(t.Data)
+	d := prefetchDistance(rowBytes)
+	var bad int
+	if pos == nil {
+		bad = k.gather[t.DType](dst, ids, base, t.Stride, int(t.Rows), t.Dim, rowBytes, d)
+	} else {
+		p := &pos.Data[pos.Start*int64(pos.Stride)]
+		bad = k.gatherPos[t.DType](dst, ids, base, t.Stride, int(t.Rows), t.Dim, rowBytes, d, p, pos.Stride, pos.SeqLen, phase)
+	}
+	if bad >= 0 {
+		panic(fmt.Sprintf("kernel: unchecked id %d at index %d", ids[bad], bad))
+	}
+}
+
+func (k *asmKernels) bagChunk(out []float32, t *Table, ids []int64, weights []float32, mode BagMode, pad int64) {
+	if len(ids) == 0 {
+		return
+	}
+	if t.Scale != 0 && t.Scale != 1 {
+		bagChunkRef(out, t, ids, weights, mode, pad)
+		return
+	}
+	out = out[:t.Dim]
+	rowBytes := int(t.DType.RowSize(t.Dim))
+	base := unsafe.SliceData(t.Data)
+	d := prefetchDistance(rowBytes)
+	var bad int
+	switch {
+	case mode == BagMax:
+		bad = k.max[t.DType](out, ids, base, t.Stride, int(t.Rows), t.Dim, rowBytes, d, pad)
+	case weights != nil:
+		bad = k.wsum[t.DType](out, ids, weights[:len(ids)], base, t.Stride, int(t.Rows), t.Dim, rowBytes, d, pad)
+	default:
+		bad = k.sum[t.DType](out, ids, base, t.Stride, int(t.Rows), t.Dim, rowBytes, d, pad)
+	}
+	if bad >= 0 {
+		panic(fmt.Sprintf("kernel: unchecked id %d at index %d", ids[bad], bad))
+	}
+}
