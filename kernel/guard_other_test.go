@@ -1,0 +1,8 @@
+//go:build !linux
+
+package kernel
+
+import "testing"
+
+// guarded returns n bytes; only Linux builds add a guard page after them.
+func guarded(t testing.TB, n int) []byte { return make([]byte, n) }
