@@ -58,7 +58,17 @@ func F16ToF32(dst []float32, src []byte) int {
 	src = src[:n*2]
 	dst = dst[:n]
 	tab := f16Table()
-	for i := range dst {
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		// Four values per 8-byte load.
+		x := binary.LittleEndian.Uint64(src[2*i:])
+		d := dst[i : i+4 : i+4]
+		d[0] = math.Float32frombits(tab[uint16(x)])
+		d[1] = math.Float32frombits(tab[uint16(x>>16)])
+		d[2] = math.Float32frombits(tab[uint16(x>>32)])
+		d[3] = math.Float32frombits(tab[uint16(x>>48)])
+	}
+	for ; i < n; i++ {
 		dst[i] = math.Float32frombits(tab[binary.LittleEndian.Uint16(src[2*i:])])
 	}
 	return n
@@ -91,7 +101,17 @@ func BF16ToF32(dst []float32, src []byte) int {
 	n := min(len(dst), len(src)/2)
 	src = src[:n*2]
 	dst = dst[:n]
-	for i := range dst {
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		// Four values per 8-byte load.
+		x := binary.LittleEndian.Uint64(src[2*i:])
+		d := dst[i : i+4 : i+4]
+		d[0] = math.Float32frombits(uint32(x) << 16)
+		d[1] = math.Float32frombits(uint32(x>>16) << 16)
+		d[2] = math.Float32frombits(uint32(x>>32) << 16)
+		d[3] = math.Float32frombits(uint32(x>>48) << 16)
+	}
+	for ; i < n; i++ {
 		dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
 	}
 	return n
