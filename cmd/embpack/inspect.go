@@ -114,8 +114,10 @@ func printInspect(e env, info inspectJSON) {
 	} else {
 		fmt.Fprintf(w, "positions\tnone\n")
 	}
-	if info.TokenScale != 1 {
-		fmt.Fprintf(w, "scale\ttoken rows x %v, rounded to %s\n", info.TokenScale, info.ScaleRounding)
+	if info.TokenScale != 1 && info.ScaleRounding != "none" {
+		fmt.Fprintf(w, "scale\ttoken rows x %v, product rounded to %s\n", info.TokenScale, info.ScaleRounding)
+	} else if info.TokenScale != 1 {
+		fmt.Fprintf(w, "scale\ttoken rows x %v\n", info.TokenScale)
 	} else {
 		fmt.Fprintf(w, "scale\tnone\n")
 	}

@@ -9,6 +9,8 @@
 //	init     draw a table from a seed, bit-identical to torch.nn.Embedding
 //	inspect  print a table's header, sections and metadata
 //	verify   recompute every checksum of a table
+//	import   import the embedding table of a safetensors checkpoint
+//	export   write a table as a safetensors file
 //	convert  store a table's rows in another dtype (f32, f16, bf16, int8)
 //	demo     build the seed example table and look up ids 2,3,5,1 with positions
 //
@@ -31,6 +33,8 @@ func subcommands() []cli.Sub {
 		{Command: initCommand, Summary: "draw a table from a seed, bit-identical to torch.nn.Embedding", Run: runInit},
 		{Command: inspectCommand, Summary: "print a table's header, sections and metadata", Run: runInspect},
 		{Command: verifyCommand, Summary: "recompute every checksum of a table", Run: runVerify},
+		{Command: importCommand, Summary: "import the embedding table of a safetensors checkpoint", Run: runImport},
+		{Command: exportCommand, Summary: "write a table as a safetensors file", Run: runExport},
 		{Command: convertCommand, Summary: "store a table's rows in another dtype (f32, f16, bf16, int8)", Run: runConvert},
 		{Command: demoCommand, Summary: "build the seed example table and look up ids 2,3,5,1 with positions", Run: runDemo},
 	}

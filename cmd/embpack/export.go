@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/internal/cli"
+	"github.com/embstore/embstore/internal/pack"
+)
+
+var exportCommand = cli.Command{
+	Name:     "embpack export",
+	Synopsis: "embpack export FILE -o OUT.safetensors [--dtype f32|f16|bf16]",
+	Help: `
+Export writes a table's token table (and positional table) as a safetensors
+file, in the reference implementation's layout (header padded to 8 bytes,
+data aligned), loadable with safetensors.torch.load_file. Tensors keep the
+names they were imported under, or are called embeddings.weight and
+position_embeddings.weight. Token values are stored as --dtype (default: the
+table's dtype; f32 for int8 tables, which safetensors cannot represent); the
+positional table stays f32, as tables hold it. The
+__metadata__ carries the table's provenance, position offset and token scale,
+so 'embpack import' of the export gives the same lookups.`,
+}
+
+func runExport(e env, args []string) error {
+	fs := cli.NewFlagSet(exportCommand)
+	dtypeStr := fs.String("dtype", "", "dtype of the exported values: f32, f16 or bf16 (default: the table's)")
+	out := fs.StringP("output", "o", "", "write the safetensors file to `OUT` (required)")
+	if err := cli.Parse(fs, exportCommand, args, e.Stdout); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return cli.Usagef("want exactly one FILE, got %d arguments", fs.NArg())
+	}
+	if *out == "" {
+		return cli.Usagef("--output is required")
+	}
+	var dtype format.DType
+	if *dtypeStr != "" {
+		var err error
+		if dtype, err = format.ParseDType(*dtypeStr); err != nil || dtype == format.Int8 {
+			return cli.Usagef("--dtype %q: want f32, f16 or bf16", *dtypeStr)
+		}
+	}
+	if err := pack.Export(*out, fs.Arg(0), dtype); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stderr, "embpack: wrote %s\n", *out)
+	return nil
+}

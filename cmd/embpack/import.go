@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/internal/cli"
+	"github.com/embstore/embstore/internal/pack"
+	"github.com/embstore/embstore/internal/safetensors"
+)
+
+var importCommand = cli.Command{
+	Name:     "embpack import",
+	Synopsis: "embpack import SRC -o FILE [--tensor NAME] [--positions-tensor NAME] [--dtype f32] [flags]\n       embpack import --list SRC",
+	Help: `
+Import turns the embedding table of a safetensors checkpoint into a table
+file. SRC is a .safetensors file, a sharded checkpoint's
+model.safetensors.index.json, or a directory holding either (as saved by
+Hugging Face transformers).
+
+Without --tensor, the token table is found by the names real models use
+(transformer.wte.weight, model.embed_tokens.weight,
+embeddings.word_embeddings.weight, model2vec's embeddings, ...), and the
+learned positional table likewise (transformer.wpe.weight,
+embeddings.position_embeddings.weight, embed_positions.weight); if none or
+several fit, the error lists the 2-D tensors to choose from. --list prints
+every tensor with its dtype and shape.
+
+Values are converted to float32 exactly as torch's .float() does (F32, F16,
+BF16, F64, F8_E4M3 and F8_E5M2), then stored as --dtype. Integer and boolean
+tensors are refused. A tensor that is not 2-D is refused unless --shape says
+how to read it.
+
+Model conventions are read from config.json beside the weights and applied
+by every lookup: OPT and BART learned positions start at row 2; Gemma
+multiplies embeddings by sqrt(hidden_size) in the weights' precision; BART-style
+scale_embedding multiplies by sqrt(d_model). --position-offset and --scale
+override them. BERT's token-type table and any LayerNorm are not part of a
+table: lookups return word (+ position) embeddings only.
+
+The table's metadata records the source files with their SHA-256, the tensor
+names, source dtypes, the conversion applied, the conventions and the
+source's __metadata__.`,
+}
+
+func runImport(e env, args []string) error {
+	fs := cli.NewFlagSet(importCommand)
+	list := fs.Bool("list", false, "list the checkpoint's tensors (name, dtype, shape) and exit")
+	tensor := fs.String("tensor", "", "token table tensor `NAME` (default: found by name)")
+	posTensor := fs.String("positions-tensor", "", "positional table tensor `NAME` (default: found by name)")
+	noPos := fs.Bool("no-positions", false, "do not import a positional table")
+	shape := fs.String("shape", "", "read the token tensor as `ROWSxDIM` (for tensors that are not 2-D)")
+	dtypeStr := fs.String("dtype", "f32", "storage dtype: f32, f16, bf16 or int8")
+	posOffset := fs.Int64("position-offset", 0, "positional row of position 0 (default: from config.json; OPT: 2)")
+	scale := fs.Float64("scale", 1, "multiply token rows by `S` on lookup (default: from config.json; Gemma: sqrt(hidden_size))")
+	out := fs.StringP("output", "o", "", "write the table to `FILE`")
+	quiet := fs.BoolP("quiet", "q", false, "print nothing on success; no progress bar")
+	if err := cli.Parse(fs, importCommand, args, e.Stdout); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return cli.Usagef("want exactly one SRC, got %d arguments", fs.NArg())
+	}
+	src := fs.Arg(0)
+	if *list {
+		return listTensors(e, src)
+	}
+	if *out == "" {
+		return cli.Usagef("--output is required")
+	}
+	if *noPos && fs.Changed("positions-tensor") {
+		return cli.Usagef("--no-positions and --positions-tensor contradict each other")
+	}
+	spec := pack.ImportSpec{Src: src, Tensor: *tensor, PositionsTensor: *posTensor, NoPositions: *noPos}
+	var err error
+	if spec.DType, err = format.ParseDType(*dtypeStr); err != nil {
+		return cli.Usagef("--dtype: %v", err)
+	}
+	if *shape != "" {
+		if spec.Shape, err = parseShape(*shape); err != nil {
+			return cli.Usagef("--shape: %v", err)
+		}
+	}
+	if fs.Changed("position-offset") {
+		if *posOffset < 0 {
+			return cli.Usagef("--position-offset %d: want 0 or more", *posOffset)
+		}
+		spec.PositionOffset = posOffset
+	}
+	if fs.Changed("scale") {
+		spec.Scale = scale
+	}
+	progress, finish := cli.NewProgress(e.Stderr, *quiet, "importing")
+	start := time.Now()
+	info, err := pack.Import(*out, spec, progress)
+	finish()
+	if err != nil {
+		return err
+	}
+	if !*quiet {
+		summarize(e, *out, time.Since(start))
+		fmt.Fprintf(e.Stderr, "embpack: token table %s (%s %v)", info.Tensor, info.TensorDType, info.TensorShape)
+		if info.PositionsTensor != "" {
+			fmt.Fprintf(e.Stderr, ", positions %s (%s %v, position 0 at row %d)", info.PositionsTensor, info.PositionsDType, info.PositionsShape, info.PositionOffset)
+		}
+		if info.TokenScale != 0 && info.TokenScale != 1 {
+			fmt.Fprintf(e.Stderr, ", scale %v", info.TokenScale)
+		}
+		fmt.Fprintln(e.Stderr)
+	}
+	return nil
+}
+
+func parseShape(s string) ([2]int64, error) {
+	r, d, ok := strings.Cut(strings.ToLower(s), "x")
+	if !ok {
+		return [2]int64{}, fmt.Errorf("%q is not ROWSxDIM", s)
+	}
+	rows, err1 := strconv.ParseInt(r, 10, 64)
+	dim, err2 := strconv.ParseInt(d, 10, 64)
+	if err1 != nil || err2 != nil || rows < 1 || dim < 1 {
+		return [2]int64{}, fmt.Errorf("%q is not ROWSxDIM with positive integers", s)
+	}
+	return [2]int64{rows, dim}, nil
+}
+
+func listTensors(e env, src string) error {
+	ck, err := safetensors.OpenCheckpoint(src)
+	if err != nil {
+		return err
+	}
+	defer ck.Close()
+	w := tabwriter.NewWriter(e.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "name\tdtype\tshape\tfile\n")
+	for _, t := range ck.Tensors() {
+		fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", t.Name, t.DType, t.Shape, shortName(t.File))
+	}
+	return w.Flush()
+}
+
+func shortName(p string) string {
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}

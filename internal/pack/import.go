@@ -1,0 +1,444 @@
+package pack
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/internal/safetensors"
+)
+
+// An ImportSpec says what to import from a safetensors checkpoint.
+type ImportSpec struct {
+	// Src is a .safetensors file, a sharded checkpoint's index, or a
+	// directory holding either.
+	Src string
+	// Tensor names the token table; "" finds it by the names real models
+	// use (see TokenTensorNames).
+	Tensor string
+	// Shape, if not zero, reads Tensor as Shape[0] rows of Shape[1] values,
+	// whatever its rank (a 1-D tensor, or a 3-D one), as long as the element
+	// counts agree.
+	Shape [2]int64
+	// PositionsTensor names the positional table; "" finds it by name (see
+	// PositionTensorNames), and NoPositions skips it.
+	PositionsTensor string
+	NoPositions     bool
+	// DType is the table's storage dtype; zero means F32.
+	DType format.DType
+	// PositionOffset, if not nil, overrides the position offset the model's
+	// config implies (OPT and BART: 2).
+	PositionOffset *int64
+	// Scale, if not nil, overrides the token scale the model's config
+	// implies (Gemma: sqrt(hidden_size)). The product is rounded to the
+	// source tensor's dtype when that is F16 or BF16, as the model computes
+	// it.
+	Scale *float64
+}
+
+// TokenTensorNames are the tensor names, and name suffixes after a ".",
+// that identify a token table, as models on the Hugging Face hub name them.
+var TokenTensorNames = []string{
+	"wte.weight",             // GPT-2, GPT-J, GPT-Neo: transformer.wte.weight
+	"embed_tokens.weight",    // LLaMA, Mistral, Qwen, Gemma, Phi-3: model.embed_tokens.weight; OPT, BART
+	"word_embeddings.weight", // BERT, RoBERTa, DistilBERT, BLOOM: embeddings.word_embeddings.weight
+	"tok_embeddings.weight",  // Meta's original LLaMA checkpoints
+	"embed_in.weight",        // GPT-NeoX, Pythia: gpt_neox.embed_in.weight
+	"shared.weight",          // T5, BART: the shared encoder/decoder table
+	"embeddings",             // model2vec: embeddings
+	"embedding.weight",       // sentence-transformers StaticEmbedding
+	"embeddings.weight",      // tables exported by embpack
+}
+
+// PositionTensorNames are the tensor names, and name suffixes after a ".",
+// that identify a learned positional table.
+var PositionTensorNames = []string{
+	"wpe.weight",                 // GPT-2, GPT-Neo: transformer.wpe.weight
+	"position_embeddings.weight", // BERT, RoBERTa, DistilBERT; tables exported by embpack
+	"embed_positions.weight",     // OPT, BART: model.decoder.embed_positions.weight
+}
+
+// matchesName reports whether tensor name is one of names or ends with "."
+// followed by one of them.
+func matchesName(name string, names []string) bool {
+	for _, n := range names {
+		if name == n || strings.HasSuffix(name, "."+n) {
+			return true
+		}
+	}
+	return false
+}
+
+// ImportInfo is the "import" metadata of an imported table: where the values
+// came from and what was done to them.
+type ImportInfo struct {
+	Format          string            `json:"format"` // "safetensors"
+	Source          string            `json:"source"` // the path given, base name only
+	Files           []SourceFile      `json:"files"`
+	Tensor          string            `json:"tensor"`
+	TensorDType     string            `json:"tensor_dtype"`
+	TensorShape     []int64           `json:"tensor_shape"`
+	PositionsTensor string            `json:"positions_tensor,omitempty"`
+	PositionsDType  string            `json:"positions_dtype,omitempty"`
+	PositionsShape  []int64           `json:"positions_shape,omitempty"`
+	Conversion      string            `json:"conversion"`
+	ModelType       string            `json:"model_type,omitempty"`
+	PositionOffset  int64             `json:"position_offset"`
+	PositionReason  string            `json:"position_offset_source,omitempty"`
+	TokenScale      float32           `json:"token_scale"`
+	ScaleRounding   string            `json:"scale_rounding,omitempty"`
+	ScaleReason     string            `json:"token_scale_source,omitempty"`
+	MaxAbsError     float64           `json:"max_abs_error"`
+	SourceMetadata  map[string]string `json:"source_metadata,omitempty"`
+}
+
+// A SourceFile is a file an import read, identified by its SHA-256.
+type SourceFile struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// ErrNoTable is returned when the token or positional table cannot be found
+// unambiguously; the message lists the candidates.
+var ErrNoTable = errors.New("cannot choose the table to import")
+
+// Import writes the embedding table of a safetensors checkpoint to dst,
+// atomically, and returns what it recorded in the table's metadata. Values
+// are converted to float32 exactly as torch's .float() does (exact for
+// F32, F16, BF16 and the F8 types, round-to-nearest-even for F64), then
+// stored as spec.DType.
+func Import(dst string, spec ImportSpec, progress Progress) (*ImportInfo, error) {
+	ck, err := safetensors.OpenCheckpoint(spec.Src)
+	if err != nil {
+		return nil, err
+	}
+	defer ck.Close()
+	tokName, err := chooseTensor(ck, spec.Tensor, TokenTensorNames, "token", nil)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := openRows(ck, tokName, spec.Shape)
+	if err != nil {
+		return nil, err
+	}
+	_, tokInfo, _ := ck.Tensor(tokName)
+	dim := tokens.Cols()
+	if dim < 1 || dim > format.MaxDim || tokens.Rows() < 1 || tokens.Rows() > format.MaxRows {
+		return nil, fmt.Errorf("tensor %q of shape %v: want 1 to %d rows of 1 to %d values", tokName, tokInfo.Shape, int64(format.MaxRows), format.MaxDim)
+	}
+
+	var positions *safetensors.RowReader
+	var posName string
+	var posInfo *safetensors.TensorInfo
+	if !spec.NoPositions {
+		posName, err = chooseTensor(ck, spec.PositionsTensor, PositionTensorNames, "positional", &dim)
+		if err != nil && !(spec.PositionsTensor == "" && errors.Is(err, errNoCandidate)) {
+			return nil, err
+		}
+		if posName != "" {
+			if positions, err = ck.Rows(posName); err != nil {
+				return nil, err
+			}
+			_, posInfo, _ = ck.Tensor(posName)
+			if positions.Cols() != dim {
+				return nil, fmt.Errorf("positional tensor %q has rows of %d values, the token table %d", posName, positions.Cols(), dim)
+			}
+			if positions.Rows() > format.MaxPositions {
+				return nil, fmt.Errorf("positional tensor %q has %d rows; at most %d are supported", posName, positions.Rows(), format.MaxPositions)
+			}
+		}
+	}
+
+	info := &ImportInfo{
+		Format: "safetensors", Source: filepath.Base(spec.Src),
+		Tensor: tokName, TensorDType: string(tokInfo.DType), TensorShape: tokInfo.Shape,
+		Conversion: conversionText(tokInfo.DType, spec.DType),
+	}
+	if ck.Config != nil {
+		info.ModelType = ck.Config.ModelType
+	}
+	if posInfo != nil {
+		info.PositionsTensor, info.PositionsDType, info.PositionsShape = posName, string(posInfo.DType), posInfo.Shape
+	}
+	layout := format.Layout{Rows: tokens.Rows(), Dim: int(dim), DType: spec.DType}
+	if positions != nil {
+		layout.Positions = positions.Rows()
+	}
+	if err := applyConventions(ck, spec, tokInfo.DType, &layout, info); err != nil {
+		return nil, err
+	}
+	for _, f := range ck.Files {
+		sum, err := f.SHA256()
+		if err != nil {
+			return nil, err
+		}
+		info.Files = append(info.Files, SourceFile{Name: filepath.Base(f.Name), Size: f.Size, SHA256: hex.EncodeToString(sum[:])})
+		for k, v := range f.Metadata {
+			if info.SourceMetadata == nil {
+				info.SourceMetadata = map[string]string{}
+			}
+			info.SourceMetadata[k] = v
+		}
+	}
+
+	fw, err := format.Create(dst, layout)
+	if err != nil {
+		return nil, err
+	}
+	defer fw.Abort()
+	total := layout.Rows + layout.Positions
+	done := int64(0)
+	report := func(n int64) { done += n; progress.report(done, total) }
+	if err := streamRows(tokens, fw.WriteTokens, report); err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", tokName, err)
+	}
+	if positions != nil {
+		if err := streamRows(positions, fw.WritePositions, report); err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", posName, err)
+		}
+	}
+	info.MaxAbsError = fw.MaxError()
+	if err := setProvenance(fw, &format.Provenance{Creator: Creator, Source: "safetensors", Import: info}); err != nil {
+		return nil, err
+	}
+	return info, fw.Commit()
+}
+
+// errNoCandidate is wrapped when no tensor has a known name.
+var errNoCandidate = errors.New("no tensor has a known name")
+
+// chooseTensor returns the tensor named name, or, if name is "", the only
+// 2-D float tensor whose name matches names (and, if dim is not nil, whose
+// rows hold *dim values). Otherwise it fails listing the 2-D candidates.
+func chooseTensor(ck *safetensors.Checkpoint, name string, names []string, what string, dim *int64) (string, error) {
+	if name != "" {
+		if _, _, err := ck.Tensor(name); err != nil {
+			return "", fmt.Errorf("--%s tensor: %w; %s", what, err, listCandidates(ck))
+		}
+		return name, nil
+	}
+	var found []string
+	for _, t := range ck.Tensors() {
+		if len(t.Shape) == 2 && t.DType.Float32Convertible() && matchesName(t.Name, names) &&
+			(dim == nil || t.Shape[1] == *dim) {
+			found = append(found, t.Name)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return "", fmt.Errorf("%w: %w for a %s table; name one with --%s; %s", ErrNoTable, errNoCandidate, what, flagFor(what), listCandidates(ck))
+	}
+	return "", fmt.Errorf("%w: several tensors could be the %s table (%s); name one with --%s",
+		ErrNoTable, what, strings.Join(found, ", "), flagFor(what))
+}
+
+func flagFor(what string) string {
+	if what == "token" {
+		return "tensor"
+	}
+	return "positions-tensor"
+}
+
+// listCandidates describes the 2-D tensors of a checkpoint for an error
+// message.
+func listCandidates(ck *safetensors.Checkpoint) string {
+	var c []string
+	for _, t := range ck.Tensors() {
+		if len(t.Shape) == 2 {
+			c = append(c, fmt.Sprintf("%s %s %v", t.Name, t.DType, t.Shape))
+		}
+	}
+	if len(c) == 0 {
+		return "the checkpoint has no 2-D tensor"
+	}
+	const most = 20
+	more := ""
+	if len(c) > most {
+		more = fmt.Sprintf(", and %d more", len(c)-most)
+		c = c[:most]
+	}
+	return "2-D tensors: " + strings.Join(c, "; ") + more
+}
+
+// openRows opens a tensor as rows: as it is if 2-D, or reshaped by shape.
+func openRows(ck *safetensors.Checkpoint, name string, shape [2]int64) (*safetensors.RowReader, error) {
+	if shape != [2]int64{} {
+		return ck.RowsAs(name, shape[0], shape[1])
+	}
+	rr, err := ck.Rows(name)
+	if errors.Is(err, safetensors.ErrNotMatrix) {
+		return nil, fmt.Errorf("%w; say how to read it as rows x values with --shape ROWSxDIM", err)
+	}
+	return rr, err
+}
+
+// conversionText describes the conversion from a source dtype to the table.
+func conversionText(src safetensors.DType, dst format.DType) string {
+	if dst == 0 {
+		dst = format.F32
+	}
+	toF32 := "exact widening to f32"
+	switch src {
+	case safetensors.F32:
+		toF32 = "f32 as stored"
+	case safetensors.F64:
+		toF32 = "rounded to f32, nearest even"
+	}
+	if dst == format.F32 {
+		return fmt.Sprintf("%s: %s", src, toF32)
+	}
+	return fmt.Sprintf("%s: %s, then stored as %s (%s)", src, toF32, dst, map[format.DType]string{
+		format.F16: "nearest even", format.BF16: "nearest even", format.Int8: "row-wise quantised",
+	}[dst])
+}
+
+// applyConventions sets the position offset and token scale the model's
+// conventions call for (config.json beside the weights, or embstore's own
+// keys in the source metadata for a table it exported), unless the spec
+// overrides them.
+func applyConventions(ck *safetensors.Checkpoint, spec ImportSpec, srcDType safetensors.DType, l *format.Layout, info *ImportInfo) error {
+	var cfg map[string]any
+	if ck.Config != nil {
+		_ = json.Unmarshal(ck.Config.Raw, &cfg)
+	}
+	meta := map[string]string{}
+	for _, f := range ck.Files {
+		for k, v := range f.Metadata {
+			meta[k] = v
+		}
+	}
+	modelType := info.ModelType
+
+	// Position offset.
+	offset, reason := int64(0), ""
+	switch {
+	case spec.PositionOffset != nil:
+		offset, reason = *spec.PositionOffset, "--position-offset"
+	case meta[metaPositionOffset] != "":
+		v, err := strconv.ParseInt(meta[metaPositionOffset], 10, 64)
+		if err != nil {
+			return fmt.Errorf("source metadata %s = %q is not an integer", metaPositionOffset, meta[metaPositionOffset])
+		}
+		offset, reason = v, "source metadata "+metaPositionOffset
+	case slices.Contains([]string{"opt", "bart", "mbart", "plbart", "biogpt"}, modelType):
+		offset, reason = 2, "config.json model_type "+modelType+": learned positions start at row 2"
+	}
+	if l.Positions == 0 && offset != 0 && spec.PositionOffset != nil {
+		return fmt.Errorf("--position-offset %d: the import has no positional table", offset)
+	}
+	if l.Positions > 0 {
+		if offset < 0 || offset >= l.Positions {
+			return fmt.Errorf("position offset %d (%s) does not fit the %d-row positional table", offset, reason, l.Positions)
+		}
+		l.PositionOffset, info.PositionOffset, info.PositionReason = offset, offset, reason
+	}
+
+	// Token scale, rounded in the weights' own precision where the model
+	// computes in it.
+	rounding := format.DType(0)
+	switch srcDType {
+	case safetensors.F16:
+		rounding = format.F16
+	case safetensors.BF16:
+		rounding = format.BF16
+	}
+	scale, reason := 1.0, ""
+	roundScale := false
+	switch {
+	case spec.Scale != nil:
+		scale, reason = *spec.Scale, "--scale"
+	case meta[metaTokenScale] != "":
+		v, err := strconv.ParseFloat(meta[metaTokenScale], 32)
+		if err != nil {
+			return fmt.Errorf("source metadata %s = %q is not a number", metaTokenScale, meta[metaTokenScale])
+		}
+		scale, reason = v, "source metadata "+metaTokenScale
+		rounding, _ = parseRounding(meta[metaScaleRounding])
+	case strings.HasPrefix(modelType, "gemma"):
+		h := configInt(cfg, "hidden_size")
+		if h <= 0 {
+			return fmt.Errorf("config.json model_type %s has no hidden_size to scale embeddings by", modelType)
+		}
+		// transformers: normalizer = torch.tensor(hidden_size**0.5, dtype=hidden_states.dtype)
+		scale, reason, roundScale = math.Sqrt(float64(h)), fmt.Sprintf("config.json model_type %s: sqrt(hidden_size %d) in the weights' dtype", modelType, h), true
+	case cfg["scale_embedding"] == true:
+		d := configInt(cfg, "d_model")
+		if d <= 0 {
+			return fmt.Errorf("config.json sets scale_embedding but has no d_model")
+		}
+		// transformers (BART family): embed_scale = math.sqrt(d_model), a Python float.
+		scale, reason = math.Sqrt(float64(d)), fmt.Sprintf("config.json scale_embedding: sqrt(d_model %d)", d)
+	}
+	if scale == 1 {
+		return nil
+	}
+	s32 := float32(scale)
+	if math.IsInf(float64(s32), 0) || math.IsNaN(scale) || s32 == 0 {
+		return fmt.Errorf("token scale %v (%s) is not a finite, non-zero float32", scale, reason)
+	}
+	if roundScale {
+		s32 = format.RoundTo(s32, rounding)
+	}
+	l.TokenScale, l.ScaleRounding = s32, rounding
+	info.TokenScale, info.ScaleReason = s32, reason
+	if rounding != 0 {
+		info.ScaleRounding = rounding.String()
+	}
+	return nil
+}
+
+// Keys of the source metadata through which a table exported by embpack
+// carries its position offset and token scale back on import.
+const (
+	metaPositionOffset = "embstore.position_offset"
+	metaTokenScale     = "embstore.token_scale"
+	metaScaleRounding  = "embstore.scale_rounding"
+)
+
+func parseRounding(s string) (format.DType, error) {
+	switch s {
+	case "", "none":
+		return 0, nil
+	case "f16":
+		return format.F16, nil
+	case "bf16":
+		return format.BF16, nil
+	}
+	return 0, fmt.Errorf("unknown scale rounding %q", s)
+}
+
+func configInt(cfg map[string]any, key string) int64 {
+	if v, ok := cfg[key].(float64); ok && v == math.Trunc(v) {
+		return int64(v)
+	}
+	return 0
+}
+
+// streamRows copies a tensor's rows, converted to float32, to write in
+// chunks of about 1 MiB.
+func streamRows(rr *safetensors.RowReader, write func([]float32) error, done func(int64)) error {
+	step := max(1, int64(chunkValues)/rr.Cols())
+	buf := make([]float32, step*rr.Cols())
+	for r := int64(0); r < rr.Rows(); r += step {
+		n := min(step, rr.Rows()-r)
+		vals := buf[:n*rr.Cols()]
+		if err := rr.ReadRows(vals, r, n); err != nil {
+			return err
+		}
+		if err := write(vals); err != nil {
+			return err
+		}
+		done(n)
+	}
+	return nil
+}
