@@ -23,3 +23,22 @@ func guarded(t testing.TB, n int) []byte {
 	t.Cleanup(func() { syscall.Munmap(m) })
 	return m[size-page-n : size-page : size-page]
 }
+
+// bigBuffer returns n bytes of anonymous memory for a benchmark table,
+// backed by transparent huge pages when huge is set (as the store's
+// anon-hugepages mapping mode does), and a function that releases it.
+func bigBuffer(t testing.TB, n int, huge bool) ([]byte, func()) {
+	t.Helper()
+	m, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	advice := syscall.MADV_NOHUGEPAGE
+	if huge {
+		advice = syscall.MADV_HUGEPAGE
+	}
+	if err := syscall.Madvise(m, advice); err != nil {
+		t.Fatal(err)
+	}
+	return m, func() { syscall.Munmap(m) }
+}

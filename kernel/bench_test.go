@@ -1,0 +1,172 @@
+package kernel
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/embstore/embstore/format"
+)
+
+// Benchmarks of the inner kernels at every supported level, on a table
+// that fits in L2 ("hot", 512 rows of 256 values) and on one far larger
+// than the last-level cache ("cold", 1M rows of 256 values: 1 GiB as f32),
+// with batches of 8192 uniform random ids. Cold runs cycle through 64
+// batches (512 Mi rows' worth of bytes for f32) so that rows are not
+// served from the cache. Results are named key=value for benchstat, e.g.
+//
+//	go test -run '^$' -bench 'Kernel' -count 5 ./kernel/ > new.txt
+//	benchstat -col /level -row /table,/dtype new.txt
+
+var coldPages = flag.String("coldpages", "huge", "pages backing the cold benchmark tables: huge (transparent huge pages) or small")
+
+const (
+	benchDim     = 256
+	benchBatch   = 8192
+	benchBatches = 64
+	hotRows      = 512
+	coldRows     = 1 << 20
+)
+
+// benchTable caches tables by shape across benchmarks: a cold table is
+// built once per process.
+var benchTables = map[string]*Table{}
+
+func benchTable(b *testing.B, d format.DType, dim int, rows int64) *Table {
+	key := fmt.Sprintf("%s/%d/%d/%s", d, dim, rows, *coldPages)
+	if t, ok := benchTables[key]; ok {
+		return t
+	}
+	rng := rand.New(rand.NewPCG(uint64(d), uint64(rows)))
+	stride := int(format.RowStride(d, dim))
+	size := int(rows) * stride
+	var data []byte
+	if rows > hotRows {
+		if *coldPages != "huge" && *coldPages != "small" {
+			b.Fatalf("-coldpages %q: want huge or small", *coldPages)
+		}
+		data, _ = bigBuffer(b, size, *coldPages == "huge") // kept for the process
+	} else {
+		data = make([]byte, size)
+	}
+	// Distinct random rows for the first block, copies after it: the bytes
+	// do not change the speed, and filling 1 GiB row by row would.
+	block := min(int(rows), 4096) * stride
+	for r := range min(int(rows), 4096) {
+		fillRow(rng, data[r*stride:], d, dim, 0)
+	}
+	for off := block; off < size; off += block {
+		copy(data[off:], data[:block])
+	}
+	t := &Table{Data: data, Rows: rows, Dim: dim, Stride: stride, DType: d}
+	benchTables[key] = t
+	return t
+}
+
+// benchIDs returns benchBatches batches of uniform random ids.
+func benchIDs(rows int64) [][]int64 {
+	rng := rand.New(rand.NewPCG(7, uint64(rows)))
+	batches := make([][]int64, benchBatches)
+	for i := range batches {
+		batches[i] = make([]int64, benchBatch)
+		for j := range batches[i] {
+			batches[i][j] = rng.Int64N(rows)
+		}
+	}
+	return batches
+}
+
+type benchShape struct {
+	name string
+	rows int64
+}
+
+var benchShapes = []benchShape{{"hot", hotRows}, {"cold", coldRows}}
+
+// reportRows adds rows/s and the bandwidth of the row bytes read.
+func reportRows(b *testing.B, rows int, rowBytes int64) {
+	b.SetBytes(int64(rows) * rowBytes)
+	b.ReportMetric(float64(b.N)*float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkKernelGather measures Gather per table, dtype, level, with and
+// without positional rows (a 128-position table, in cache).
+func BenchmarkKernelGather(b *testing.B) {
+	pdata := make([]byte, 128*benchDim*4)
+	pos := &Positions{Data: pdata, Rows: 128, Stride: benchDim * 4, SeqLen: 128}
+	dst := make([]float32, benchBatch*benchDim)
+	for _, sh := range benchShapes {
+		batches := benchIDs(sh.rows)
+		for _, d := range allDTypes {
+			for _, withPos := range []bool{false, true} {
+				for _, l := range supportedLevels() {
+					name := fmt.Sprintf("table=%s/dtype=%s/pos=%v/level=%s", sh.name, d, onOff(withPos), l)
+					b.Run(name, func(b *testing.B) {
+						tab := benchTable(b, d, benchDim, sh.rows)
+						p := (*Positions)(nil)
+						if withPos {
+							p = pos
+						}
+						defer useKernels(l)()
+						i := 0
+						for b.Loop() {
+							if _, err := Gather(dst, tab, batches[i%benchBatches], p); err != nil {
+								b.Fatal(err)
+							}
+							i++
+						}
+						reportRows(b, benchBatch, d.RowSize(benchDim))
+					})
+				}
+			}
+		}
+	}
+}
+
+func onOff(v bool) string {
+	if v {
+		return "on"
+	}
+	return "off"
+}
+
+// BenchmarkKernelBag measures Bag with 8192 ids as 256 bags of 32.
+func BenchmarkKernelBag(b *testing.B) {
+	const bagLen = 32
+	offsets := make([]int64, benchBatch/bagLen)
+	for i := range offsets {
+		offsets[i] = int64(i * bagLen)
+	}
+	dst := make([]float32, len(offsets)*benchDim)
+	weights := make([]float32, benchBatch)
+	for i := range weights {
+		weights[i] = float32(i%7) * 0.25
+	}
+	for _, sh := range benchShapes {
+		batches := benchIDs(sh.rows)
+		for _, d := range allDTypes {
+			for _, mode := range []string{"sum", "wsum", "mean", "max"} {
+				m, w := map[string]BagMode{"sum": BagSum, "wsum": BagSum, "mean": BagMean, "max": BagMax}[mode], []float32(nil)
+				if mode == "wsum" {
+					w = weights
+				}
+				for _, l := range supportedLevels() {
+					name := fmt.Sprintf("table=%s/dtype=%s/mode=%s/level=%s", sh.name, d, mode, l)
+					b.Run(name, func(b *testing.B) {
+						tab := benchTable(b, d, benchDim, sh.rows)
+						defer useKernels(l)()
+						i := 0
+						for b.Loop() {
+							if _, err := Bag(dst, tab, batches[i%benchBatches], offsets, m, w, -1); err != nil {
+								b.Fatal(err)
+							}
+							i++
+						}
+						reportRows(b, benchBatch, d.RowSize(benchDim))
+					})
+				}
+			}
+		}
+	}
+}
