@@ -127,6 +127,8 @@ type FormatError struct {
 	Err    error  // the rule that was broken
 }
 
+// Error formats the error as "safetensors: FILE: tensor "NAME": FIELD: what
+// was wrong: detail (at byte N)", leaving out the parts that are empty.
 func (e *FormatError) Error() string {
 	var b strings.Builder
 	b.WriteString("safetensors: ")

@@ -25,7 +25,6 @@ type File struct {
 
 	r      io.ReaderAt
 	closer io.Closer
-	byName map[string]int
 }
 
 // Open memory-maps the named file read-only and validates its header (see
@@ -65,11 +64,7 @@ func newFile(r io.ReaderAt, size int64, name string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &File{Header: *h, Name: name, r: r, byName: make(map[string]int, len(h.Tensors))}
-	for i, t := range h.Tensors {
-		f.byName[t.Name] = i
-	}
-	return f, nil
+	return &File{Header: *h, Name: name, r: r}, nil
 }
 
 // Close unmaps a file opened with Open; for a File from NewFile it does
@@ -86,7 +81,7 @@ func (f *File) Close() error {
 // Tensor returns the description of the named tensor, or an error wrapping
 // ErrTensorNotFound. The result must not be modified.
 func (f *File) Tensor(name string) (*TensorInfo, error) {
-	i, ok := f.byName[name]
+	i, ok := f.index[name]
 	if !ok {
 		return nil, &FormatError{File: f.Name, Offset: -1, Tensor: name, Err: ErrTensorNotFound}
 	}
@@ -124,6 +119,7 @@ type faultSafeReaderAt struct {
 	r io.ReaderAt
 }
 
+// ReadAt reads from the mapping with faults turned into errors.
 func (m *faultSafeReaderAt) ReadAt(p []byte, off int64) (n int, err error) {
 	old := debug.SetPanicOnFault(true)
 	defer func() {

@@ -69,6 +69,9 @@ type Header struct {
 	// Tensors lists every tensor in the order of its bytes in the file
 	// (by Begin, then End, then name).
 	Tensors []TensorInfo
+
+	// index maps each tensor name to its position in Tensors.
+	index map[string]int
 }
 
 // ParseHeader reads and validates the header of the safetensors file of the
@@ -220,8 +223,8 @@ func (p *headerParser) parse() (*Header, error) {
 	if _, err := p.token("", ""); err != nil { // the '{' checked above
 		return nil, err
 	}
-	h := &Header{}
-	seen := make(map[string]struct{})
+	h := &Header{index: make(map[string]int)}
+	haveMetadata := false
 	for p.dec.More() {
 		keyOff := p.here()
 		tok, err := p.token("", "")
@@ -232,11 +235,12 @@ func (p *headerParser) parse() (*Header, error) {
 		if !ok {
 			return nil, p.fail(keyOff, "", "", ErrHeaderSyntax, "object key is not a string")
 		}
-		if _, dup := seen[name]; dup {
+		_, dup := h.index[name]
+		if dup || name == "__metadata__" && haveMetadata {
 			return nil, p.fail(keyOff, "", "", ErrDuplicateKey, "key "+quote(name)+" appears twice at the top level")
 		}
-		seen[name] = struct{}{}
 		if name == "__metadata__" {
+			haveMetadata = true
 			if h.Metadata, err = p.metadata(); err != nil {
 				return nil, err
 			}
@@ -249,6 +253,7 @@ func (p *headerParser) parse() (*Header, error) {
 		if err != nil {
 			return nil, err
 		}
+		h.index[name] = len(h.Tensors)
 		h.Tensors = append(h.Tensors, t)
 	}
 	if _, err := p.token("", ""); err != nil { // the closing '}'
@@ -396,7 +401,7 @@ func (p *headerParser) shape(t *TensorInfo) error {
 	if tok != json.Delim('[') {
 		return p.fail(off, t.Name, "shape", ErrShape, "value is "+describe(tok)+", not an array")
 	}
-	t.Shape = []int64{}
+	t.Shape = make([]int64, 0, 4)
 	for p.dec.More() {
 		dimOff := p.here()
 		if len(t.Shape) == MaxRank {
@@ -610,6 +615,9 @@ func (h *Header) layOut(file string) error {
 	slices.SortFunc(h.Tensors, func(a, b TensorInfo) int {
 		return cmp.Or(cmp.Compare(a.Begin, b.Begin), cmp.Compare(a.End, b.End), cmp.Compare(a.Name, b.Name))
 	})
+	for i, t := range h.Tensors {
+		h.index[t.Name] = i
+	}
 	pos := int64(0)
 	prev := ""
 	for i := range h.Tensors {

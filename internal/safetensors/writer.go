@@ -41,9 +41,11 @@ const writeBufferSize = 1 << 20
 // alignment (the reference's dtype order: U64, I64, F64, C64, F32, U32,
 // I32, BF16, F16, U16, I16, F8_E8M0, F8_E4M3, F8_E5M2, I8, U8, F6_E3M2,
 // F6_E2M3, F4, BOOL), then by name, which keeps every tensor aligned to its
-// element size; a compact JSON header with __metadata__ first (keys sorted)
-// and the tensors in that same order; the header padded with spaces to a
-// multiple of 8 bytes.
+// element size; a compact JSON header, escaped as serde_json escapes, with
+// __metadata__ first and the tensors in that same order; the header padded
+// with spaces to a multiple of 8 bytes. The one difference is that the keys
+// of __metadata__ are sorted, where the reference writes them in its hash
+// map's order, which varies.
 //
 // Everything is validated before the first byte is written. A Data callback
 // that fails, or writes more or fewer bytes than its tensor holds, stops
@@ -246,6 +248,7 @@ type countingWriter struct {
 	err error
 }
 
+// Write writes p to the underlying writer unless an earlier write failed.
 func (c *countingWriter) Write(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
@@ -266,6 +269,7 @@ type limitedWriter struct {
 
 var errTooMuchData = errors.New("more bytes than the tensor holds")
 
+// Write passes p on if it fits in what is left, and fails otherwise.
 func (l *limitedWriter) Write(p []byte) (int, error) {
 	if int64(len(p)) > l.left {
 		l.over = true
