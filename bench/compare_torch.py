@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Compare embstore with PyTorch on the same table, ids, threads and outputs.
+
+Run by hand (not in CI), with a Python that has torch and numpy:
+
+    python3 bench/compare_torch.py [--threads 1,2] [--rows 50257 --dim 768]
+
+Both sides get the same table: torch draws it with torch.manual_seed(seed)
+and nn.Embedding (token table, then a positional table), and embstore draws it
+with `embpack init`, which is bit-identical (the script checks the hashes).
+torch keeps its table in RAM, as users hold it; embstore maps its file. Both
+use the same ids (uniform random, written to a file), the same thread count
+(torch.set_num_threads and `embquery bench --threads`, plus OMP_NUM_THREADS and
+GOMAXPROCS) and preallocated outputs where torch allows it. Timings are medians
+of at least --reps batches after a warm-up; ratios are torch median time over
+embstore median time (above 1: embstore is faster).
+
+Workloads, batch 8192:
+  gather      torch.index_select(W, 0, ids, out=o)
+  gather+pos  torch.add(F.embedding(ids, W), F.embedding(pos, P), out=o)
+              (pos: the batch as sequences as long as the positional table)
+  bag mean    F.embedding_bag(ids, W, offsets, mode="mean"), 256 bags of 32
+It also checks that both sides return the same values (bit for bit for the
+gathers, within 1e-5 relative for bag mean, whose summation order may differ).
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, **kw)
+
+
+def find_binaries(args, tmp):
+    if args.embpack and args.embquery:
+        return args.embpack, args.embquery
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = {}
+    for name in ("embpack", "embquery"):
+        path = os.path.join(tmp, name)
+        run(["go", "build", "-o", path, "./cmd/" + name], cwd=root)
+        out[name] = path
+    return out["embpack"], out["embquery"]
+
+
+def median_ns(fn, reps, warmup):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter_ns()
+        fn()
+        times.append(time.perf_counter_ns() - t0)
+    times.sort()
+    return times[len(times) // 2], times[min(len(times) - 1, len(times) * 99 // 100)]
+
+
+def embstore_bench(embquery, table, ids_file, threads, seconds, extra):
+    env = dict(os.environ, GOMAXPROCS=str(max(threads, 1)))
+    out = run([embquery, "bench", table, "--batch", "8192", "--threads", str(threads),
+               "--ids", ids_file, "--seconds", str(seconds)] + extra, env=env).stdout
+    return json.loads(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=50257)
+    ap.add_argument("--dim", type=int, default=768)
+    ap.add_argument("--positions", type=int, default=1024)
+    ap.add_argument("--seed", type=int, default=123)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--reps", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=3)
+    ap.add_argument("--embpack", help="prebuilt embpack binary (default: go build)")
+    ap.add_argument("--embquery", help="prebuilt embquery binary (default: go build)")
+    ap.add_argument("--json", help="also write the results to this file")
+    args = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="embstore-vs-torch-")
+    try:
+        embpack, embquery = find_binaries(args, tmp)
+        table = os.path.join(tmp, "table.emb")
+        run([embpack, "init", "--rows", str(args.rows), "--dim", str(args.dim), "--seed", str(args.seed),
+             "--positions", str(args.positions), "-o", table, "-q"])
+
+        torch.manual_seed(args.seed)
+        W = torch.nn.Embedding(args.rows, args.dim).weight.detach().contiguous()
+        P = torch.nn.Embedding(args.positions, args.dim).weight.detach().contiguous()
+        want = hashlib.sha256(W.numpy().astype("<f4").tobytes()).hexdigest()
+        got = hashlib.sha256(run(f"seq 0 {args.rows - 1} | {embquery} lookup {table} --format raw",
+                                 shell=True).stdout).hexdigest()
+        if got != want:
+            sys.exit(f"tables differ: torch {want}, embstore {got} (torch capability {capability()})")
+
+        rng = np.random.default_rng(1)
+        ids_np = rng.integers(0, args.rows, size=8192, dtype=np.int64)
+        ids_file = os.path.join(tmp, "ids.txt")
+        np.savetxt(ids_file, ids_np, fmt="%d")
+        ids = torch.from_numpy(ids_np)
+        seq = min(args.positions, 8192)
+        pos = torch.arange(seq, dtype=torch.int64).repeat(8192 // seq)
+        offsets = torch.arange(0, 8192, 32, dtype=torch.int64)
+
+        check_values(embquery, table, ids_np, W, P, seq, offsets)
+
+        results = {"torch": torch.__version__, "torch_capability": capability(),
+                   "fbgemm": "fbgemm" in torch.backends.quantized.supported_engines,
+                   "cpu": cpu_name(), "rows": args.rows, "dim": args.dim, "batch": 8192, "runs": []}
+        for threads in [int(t) for t in args.threads.split(",")]:
+            torch.set_num_threads(threads)
+            os.environ["OMP_NUM_THREADS"] = str(threads)
+            o = torch.empty(8192, args.dim)
+            t_gather = median_ns(lambda: torch.index_select(W, 0, ids, out=o), args.reps, 5)
+            t_pos = median_ns(lambda: torch.add(F.embedding(ids, W), F.embedding(pos, P), out=o), args.reps, 5)
+            t_bag = median_ns(lambda: F.embedding_bag(ids, W, offsets, mode="mean"), args.reps, 5)
+            e_gather = embstore_bench(embquery, table, ids_file, threads, args.seconds, [])
+            e_pos = embstore_bench(embquery, table, ids_file, threads, args.seconds, ["--positions"])
+            e_bag = embstore_bench(embquery, table, ids_file, threads, args.seconds,
+                                   ["--mode", "bag", "--bag-size", "32", "--bag-mode", "mean"])
+            for name, (t50, t99), e in (("gather", t_gather, e_gather), ("gather+pos", t_pos, e_pos),
+                                         ("bag mean", t_bag, e_bag)):
+                e50 = e["p50_ms"] * 1e6
+                results["runs"].append({
+                    "threads": threads, "workload": name,
+                    "torch_p50_ms": t50 / 1e6, "torch_p99_ms": t99 / 1e6,
+                    "torch_rows_per_s": 8192 / (t50 / 1e9),
+                    "embstore_p50_ms": e["p50_ms"], "embstore_p99_ms": e["p99_ms"],
+                    "embstore_rows_per_s": 8192 / (e50 / 1e9),
+                    "ratio": t50 / e50,
+                })
+        print_table(results)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=2)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_values(embquery, table, ids_np, W, P, seq, offsets):
+    """Both sides must compute the same values."""
+    idlist = ",".join(str(i) for i in ids_np[:2 * seq])
+    raw = run([embquery, "lookup", table, "--ids", idlist, "--format", "raw"]).stdout
+    got = np.frombuffer(raw, dtype="<f4").reshape(-1, W.shape[1])
+    want = torch.index_select(W, 0, torch.from_numpy(ids_np[:2 * seq])).numpy()
+    assert (got.view(np.uint32) == want.view(np.uint32)).all(), "gather differs from torch"
+    raw = run([embquery, "lookup", table, "--ids", idlist, "--positions", "--seq-len", str(seq), "--format", "raw"]).stdout
+    got = np.frombuffer(raw, dtype="<f4").reshape(-1, W.shape[1])
+    p = torch.arange(seq).repeat(2)
+    want = torch.add(F.embedding(torch.from_numpy(ids_np[:2 * seq]), W), F.embedding(p, P)).numpy()
+    assert (got.view(np.uint32) == want.view(np.uint32)).all(), "gather+pos differs from torch"
+    offs = ",".join(str(int(o)) for o in offsets)
+    raw = run([embquery, "bag", table, "--ids", ",".join(str(i) for i in ids_np), "--offsets", offs,
+               "--mode", "mean", "--format", "raw"]).stdout
+    got = np.frombuffer(raw, dtype="<f4").reshape(-1, W.shape[1])
+    want = F.embedding_bag(torch.from_numpy(ids_np), W, offsets, mode="mean").numpy()
+    rel = np.abs(got - want) / np.maximum(np.abs(want), 1e-6)
+    assert np.allclose(got, want, rtol=1e-5, atol=1e-6), f"bag mean differs from torch (max rel {rel.max():g})"
+
+
+def capability():
+    try:
+        return torch.backends.cpu.get_cpu_capability()
+    except AttributeError:
+        return torch._C._get_cpu_capability() if hasattr(torch._C, "_get_cpu_capability") else "unknown"
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def print_table(r):
+    print(f"torch {r['torch']} ({r['torch_capability']}, FBGEMM {'yes' if r['fbgemm'] else 'no'}) on {r['cpu']}")
+    print(f"table {r['rows']} x {r['dim']} f32, batch {r['batch']}; ratio = torch median / embstore median")
+    print(f"{'threads':>7} {'workload':<11} {'torch rows/s':>13} {'embstore rows/s':>16} {'ratio':>6}")
+    for x in r["runs"]:
+        print(f"{x['threads']:>7} {x['workload']:<11} {x['torch_rows_per_s']:>13.3g} {x['embstore_rows_per_s']:>16.3g} {x['ratio']:>6.2f}")
+
+
+if __name__ == "__main__":
+    main()
