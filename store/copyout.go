@@ -31,7 +31,7 @@ func (t *Table) gatherCopyOut(dst []float32, ids []int64, pos *kernel.Positions)
 	s := copyOutPool.Get().(*copyOutScratch)
 	defer copyOutPool.Put(s)
 	stride := int64(t.tok.Stride)
-	if need := copyOutRows * int(stride); cap(s.rows) < need {
+	if need := copyOutRows * int(stride); cap(s.rows) < need || len(s.ids) < copyOutRows {
 		s.rows, s.ids = make([]byte, need), make([]int64, copyOutRows)
 	}
 	base := t.hdr.Tokens().Offset
