@@ -68,6 +68,15 @@ func (t *Table) Bag(dst []float32, ids, offsets []int64, opts *BagOptions) error
 		return fmt.Errorf("embstore: offsets[0] = %d; the first bag must start at 0, as in torch", offsets[0])
 	case len(dst) != bags*t.hdr.Dim:
 		return fmt.Errorf("embstore: output holds %d values, %d bags of %d need %d", len(dst), bags, t.hdr.Dim, bags*t.hdr.Dim)
+	case o.PerSampleWeights != nil && len(o.PerSampleWeights) != len(ids):
+		return fmt.Errorf("embstore: %d per-sample weights for %d ids", len(o.PerSampleWeights), len(ids))
+	}
+	// Offsets are checked here, not only by the kernel: a call is split
+	// into pieces, and ids and weights sliced, by offset.
+	for i := 1; i < bags; i++ {
+		if offsets[i] < offsets[i-1] || offsets[i] > int64(len(ids)) {
+			return fmt.Errorf("embstore: offsets[%d] = %d; offsets must not decrease or pass the %d ids", i, offsets[i], len(ids))
+		}
 	}
 	pad := int64(-1)
 	if o.HasPaddingIdx {
