@@ -53,3 +53,32 @@ func TestBagHostileArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestBagNoBags is the regression test for a call with no bags (no offsets,
+// or only the last one with IncludeLastOffset), which torch answers with an
+// empty output: it indexed offsets[0] and panicked. The ids are still
+// checked.
+func TestBagNoBags(t *testing.T) {
+	path, _, _ := writeTable(t, format.Layout{Rows: 30, Dim: 4})
+	for _, copyOut := range []bool{false, true} {
+		for _, threads := range []int{0, 4} {
+			copyOutForTest = copyOut
+			tab, err := Open(path, &Options{Threads: threads})
+			copyOutForTest = false
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tab.Bag(nil, []int64{1, 2}, nil, nil); err != nil {
+				t.Errorf("copyOut=%v threads=%d: no offsets: %v", copyOut, threads, err)
+			}
+			if err := tab.Bag(nil, []int64{1, 2}, []int64{0}, &BagOptions{IncludeLastOffset: true}); err != nil {
+				t.Errorf("copyOut=%v threads=%d: only the last offset: %v", copyOut, threads, err)
+			}
+			var ie *IndexError
+			if err := tab.Bag(nil, []int64{1, 30}, nil, nil); !errors.As(err, &ie) || ie.Index != 1 {
+				t.Errorf("copyOut=%v threads=%d: no offsets, bad id: %v", copyOut, threads, err)
+			}
+			tab.Close()
+		}
+	}
+}
