@@ -11,8 +11,8 @@ import (
 
 // BenchmarkKernelPrefetch measures cold gathers at the best level for a
 // range of prefetch distances (rows ahead; 0 is none), on rows of 64 B to
-// 4 KiB. It is how prefetchRows, prefetchBudget and prefetchMaxRowBytes
-// were chosen.
+// 4 KiB. It is how prefetchRows, prefetchMinAhead, prefetchBudget and
+// prefetchMaxRowBytes were chosen.
 func BenchmarkKernelPrefetch(b *testing.B) {
 	levels := supportedLevels()
 	best := levels[len(levels)-1]
@@ -37,9 +37,11 @@ func BenchmarkKernelPrefetch(b *testing.B) {
 				tab := benchTable(b, s.d, s.dim, s.rows)
 				dst := make([]float32, benchBatch*s.dim)
 				defer useKernels(best)()
-				oldRows, oldBudget, oldMax := prefetchRows, prefetchBudget, prefetchMaxRowBytes
-				defer func() { prefetchRows, prefetchBudget, prefetchMaxRowBytes = oldRows, oldBudget, oldMax }()
-				prefetchRows, prefetchBudget, prefetchMaxRowBytes = dist, 1<<30, 1<<30
+				oldRows, oldAhead, oldBudget, oldMax := prefetchRows, prefetchMinAhead, prefetchBudget, prefetchMaxRowBytes
+				defer func() {
+					prefetchRows, prefetchMinAhead, prefetchBudget, prefetchMaxRowBytes = oldRows, oldAhead, oldBudget, oldMax
+				}()
+				prefetchRows, prefetchMinAhead, prefetchBudget, prefetchMaxRowBytes = dist, 0, 1<<30, 1<<30
 				if dist == 0 {
 					prefetchMaxRowBytes = 0
 				}

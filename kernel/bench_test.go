@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/embstore/embstore/format"
 )
@@ -168,5 +169,54 @@ func BenchmarkKernelBag(b *testing.B) {
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkKernelColdSideBySide gathers one batch of each dtype (and one
+// f32 batch with positional rows) in turn from the cold tables, timing
+// each, so that the ratios it reports (x-per-f32, pos-cost) are measured
+// under the same conditions even when the machine's load drifts.
+func BenchmarkKernelColdSideBySide(b *testing.B) {
+	pdata := make([]byte, 128*benchDim*4)
+	pos := &Positions{Data: pdata, Rows: 128, Stride: benchDim * 4, SeqLen: 128}
+	dst := make([]float32, benchBatch*benchDim)
+	batches := benchIDs(coldRows)
+	for _, l := range supportedLevels() {
+		b.Run("level="+l.String(), func(b *testing.B) {
+			tabs := make([]*Table, len(allDTypes))
+			for i, d := range allDTypes {
+				tabs[i] = benchTable(b, d, benchDim, coldRows)
+			}
+			defer useKernels(l)()
+			// Variants: the four dtypes, then f32 and bf16 with positions.
+			type variant struct {
+				name string
+				tab  *Table
+				pos  *Positions
+			}
+			vs := []variant{{"f32", tabs[0], nil}, {"f16", tabs[1], nil}, {"bf16", tabs[2], nil}, {"int8", tabs[3], nil},
+				{"f32+pos", tabs[0], pos}, {"bf16+pos", tabs[2], pos}}
+			spent := make([]time.Duration, len(vs))
+			i := 0
+			for b.Loop() {
+				for k, v := range vs {
+					start := time.Now()
+					if _, err := Gather(dst, v.tab, batches[(i*len(vs)+k)%benchBatches], v.pos); err != nil {
+						b.Fatal(err)
+					}
+					spent[k] += time.Since(start)
+				}
+				i++
+			}
+			rate := func(k int) float64 { return float64(b.N) * benchBatch / spent[k].Seconds() }
+			for k, v := range vs {
+				b.ReportMetric(rate(k), v.name+"-rows/s")
+			}
+			for k, v := range vs[1:4] {
+				b.ReportMetric(rate(k+1)/rate(0), v.name+"/f32")
+			}
+			b.ReportMetric(spent[4].Seconds()/spent[0].Seconds()-1, "f32-pos-cost")
+			b.ReportMetric(spent[5].Seconds()/spent[2].Seconds()-1, "bf16-pos-cost")
+		})
 	}
 }

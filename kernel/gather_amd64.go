@@ -84,14 +84,16 @@ func setKernels(l kernelLevel) {
 }
 
 // Software prefetching: while a kernel reads row ids[j], it prefetches
-// every 64-byte line of row ids[j+d]. d is prefetchRows for rows of up to
-// prefetchBudget/prefetchRows bytes; bigger rows get fewer rows ahead,
-// prefetchBudget bytes' worth but at least 2, and rows of
-// prefetchMaxRowBytes or more none (the hardware prefetchers follow a row
-// that long by themselves). Variables, so that benchmarks can tune them.
+// every 64-byte line of row ids[j+d]. d is prefetchRows, raised for small
+// rows to keep prefetchMinAhead bytes ahead (at most 16 rows), lowered for
+// big rows to keep at most prefetchBudget bytes ahead (at least 2 rows),
+// and 0 (no prefetching) for rows of prefetchMaxRowBytes or more, which
+// gain nothing from it. BenchmarkKernelPrefetch measured the choice (see
+// BENCHMARKS.md); they are variables so that it can vary them.
 var (
 	prefetchRows        = 8
-	prefetchBudget      = 8 << 10
+	prefetchMinAhead    = 1 << 10
+	prefetchBudget      = 12 << 10
 	prefetchMaxRowBytes = 4 << 10
 )
 
@@ -101,7 +103,11 @@ func prefetchDistance(rowBytes int) int {
 	if rowBytes >= prefetchMaxRowBytes {
 		return 0
 	}
-	return max(2, min(prefetchRows, prefetchBudget/rowBytes))
+	d := prefetchRows
+	if rowBytes*d < prefetchMinAhead {
+		return min(16, prefetchMinAhead/rowBytes)
+	}
+	return max(2, min(d, prefetchBudget/rowBytes))
 }
 
 func (k *asmKernels) gatherChunk(dst []float32, t *Table, ids []int64, pos *Positions, phase int) {
