@@ -262,8 +262,8 @@ func TestLevels(t *testing.T) {
 	}
 	t.Logf("kernel levels on this machine: %v", levels)
 	best := levels[len(levels)-1]
-	// init installed the best level; useKernels(best) must leave the same
-	// functions in place, and restore must undo a change.
+	// init installed the best level; after a switch to the reference and
+	// back, Gather must still work and agree with the reference.
 	restore := useKernels(levelRef)
 	restore()
 	want := make([]float32, 16)
