@@ -309,7 +309,7 @@ func TestGatherScaledTable(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
 	for _, d := range allDTypes {
 		tab := randomTable(t, rng, d, 37, 20, 12, 0)
-		tab.Scale, tab.ScaleRounding = 8, format.BF16
+		tab.Scale, tab.ComputeDType = 8, format.BF16
 		compareGather(t, d.String()+" scaled", tab, randomIDs(rng, 50, 20), randomPositions(t, rng, 37, 0))
 	}
 }

@@ -114,7 +114,7 @@ func (k *asmKernels) gatherChunk(dst []float32, t *Table, ids []int64, pos *Posi
 	if len(ids) == 0 {
 		return
 	}
-	if t.Scale != 0 && t.Scale != 1 {
+	if !t.plain() {
 		gatherChunkRef(dst, t, ids, pos, phase)
 		return
 	}
@@ -138,7 +138,7 @@ func (k *asmKernels) bagChunk(out []float32, t *Table, ids []int64, weights []fl
 	if len(ids) == 0 {
 		return
 	}
-	if t.Scale != 0 && t.Scale != 1 {
+	if !t.plain() {
 		bagChunkRef(out, t, ids, weights, mode, pad)
 		return
 	}

@@ -25,16 +25,22 @@ func gatherChunkRef(dst []float32, t *Table, ids []int64, pos *Positions, phase 
 		readRow(out, t, id)
 		if pos != nil {
 			p := pos.Start + int64((phase+j)%pos.SeqLen)
-			addRow(out, pos.Data[p*int64(pos.Stride):])
+			addRow(out, pos.Data[p*int64(pos.Stride):], t.ComputeDType)
 		}
 	}
 }
 
-// readRow decodes (and scales) row id of t into out.
+// readRow decodes row id of t into out, rounding to the compute dtype and
+// scaling it if t says so.
 func readRow(out []float32, t *Table, id int64) {
 	format.DecodeRow(out, t.Data[id*int64(t.Stride):], t.DType)
+	if c := t.ComputeDType; c != 0 {
+		for i, v := range out {
+			out[i] = format.RoundTo(v, c)
+		}
+	}
 	if t.Scale != 0 && t.Scale != 1 {
-		scaleRow(out, t.Scale, t.ScaleRounding)
+		scaleRow(out, t.Scale, t.ComputeDType)
 	}
 }
 

@@ -65,9 +65,9 @@ func tableFor(geom byte) *hostileTable {
 	stride := format.RowStride(d, dim)
 	ht := &hostileTable{tab: kernel.Table{Data: make([]byte, rows*stride), Rows: rows, Dim: dim, Stride: int(stride), DType: d}}
 	if geom&0x80 != 0 {
-		ht.tab.Scale, ht.tab.ScaleRounding = 2.5, format.BF16
+		ht.tab.Scale, ht.tab.ComputeDType = 2.5, format.BF16
 		if dim%2 == 1 {
-			ht.tab.ScaleRounding = format.F16
+			ht.tab.ComputeDType = format.F16
 		}
 	}
 	src := make([]float32, dim)
@@ -82,8 +82,9 @@ func tableFor(geom byte) *hostileTable {
 		got := make([]float32, dim)
 		format.DecodeRow(got, row, d)
 		if s := ht.tab.Scale; s != 0 && s != 1 {
+			c := ht.tab.ComputeDType
 			for i, v := range got {
-				got[i] = format.RoundTo(v*s, ht.tab.ScaleRounding)
+				got[i] = format.RoundTo(format.RoundTo(v, c)*s, c)
 			}
 		}
 		ht.rows = append(ht.rows, got)
@@ -185,7 +186,8 @@ func hostileModel(op, geom byte, idBytes, offBytes []byte, start int64, seqLen, 
 				if c.pos != nil {
 					pr := ht.posR[start+int64((phase+j)%seqLen)]
 					for i := range row {
-						row[i] += pr[i]
+						cd := ht.tab.ComputeDType
+						row[i] = format.RoundTo(row[i]+format.RoundTo(pr[i], cd), cd)
 					}
 				}
 				c.out = append(c.out, row...)

@@ -27,12 +27,18 @@ type Table struct {
 	Dim    int
 	Stride int
 	DType  format.DType
-	// Scale multiplies every row as it is read; 0 or 1 means none. With
-	// ScaleRounding F16 or BF16 the product is rounded to that type, as a
-	// model that scales in its own precision does.
-	Scale         float32
-	ScaleRounding format.DType
+	// Scale multiplies every row as it is read; 0 or 1 means none.
+	Scale float32
+	// ComputeDType, F16 or BF16, makes the kernels compute as a model that
+	// holds its weights in that type does: row values, the scaled product
+	// and the sum with a positional row are each rounded to it (the format
+	// specification's "Lookups" gives the exact steps). 0 means plain f32.
+	ComputeDType format.DType
 }
+
+// plain reports whether rows are gathered as stored, with no scale and no
+// rounding: the case the fast paths handle.
+func (t *Table) plain() bool { return (t.Scale == 0 || t.Scale == 1) && t.ComputeDType == 0 }
 
 // Validate checks that t describes rows that lie inside t.Data, padding
 // included (fast paths may read a row's whole stride), with a stride the
@@ -43,8 +49,10 @@ func (t *Table) Validate() error {
 	switch {
 	case !t.DType.Valid():
 		return fmt.Errorf("kernel: invalid dtype %d", t.DType)
-	case t.Dim <= 0 || t.Rows < 0:
+	case t.Dim <= 0 || t.Dim > format.MaxDim || t.Rows < 0:
 		return fmt.Errorf("kernel: invalid shape %d x %d", t.Rows, t.Dim)
+	case t.ComputeDType != 0 && t.ComputeDType != format.F16 && t.ComputeDType != format.BF16:
+		return fmt.Errorf("kernel: invalid compute dtype %s", t.ComputeDType)
 	case int64(t.Stride) < rowSize || t.Stride%4 != 0:
 		return fmt.Errorf("kernel: stride %d invalid for %d-byte rows", t.Stride, rowSize)
 	case t.Rows > int64(len(t.Data))/int64(t.Stride):
@@ -73,12 +81,13 @@ func (p *Positions) validate(dim int) error {
 	switch {
 	case p.SeqLen <= 0 || p.Phase < 0 || p.Phase >= p.SeqLen:
 		return fmt.Errorf("kernel: invalid sequence length %d or phase %d", p.SeqLen, p.Phase)
-	case p.Start < 0 || p.Start > p.Rows-int64(p.SeqLen):
+	case p.Rows < int64(p.SeqLen) || p.Start < 0 || p.Start > p.Rows-int64(p.SeqLen):
 		return fmt.Errorf("kernel: positions [%d, %d) outside the %d-row positional table", p.Start, p.Start+int64(p.SeqLen), p.Rows)
 	case p.Stride < 4*dim || p.Stride%4 != 0:
 		return fmt.Errorf("kernel: positional stride %d invalid for %d values", p.Stride, dim)
-	case (p.Rows - 1) > (int64(len(p.Data))-4*int64(dim))/int64(p.Stride):
-		return fmt.Errorf("kernel: %d positional rows do not fit in %d bytes", p.Rows, len(p.Data))
+	case int64(len(p.Data)) < 4*int64(dim) || p.Rows-1 > (int64(len(p.Data))-4*int64(dim))/int64(p.Stride):
+		// The last row needs only its values, not its padding.
+		return fmt.Errorf("kernel: %d positional rows of stride %d do not fit in %d bytes", p.Rows, p.Stride, len(p.Data))
 	}
 	return nil
 }

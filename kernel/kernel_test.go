@@ -88,14 +88,14 @@ func TestGatherScale(t *testing.T) {
 	tab, want := buildRows(t, rng, 10, 7, format.BF16)
 	ids := []int64{3, 0, 9}
 	for _, rounding := range []format.DType{0, format.BF16, format.F16} {
-		tab.Scale, tab.ScaleRounding = 45.25, rounding
+		tab.Scale, tab.ComputeDType = 45.25, rounding
 		dst := make([]float32, len(ids)*7)
 		if bad, err := Gather(dst, tab, ids, nil); bad != -1 || err != nil {
 			t.Fatal(bad, err)
 		}
 		for i, id := range ids {
 			for j := range 7 {
-				w := format.RoundTo(want[id][j]*45.25, rounding)
+				w := format.RoundTo(format.RoundTo(want[id][j], rounding)*45.25, rounding)
 				if math.Float32bits(dst[i*7+j]) != math.Float32bits(w) {
 					t.Fatalf("rounding %v: got %v want %v", rounding, dst[i*7+j], w)
 				}
@@ -174,5 +174,42 @@ func BenchmarkGather(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)*float64(len(ids))/b.Elapsed().Seconds(), "rows/s")
 		})
+	}
+}
+
+// TestGatherComputeDType checks the lookup arithmetic of a table computed in
+// f16 or bf16 (format specification, "Lookups"): row values, scaled
+// products and positional sums each rounded to the compute dtype.
+func TestGatherComputeDType(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	dim := 9
+	tab, want := buildRows(t, rng, 30, dim, format.F32)
+	ptab, pwant := buildRows(t, rng, 6, dim, format.F32)
+	ids := []int64{4, 29, 0, 4, 7, 11}
+	for _, c := range []format.DType{format.BF16, format.F16} {
+		for _, scale := range []float32{1, 6.928203} {
+			tab.Scale, tab.ComputeDType = scale, c
+			dst := make([]float32, len(ids)*dim)
+			pos := &Positions{Data: ptab.Data, Rows: ptab.Rows, Stride: ptab.Stride, Start: 1, SeqLen: 3}
+			if bad, err := Gather(dst, tab, ids, pos); bad != -1 || err != nil {
+				t.Fatal(bad, err)
+			}
+			for i, id := range ids {
+				for j := range dim {
+					v := format.RoundTo(want[id][j], c)
+					if scale != 1 {
+						v = format.RoundTo(v*scale, c)
+					}
+					v = format.RoundTo(v+format.RoundTo(pwant[1+i%3][j], c), c)
+					if math.Float32bits(dst[i*dim+j]) != math.Float32bits(v) {
+						t.Fatalf("%s scale %v: value [%d][%d] = %v, want %v", c, scale, i, j, dst[i*dim+j], v)
+					}
+				}
+			}
+		}
+	}
+	tab.Scale, tab.ComputeDType = 1, format.Int8
+	if _, err := Gather(make([]float32, dim), tab, []int64{0}, nil); err == nil {
+		t.Fatal("compute dtype int8 accepted")
 	}
 }
