@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,6 +63,7 @@ func Create(path string, l Layout) (*FileWriter, error) {
 		os.Remove(tmp)
 		return nil, err
 	}
+	w.name = path
 	return &FileWriter{Writer: w, f: f, tmp: tmp, dest: path}, nil
 }
 
@@ -77,11 +77,11 @@ func (fw *FileWriter) Commit() error {
 	err := fw.Writer.Close()
 	if err == nil {
 		if err = fw.f.Sync(); err != nil {
-			err = fmt.Errorf("embstore: sync %s: %w", fw.tmp, err)
+			err = fw.ioErr("sync", err)
 		}
 	}
 	if cerr := fw.f.Close(); err == nil && cerr != nil {
-		err = cerr
+		err = fw.ioErr("close", cerr)
 	}
 	fw.done = true
 	if err == nil {

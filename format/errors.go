@@ -34,7 +34,8 @@ var (
 	// ErrFileSize is returned when the header's file_size differs from the
 	// size of the file as stored.
 	ErrFileSize = errors.New("embstore: file size does not match header")
-	// ErrBadDType is returned for a dtype code that is not defined.
+	// ErrBadDType is returned for a dtype code that is not defined, or a
+	// compute_dtype other than 0, f16 or bf16.
 	ErrBadDType = errors.New("embstore: invalid dtype")
 	// ErrBadShape is returned when rows or dim is zero or over its limit.
 	ErrBadShape = errors.New("embstore: invalid table shape")
@@ -64,7 +65,7 @@ var (
 	// token section against the header, a positional table against dim, the
 	// position offset against the positional table.
 	ErrInconsistent = errors.New("embstore: inconsistent header fields")
-	// ErrBadScale is returned when token_scale or scale_rounding is invalid.
+	// ErrBadScale is returned when token_scale is not a finite, non-zero number.
 	ErrBadScale = errors.New("embstore: invalid token scale")
 	// ErrBadMetadata is returned when the metadata section is not a UTF-8 JSON
 	// object within the limits, or has a duplicate key.

@@ -165,7 +165,8 @@ func fixtureCases(t testing.TB) []damageCase {
 		{"valid-f32-positions-metadata", base, nil, nil},
 		{"valid-tokens-only", file(Layout{Rows: 2, Dim: 5, Alignment: 64}, nil), nil, nil},
 		{"valid-int8-row-padding", file(Layout{Rows: 3, Dim: 5, DType: Int8, Alignment: 64}, []byte(testMetadata)), nil, nil},
-		{"valid-f16-scaled-bf16-rounding", file(Layout{Rows: 3, Dim: 3, DType: F16, TokenScale: 2, ScaleRounding: BF16, Alignment: 64}, nil), nil, nil},
+		{"valid-f16-scaled-bf16-compute", file(Layout{Rows: 3, Dim: 3, DType: F16, TokenScale: 2, ComputeDType: BF16, Alignment: 64}, nil), nil, nil},
+		{"valid-f32-bf16-compute", file(Layout{Rows: 3, Dim: 3, Positions: 2, ComputeDType: BF16, Alignment: 64}, nil), nil, nil},
 		{"valid-bf16-page-aligned", file(Layout{Rows: 2, Dim: 4, DType: BF16, Positions: 1}, nil), nil, nil},
 		{"valid-max-stride", maxStride, nil, nil},
 		{"valid-minor-7", m(func(b []byte) { le.PutUint16(b[offMinor:], 7) }), nil, nil},
@@ -225,8 +226,8 @@ func fixtureCases(t testing.TB) []damageCase {
 		{"scale-inf", m(put32(offTokenScale, math.Float32bits(float32(math.Inf(-1))))), ErrBadScale, nil},
 		{"scale-zero", m(put32(offTokenScale, 0)), ErrBadScale, nil},
 		{"scale-negative-zero", m(put32(offTokenScale, 0x80000000)), ErrBadScale, nil},
-		{"scale-rounding-f32", m(put32(offTokenScale, math.Float32bits(2)), put32(offScaleRounding, uint32(F32))), ErrBadScale, nil},
-		{"scale-rounding-without-scale", m(put32(offScaleRounding, uint32(BF16))), ErrBadScale, nil},
+		{"compute-dtype-f32", m(put32(offComputeDType, uint32(F32))), ErrBadDType, nil},
+		{"compute-dtype-int8", m(put32(offComputeDType, uint32(Int8))), ErrBadDType, nil},
 
 		// Section entries.
 		{"section-kind-0", m(put32(entry(1, secOffKind), 0)), ErrBadSectionTable, nil},

@@ -86,7 +86,7 @@ func TestRoundTrip(t *testing.T) {
 		{Rows: 10, Dim: 3, Positions: 4},
 		{Rows: 7, Dim: 16, Positions: 5, PositionOffset: 2, Alignment: 64},
 		{Rows: 3, Dim: 300, Alignment: 1 << 21},
-		{Rows: 5, Dim: 8, TokenScale: 4, ScaleRounding: BF16},
+		{Rows: 5, Dim: 8, TokenScale: 4, ComputeDType: BF16},
 	} {
 		for _, md := range [][]byte{nil, []byte(testMetadata)} {
 			file, tokens, positions := buildTable(t, l, md)
@@ -207,8 +207,8 @@ func TestHeaderRules(t *testing.T) {
 		{"scale NaN", mutate(valid, put32(offTokenScale, 0x7fc00000)), ErrBadScale},
 		{"scale Inf", mutate(valid, put32(offTokenScale, 0x7f800000)), ErrBadScale},
 		{"scale zero", mutate(valid, put32(offTokenScale, 0)), ErrBadScale},
-		{"scale rounding unknown", mutate(valid, put32(offScaleRounding, 4)), ErrBadScale},
-		{"scale rounding without scale", mutate(valid, put32(offScaleRounding, 3)), ErrBadScale},
+		{"compute dtype int8", mutate(valid, put32(offComputeDType, 4)), ErrBadDType},
+		{"compute dtype f32 code", mutate(valid, put32(offComputeDType, 1)), ErrBadDType},
 		{"section kind 0", mutate(valid, put32(sec(1, secOffKind), 0)), ErrBadSectionTable},
 		{"section flags", mutate(valid, put32(sec(2, secOffFlags), 2)), ErrBadSectionTable},
 		{"unknown required section", mutate(valid, func(b []byte) {
@@ -412,7 +412,7 @@ func TestWriterMisuse(t *testing.T) {
 		{Rows: 0, Dim: 3}, {Rows: 1, Dim: 0}, {Rows: 1, Dim: MaxDim + 1}, {Rows: MaxRows + 1, Dim: 1},
 		{Rows: 1, Dim: 1, DType: 9}, {Rows: 1, Dim: 1, Positions: -1}, {Rows: 1, Dim: 1, Positions: 2, PositionOffset: 2},
 		{Rows: 1, Dim: 1, Alignment: 100}, {Rows: 1, Dim: 1, TokenScale: float32(math.Inf(1))},
-		{Rows: 1, Dim: 1, ScaleRounding: BF16},
+		{Rows: 1, Dim: 1, ComputeDType: F32},
 	} {
 		if _, err := NewWriter(&m, l); err == nil {
 			t.Errorf("NewWriter(%+v) accepted", l)
@@ -536,7 +536,7 @@ func TestHeaderFieldOffsets(t *testing.T) {
 		"file_size": offFileSize, "rows": offRows, "dim": offDim, "dtype": offDType,
 		"row_stride": offRowStride, "alignment": offAlignment, "section_count": offSectionCount,
 		"position_offset": offPositionOffset, "token_scale": offTokenScale,
-		"scale_rounding": offScaleRounding, "header_crc": offHeaderCRC,
+		"compute_dtype": offComputeDType, "header_crc": offHeaderCRC,
 	} {
 		if !bytes.Contains(spec, []byte("| "+strconv.Itoa(off)+" |")) || !bytes.Contains(spec, []byte("`"+field+"`")) {
 			t.Errorf("SPEC.md does not document %s at offset %d", field, off)

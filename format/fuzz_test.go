@@ -192,8 +192,8 @@ func checkHeader(t *testing.T, h *Header, b []byte, size int64) {
 		fail("alignment %d", h.Alignment)
 	case math.IsNaN(float64(h.TokenScale)) || math.IsInf(float64(h.TokenScale), 0) || h.TokenScale == 0:
 		fail("token_scale %v", h.TokenScale)
-	case h.ScaleRounding != 0 && (h.TokenScale == 1 || (h.ScaleRounding != F16 && h.ScaleRounding != BF16)):
-		fail("scale_rounding %d with token_scale %v", h.ScaleRounding, h.TokenScale)
+	case h.ComputeDType != 0 && h.ComputeDType != F16 && h.ComputeDType != BF16:
+		fail("compute_dtype %d", h.ComputeDType)
 	case len(h.Sections) < 1 || len(h.Sections) > MaxSections:
 		fail("%d sections", len(h.Sections))
 	case h.Sections[0].Kind != SectionTokens:

@@ -38,7 +38,7 @@ const (
 	offSectionCount     = 68
 	offPositionOffset   = 72
 	offTokenScale       = 76
-	offScaleRounding    = 80
+	offComputeDType     = 80
 	offReserved1        = 84
 	offSectionTable     = 128
 	offReserved2        = offSectionTable + MaxSections*SectionEntrySize
@@ -203,7 +203,7 @@ type Header struct {
 	Alignment        int64 // section alignment
 	PositionOffset   int64 // positional row of position 0
 	TokenScale       float32
-	ScaleRounding    DType // 0, F16 or BF16
+	ComputeDType     DType // 0 (f32), F16 or BF16: the precision lookups compute in
 	Sections         []Section
 	CRC              uint32
 }
@@ -248,7 +248,7 @@ func (h *Header) Encode() []byte {
 	le.PutUint32(b[offSectionCount:], uint32(len(h.Sections)))
 	le.PutUint32(b[offPositionOffset:], uint32(h.PositionOffset))
 	le.PutUint32(b[offTokenScale:], math.Float32bits(h.TokenScale))
-	le.PutUint32(b[offScaleRounding:], uint32(h.ScaleRounding))
+	le.PutUint32(b[offComputeDType:], uint32(h.ComputeDType))
 	for i, s := range h.Sections {
 		e := b[offSectionTable+i*SectionEntrySize:]
 		le.PutUint32(e[secOffKind:], uint32(s.Kind))

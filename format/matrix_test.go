@@ -29,7 +29,7 @@ func matrixBases(t testing.TB) map[string][]byte {
 		"f32-positions-metadata-align128":   build(fixtureLayout, testMetadata),
 		"int8-positions-metadata-align4096": build(Layout{Rows: 5, Dim: 7, DType: Int8, Positions: 2}, testMetadata),
 		"f16-tokens-only-align64":           build(Layout{Rows: 4, Dim: 16, DType: F16, Alignment: 64}, ""),
-		"bf16-scaled-metadata-align256":     build(Layout{Rows: 3, Dim: 40, DType: BF16, TokenScale: 8, ScaleRounding: BF16, Alignment: 256}, `{"creator":"matrix"}`),
+		"bf16-scaled-metadata-align256":     build(Layout{Rows: 3, Dim: 40, DType: BF16, TokenScale: 8, ComputeDType: BF16, Alignment: 256}, `{"creator":"matrix"}`),
 	}
 }
 
@@ -142,12 +142,7 @@ func structuralDamage(t testing.TB, valid []byte) []damageCase {
 		field("token_scale", offTokenScale, 4, uint64(math.Float32bits(float32(v))), ErrBadScale)
 	}
 	for _, v := range []uint64{uint64(F32), uint64(Int8), 77, math.MaxUint32} {
-		field("scale_rounding", offScaleRounding, 4, v, ErrBadScale)
-	}
-	if h.TokenScale == 1 {
-		for _, d := range []DType{F16, BF16} {
-			field("scale_rounding", offScaleRounding, 4, uint64(d), ErrBadScale)
-		}
+		field("compute_dtype", offComputeDType, 4, v, ErrBadDType)
 	}
 	for off := offReserved1; off < offSectionTable; off++ {
 		add(fmt.Sprintf("reserved byte %d", off), mutate(valid, func(b []byte) { b[off] = 1 }), ErrReservedNonZero)

@@ -93,14 +93,10 @@ func ParseHeader(b []byte, fileSize int64) (*Header, error) {
 	if s := float64(h.TokenScale); math.IsNaN(s) || math.IsInf(s, 0) || s == 0 {
 		return nil, formatErr(ErrBadScale, offTokenScale, "token_scale", h.TokenScale, "want a finite, non-zero factor")
 	}
-	h.ScaleRounding = DType(le.Uint32(b[offScaleRounding:]))
-	switch {
-	case h.ScaleRounding != 0 && h.ScaleRounding != F16 && h.ScaleRounding != BF16:
-		return nil, formatErr(ErrBadScale, offScaleRounding, "scale_rounding", uint32(h.ScaleRounding),
-			"want 0 (none), 2 (f16) or 3 (bf16)")
-	case h.ScaleRounding != 0 && h.TokenScale == 1:
-		return nil, formatErr(ErrBadScale, offScaleRounding, "scale_rounding", uint32(h.ScaleRounding),
-			"must be 0 when token_scale is 1")
+	h.ComputeDType = DType(le.Uint32(b[offComputeDType:]))
+	if h.ComputeDType != 0 && h.ComputeDType != F16 && h.ComputeDType != BF16 {
+		return nil, formatErr(ErrBadDType, offComputeDType, "compute_dtype", uint32(h.ComputeDType),
+			"want 0 (f32), 2 (f16) or 3 (bf16)")
 	}
 
 	if err := h.parseSections(b[offSectionTable:], int(count)); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 
 	"github.com/embstore/embstore/internal/floatconv"
@@ -19,7 +20,7 @@ type Layout struct {
 	Positions      int64   // rows of the positional table, 0 for none
 	PositionOffset int64   // positional row of position 0
 	TokenScale     float32 // factor applied to token rows on lookup
-	ScaleRounding  DType   // 0, F16 or BF16: see SPEC.md
+	ComputeDType   DType   // 0 (f32), F16 or BF16: see SPEC.md, compute_dtype
 	Alignment      int64   // section alignment, a power of two in [64, 2^21]
 }
 
@@ -49,10 +50,8 @@ func (l Layout) Header(metadataLen int64) (*Header, error) {
 		return nil, fmt.Errorf("embstore: layout: %w: position offset %d with %d positions", ErrInconsistent, l.PositionOffset, l.Positions)
 	case math.IsNaN(float64(l.TokenScale)) || math.IsInf(float64(l.TokenScale), 0):
 		return nil, fmt.Errorf("embstore: layout: %w: %v", ErrBadScale, l.TokenScale)
-	case l.ScaleRounding != 0 && l.ScaleRounding != F16 && l.ScaleRounding != BF16:
-		return nil, fmt.Errorf("embstore: layout: %w: scale rounding %s", ErrBadScale, l.ScaleRounding)
-	case l.ScaleRounding != 0 && l.TokenScale == 1:
-		return nil, fmt.Errorf("embstore: layout: %w: scale rounding without a scale", ErrBadScale)
+	case l.ComputeDType != 0 && l.ComputeDType != F16 && l.ComputeDType != BF16:
+		return nil, fmt.Errorf("embstore: layout: %w: compute dtype %s, want f32, f16 or bf16", ErrBadDType, l.ComputeDType)
 	case l.Alignment < MinAlignment || l.Alignment > MaxAlignment || l.Alignment&(l.Alignment-1) != 0:
 		return nil, fmt.Errorf("embstore: layout: %w: %d", ErrBadAlignment, l.Alignment)
 	case metadataLen > MaxMetadataSize:
@@ -62,7 +61,7 @@ func (l Layout) Header(metadataLen int64) (*Header, error) {
 		Major: Major, Minor: Minor,
 		Rows: l.Rows, Dim: l.Dim, DType: l.DType, RowStride: RowStride(l.DType, l.Dim),
 		Alignment: l.Alignment, PositionOffset: l.PositionOffset,
-		TokenScale: l.TokenScale, ScaleRounding: l.ScaleRounding,
+		TokenScale: l.TokenScale, ComputeDType: l.ComputeDType,
 	}
 	// Rows, Dim and Positions are within their limits, so none of these
 	// products or sums can overflow an int64.
@@ -123,6 +122,18 @@ type Writer struct {
 	maxErr                    float64
 	err                       error // sticky: the first error ends the Writer
 	closed                    bool
+	name                      string // the destination, for messages; "" for a plain Writer
+}
+
+// ioErr wraps an I/O error from the target. A FileWriter's target is a
+// temporary file whose name means nothing to the user: the error names the
+// destination instead.
+func (w *Writer) ioErr(op string, err error) error {
+	var pe *fs.PathError
+	if w.name != "" && errors.As(err, &pe) {
+		return fmt.Errorf("embstore: %s %s: %w", op, w.name, pe.Err)
+	}
+	return fmt.Errorf("embstore: %s table: %w", op, err)
 }
 
 // errWriterClosed is returned by a Writer's methods after Close.
@@ -167,7 +178,7 @@ func (w *Writer) write(b []byte) {
 	w.written += int64(n)
 	w.crc = UpdateCRC(w.crc, b[:n])
 	if err != nil {
-		w.err = fmt.Errorf("embstore: write table: %w", err)
+		w.err = w.ioErr("write", err)
 	}
 }
 
@@ -286,12 +297,12 @@ func (w *Writer) Close() error {
 	}
 	if w.err == nil {
 		if err := w.buf.Flush(); err != nil {
-			w.err = fmt.Errorf("embstore: write table: %w", err)
+			w.err = w.ioErr("write", err)
 		}
 	}
 	if w.err == nil {
 		if _, err := w.w.WriteAt(h.Encode(), 0); err != nil {
-			w.err = fmt.Errorf("embstore: write header: %w", err)
+			w.err = w.ioErr("write header of", err)
 		}
 	}
 	w.h = h

@@ -13,7 +13,8 @@ var ErrClosed = errors.New("embstore: table is closed")
 var ErrNoPositions = errors.New("embstore: table has no positional table")
 
 // ErrNoView is returned by View.Row when rows cannot be served as float32
-// without conversion: the table is not stored as f32, or it has a token scale.
+// without conversion: the table is not stored as f32, or it has a token scale
+// or a compute dtype.
 var ErrNoView = errors.New("embstore: rows of this table cannot be viewed as float32 in place")
 
 // An IndexError reports an index argument outside its table: which argument,

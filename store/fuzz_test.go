@@ -51,6 +51,7 @@ type fuzzTable struct {
 	positions []float32 // positional rows x dim
 	posOffset int64
 	viewable  bool
+	compute   format.DType // the table's compute dtype
 }
 
 var (
@@ -77,7 +78,7 @@ func fuzzTables(tb testing.TB) []*fuzzTable {
 			l    format.Layout
 		}{
 			{f32, format.Layout{Rows: 300, Dim: 256, Positions: 40, PositionOffset: 2}},
-			{int8, format.Layout{Rows: 300, Dim: 5, DType: format.Int8, Positions: 40, PositionOffset: 2, TokenScale: 2.5, ScaleRounding: format.BF16}},
+			{int8, format.Layout{Rows: 300, Dim: 5, DType: format.Int8, Positions: 40, PositionOffset: 2, TokenScale: 2.5, ComputeDType: format.BF16}},
 		} {
 			if fuzzTablesErr = writeFuzzTable(c.path, c.l); fuzzTablesErr != nil {
 				return
@@ -137,15 +138,18 @@ func openFuzzTable(path string, threads int, copyOut bool) (*fuzzTable, error) {
 	}
 	defer f.Close()
 	ft := &fuzzTable{tab: tab, rows: f.Rows, dim: f.Dim, posOffset: f.PositionOffset,
-		viewable: f.DType == format.F32 && f.TokenScale == 1}
+		viewable: f.DType == format.F32 && f.TokenScale == 1 && f.ComputeDType == 0}
 	ft.tokens = make([]float32, f.Rows*int64(f.Dim))
 	if err := f.ReadRows(f.Tokens(), 0, f.Rows, ft.tokens); err != nil {
 		return nil, err
 	}
-	if f.TokenScale != 1 {
-		for i, v := range ft.tokens {
-			ft.tokens[i] = format.RoundTo(v*f.TokenScale, f.ScaleRounding)
+	ft.compute = f.ComputeDType
+	for i, v := range ft.tokens {
+		v = format.RoundTo(v, f.ComputeDType)
+		if f.TokenScale != 1 {
+			v = format.RoundTo(v*f.TokenScale, f.ComputeDType)
 		}
+		ft.tokens[i] = v
 	}
 	if s, ok := f.Section(format.SectionPositions); ok {
 		ft.positions = make([]float32, s.Rows*int64(f.Dim))
@@ -334,7 +338,8 @@ func (c *fuzzCall) gather(positions []float32, start int64) []float32 {
 		if positions != nil {
 			p := (start + int64(i%c.seqLen)) * int64(dim)
 			for j := range row {
-				row[j] += positions[p+int64(j)]
+				c := c.ft.compute
+				row[j] = format.RoundTo(row[j]+format.RoundTo(positions[p+int64(j)], c), c)
 			}
 		}
 	}

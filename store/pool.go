@@ -175,9 +175,14 @@ func (p *pool) do(j *job, n int) error {
 			p.work <- piece{j: j, lo: lo, hi: hi}
 		}
 	}
-	if first > 0 {
-		j.setErr(guard(func() error { return j.run(0, first, nil) }))
-	}
-	j.wg.Wait()
+	func() {
+		// Wait for the workers even if the caller's piece panics with
+		// something other than a memory fault: they still use the job and
+		// the mapping, which the caller's return would give up.
+		defer j.wg.Wait()
+		if first > 0 {
+			j.setErr(guard(func() error { return j.run(0, first, nil) }))
+		}
+	}()
 	return j.err
 }

@@ -81,7 +81,7 @@ func Open(path string, opts *Options) (*Table, error) {
 	}
 	t.tok = kernel.Table{
 		Rows: t.hdr.Rows, Dim: t.hdr.Dim, Stride: int(t.hdr.RowStride), DType: t.hdr.DType,
-		Scale: t.hdr.TokenScale, ScaleRounding: t.hdr.ScaleRounding,
+		Scale: t.hdr.TokenScale, ComputeDType: t.hdr.ComputeDType,
 	}
 	tokSec := t.hdr.Tokens()
 	if !t.copyTo {

@@ -26,12 +26,13 @@ func (t *Table) View(fn func(v View) error) error {
 }
 
 // Row returns token row id as float32 values, without copying. It returns
-// ErrNoView if the table is not stored as f32, has a token scale (its
-// lookups are not the stored values) or the machine is big-endian, and an *IndexError if id is out of
+// ErrNoView if the table is not stored as f32, has a token scale or a compute
+// dtype (its lookups are not the stored values) or the machine is
+// big-endian, and an *IndexError if id is out of
 // range.
 func (v View) Row(id int64) ([]float32, error) {
 	t := v.t
-	if t.hdr.DType != format.F32 || t.hdr.TokenScale != 1 || !nativeLittleEndian {
+	if t.hdr.DType != format.F32 || t.hdr.TokenScale != 1 || t.hdr.ComputeDType != 0 || !nativeLittleEndian {
 		return nil, ErrNoView
 	}
 	if uint64(id) >= uint64(t.hdr.Rows) {
