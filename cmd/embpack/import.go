@@ -37,8 +37,11 @@ how to read it.
 
 Model conventions are read from config.json beside the weights and applied
 by every lookup: OPT and BART learned positions start at row 2; Gemma
-multiplies embeddings by sqrt(hidden_size) in the weights' precision; BART-style
-scale_embedding multiplies by sqrt(d_model). --position-offset and --scale
+multiplies embeddings by sqrt(hidden_size), rounded to its compute dtype;
+BART-style scale_embedding multiplies by sqrt(d_model). A model that computes
+in f16 or bf16 (config.json's dtype; without one, the tensor's own 16-bit
+dtype) rounds its scaled embeddings and its token+position sums to that
+precision, and so do lookups. --position-offset, --scale and --compute-dtype
 override them. BERT's token-type table and any LayerNorm are not part of a
 table: lookups return word (+ position) embeddings only.
 
@@ -57,6 +60,7 @@ func runImport(e env, args []string) error {
 	dtypeStr := fs.String("dtype", "f32", "storage dtype: f32, f16, bf16 or int8")
 	posOffset := fs.Int64("position-offset", 0, "positional row of position 0 (default: from config.json; OPT: 2)")
 	scale := fs.Float64("scale", 1, "multiply token rows by `S` on lookup (default: from config.json; Gemma: sqrt(hidden_size))")
+	compute := fs.String("compute-dtype", "", "precision the model computes embeddings in: f32, f16 or bf16 (default: config.json's dtype, else the tensor's if 16-bit)")
 	out := fs.StringP("output", "o", "", "write the table to `FILE`")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing on success; no progress bar")
 	if err := cli.Parse(fs, importCommand, args, e.Stdout); err != nil {
@@ -94,6 +98,13 @@ func runImport(e env, args []string) error {
 	if fs.Changed("scale") {
 		spec.Scale = scale
 	}
+	if fs.Changed("compute-dtype") {
+		d, err := pack.ParseComputeDType(*compute)
+		if err != nil {
+			return cli.Usagef("--compute-dtype: %v", err)
+		}
+		spec.ComputeDType = &d
+	}
 	progress, finish := cli.NewProgress(e.Stderr, *quiet, "importing")
 	start := time.Now()
 	info, err := pack.Import(*out, spec, progress)
@@ -109,6 +120,9 @@ func runImport(e env, args []string) error {
 		}
 		if info.TokenScale != 0 && info.TokenScale != 1 {
 			fmt.Fprintf(e.Stderr, ", scale %v", info.TokenScale)
+		}
+		if info.ComputeDType != "" {
+			fmt.Fprintf(e.Stderr, ", computed in %s", info.ComputeDType)
 		}
 		fmt.Fprintln(e.Stderr)
 	}

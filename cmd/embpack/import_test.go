@@ -360,3 +360,48 @@ func TestImportStreamsInBoundedMemory(t *testing.T) {
 		t.Fatalf("imported %d x %d", tab.Rows(), tab.Dim())
 	}
 }
+
+// TestImportComputeDType checks that a model computing in bf16 gets its
+// positional sums rounded to bf16, and that the compute dtype comes from
+// config.json (the sharded LLaMA says bfloat16) or the flag.
+func TestImportComputeDType(t *testing.T) {
+	dir := t.TempDir()
+	plain, rounded := filepath.Join(dir, "plain.emb"), filepath.Join(dir, "bf16.emb")
+	gpt2 := filepath.Join(smallDir, "gpt2-small")
+	if code, _, stderr := runCmd(t, "import", gpt2, "-o", plain, "-q"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := runCmd(t, "import", gpt2, "-o", rounded, "--compute-dtype", "bf16", "-q"); code != 0 {
+		t.Fatal(stderr)
+	}
+	ids := []int64{5, 999, 0, 5}
+	p, err := store.Open(plain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	tok := make([]float32, len(ids)*16)
+	pos := make([]float32, len(ids)*16)
+	p.Lookup(tok, ids)
+	p.LookupPositionRows(pos, []int64{0, 1, 2, 3})
+	got := inputEmbeddings(t, rounded, ids)
+	for i := range got {
+		want := format.RoundTo(format.RoundTo(tok[i], format.BF16)+format.RoundTo(pos[i], format.BF16), format.BF16)
+		if math.Float32bits(got[i]) != math.Float32bits(want) {
+			t.Fatalf("value %d = %v, want bf16(bf16(%v) + bf16(%v)) = %v", i, got[i], tok[i], pos[i], want)
+		}
+	}
+	llama := filepath.Join(dir, "llama.emb")
+	if code, _, stderr := runCmd(t, "import", filepath.Join(smallDir, "llama-small-sharded"), "-o", llama, "-q"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if got := jsonField(t, llama, "compute_dtype"); got != "bf16" {
+		t.Fatalf("llama compute dtype %q, want bf16 from config.json", got)
+	}
+	if got := jsonField(t, plain, "compute_dtype"); got != "" {
+		t.Fatalf("gpt2 compute dtype %q, want none (config.json says float32)", got)
+	}
+	if code, _, _ := runCmd(t, "import", gpt2, "-o", rounded, "--compute-dtype", "int8"); code != cli.ExitUsage {
+		t.Fatalf("--compute-dtype int8: exit %d", code)
+	}
+}

@@ -33,7 +33,7 @@ type inspectJSON struct {
 	Positions        int64           `json:"positions"`
 	PositionOffset   int64           `json:"position_offset"`
 	TokenScale       float32         `json:"token_scale"`
-	ScaleRounding    string          `json:"scale_rounding"`
+	ComputeDType     string          `json:"compute_dtype"`
 	RequiredFeatures uint64          `json:"required_features"`
 	OptionalFeatures uint64          `json:"optional_features"`
 	HeaderCRC        string          `json:"header_crc"`
@@ -82,12 +82,12 @@ func describe(name string, r *format.Reader) inspectJSON {
 		File: name, Version: fmt.Sprintf("%d.%d", h.Major, h.Minor), FileSize: h.FileSize,
 		Rows: h.Rows, Dim: h.Dim, DType: h.DType.String(), RowBytes: h.DType.RowSize(h.Dim), RowStride: h.RowStride,
 		Alignment: h.Alignment, Positions: h.Positions(), PositionOffset: h.PositionOffset,
-		TokenScale: h.TokenScale, ScaleRounding: "none",
+		TokenScale: h.TokenScale, ComputeDType: "f32",
 		RequiredFeatures: h.RequiredFeatures, OptionalFeatures: h.OptionalFeatures,
 		HeaderCRC: fmt.Sprintf("%#08x", h.CRC), Metadata: json.RawMessage("null"),
 	}
-	if h.ScaleRounding != 0 {
-		info.ScaleRounding = h.ScaleRounding.String()
+	if h.ComputeDType != 0 {
+		info.ComputeDType = h.ComputeDType.String()
 	}
 	for _, s := range h.Sections {
 		sj := sectionJSON{Kind: s.Kind.String(), Required: s.Flags&format.FlagRequired != 0,
@@ -114,9 +114,7 @@ func printInspect(e env, info inspectJSON) {
 	} else {
 		fmt.Fprintf(w, "positions\tnone\n")
 	}
-	if info.TokenScale != 1 && info.ScaleRounding != "none" {
-		fmt.Fprintf(w, "scale\ttoken rows x %v, product rounded to %s\n", info.TokenScale, info.ScaleRounding)
-	} else if info.TokenScale != 1 {
+	if info.TokenScale != 1 {
 		fmt.Fprintf(w, "scale\ttoken rows x %v\n", info.TokenScale)
 	} else {
 		fmt.Fprintf(w, "scale\tnone\n")
@@ -130,6 +128,9 @@ func printInspect(e env, info inspectJSON) {
 	}
 	if json.Unmarshal(info.Metadata, &md) == nil && md.Conversion != nil {
 		fmt.Fprintf(w, "conversion\t%s -> %s, largest absolute error %g\n", md.Conversion.From, md.Conversion.To, md.Conversion.MaxAbsError)
+	}
+	if info.ComputeDType != "f32" {
+		fmt.Fprintf(w, "compute\t%s: values, scaled values and positional sums rounded to %s\n", info.ComputeDType, info.ComputeDType)
 	}
 	fmt.Fprintf(w, "alignment\t%d\n", info.Alignment)
 	fmt.Fprintf(w, "features\trequired %#x, optional %#x\n", info.RequiredFeatures, info.OptionalFeatures)

@@ -30,7 +30,7 @@ func Convert(dst, src string, dtype format.DType, progress Progress) (*Conversio
 	defer in.Close()
 	l := format.Layout{
 		Rows: in.Rows, Dim: in.Dim, DType: dtype, Positions: in.Positions(), PositionOffset: in.PositionOffset,
-		TokenScale: in.TokenScale, ScaleRounding: in.ScaleRounding, Alignment: in.Alignment,
+		TokenScale: in.TokenScale, ComputeDType: in.ComputeDType, Alignment: in.Alignment,
 	}
 	fw, err := format.Create(dst, l)
 	if err != nil {

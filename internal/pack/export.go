@@ -24,8 +24,8 @@ const (
 // for an int8 table). The positional table is F32, as tables keep it, so it
 // round-trips exactly. Tensors get the names they were imported under, if the table
 // was imported, else ExportTokenName and ExportPositionName. The __metadata__
-// holds "format": "pt", the table's provenance, and the position offset and
-// token scale, which Import reads back, so that export then import gives the
+// holds "format": "pt", the table's provenance, and the position offset,
+// token scale and compute dtype, which Import reads back, so that export then import gives the
 // same lookups.
 func Export(dst, src string, dtype format.DType) error {
 	in, err := format.Open(src)
@@ -69,9 +69,10 @@ func Export(dst, src string, dtype format.DType) error {
 	}
 	if in.TokenScale != 1 {
 		meta[metaTokenScale] = strconv.FormatFloat(float64(in.TokenScale), 'g', -1, 32)
-		if in.ScaleRounding != 0 {
-			meta[metaScaleRounding] = in.ScaleRounding.String()
-		}
+	}
+	meta[metaComputeDType] = "f32"
+	if in.ComputeDType != 0 {
+		meta[metaComputeDType] = in.ComputeDType.String()
 	}
 	tensors := []safetensors.WriteTensor{{
 		Name: tokName, DType: st, Shape: []int64{in.Rows, int64(in.Dim)},

@@ -37,11 +37,17 @@ type ImportSpec struct {
 	// config implies (OPT and BART: 2).
 	PositionOffset *int64
 	// Scale, if not nil, overrides the token scale the model's config
-	// implies (Gemma: sqrt(hidden_size)). The product is rounded to the
-	// source tensor's dtype when that is F16 or BF16, as the model computes
-	// it.
+	// implies (Gemma: sqrt(hidden_size)).
 	Scale *float64
+	// ComputeDType, if not nil, overrides the precision the model computes
+	// its embeddings in (0 for f32, F16, BF16), which otherwise comes from
+	// config.json's dtype, or the token tensor's dtype when it is 16-bit.
+	ComputeDType *format.DType
 }
+
+// ParseComputeDType parses a compute dtype name: "f32" (no rounding), "f16"
+// or "bf16".
+func ParseComputeDType(s string) (format.DType, error) { return parseComputeDType(s) }
 
 // TokenTensorNames are the tensor names, and name suffixes after a ".",
 // that identify a token table, as models on the Hugging Face hub name them.
@@ -93,8 +99,9 @@ type ImportInfo struct {
 	PositionOffset  int64             `json:"position_offset"`
 	PositionReason  string            `json:"position_offset_source,omitempty"`
 	TokenScale      float32           `json:"token_scale"`
-	ScaleRounding   string            `json:"scale_rounding,omitempty"`
 	ScaleReason     string            `json:"token_scale_source,omitempty"`
+	ComputeDType    string            `json:"compute_dtype,omitempty"`
+	ComputeReason   string            `json:"compute_dtype_source,omitempty"`
 	MaxAbsError     float64           `json:"max_abs_error"`
 	SourceMetadata  map[string]string `json:"source_metadata,omitempty"`
 }
@@ -343,15 +350,39 @@ func applyConventions(ck *safetensors.Checkpoint, spec ImportSpec, srcDType safe
 		l.PositionOffset, info.PositionOffset, info.PositionReason = offset, offset, reason
 	}
 
-	// Token scale, rounded in the weights' own precision where the model
-	// computes in it.
-	rounding := format.DType(0)
-	switch srcDType {
-	case safetensors.F16:
-		rounding = format.F16
-	case safetensors.BF16:
-		rounding = format.BF16
+	// The precision the model computes in: flag, embpack's own metadata,
+	// config.json's dtype (torch_dtype before transformers 5), else the
+	// token tensor's own dtype when it is 16-bit.
+	compute, creason := format.DType(0), ""
+	switch {
+	case spec.ComputeDType != nil:
+		compute, creason = *spec.ComputeDType, "--compute-dtype"
+	case meta[metaComputeDType] != "":
+		d, err := parseComputeDType(meta[metaComputeDType])
+		if err != nil {
+			return fmt.Errorf("source metadata %s: %w", metaComputeDType, err)
+		}
+		compute, creason = d, "source metadata "+metaComputeDType
+	case configString(cfg, "dtype") != "" || configString(cfg, "torch_dtype") != "":
+		name := configString(cfg, "dtype")
+		if name == "" {
+			name = configString(cfg, "torch_dtype")
+		}
+		compute, creason = torchDTypeCompute(name), "config.json dtype "+name
+	default:
+		switch srcDType {
+		case safetensors.F16:
+			compute, creason = format.F16, "the token tensor's dtype"
+		case safetensors.BF16:
+			compute, creason = format.BF16, "the token tensor's dtype"
+		}
 	}
+	l.ComputeDType = compute
+	if compute != 0 {
+		info.ComputeDType, info.ComputeReason = compute.String(), creason
+	}
+
+	// Token scale.
 	scale, reason := 1.0, ""
 	roundScale := false
 	switch {
@@ -363,20 +394,20 @@ func applyConventions(ck *safetensors.Checkpoint, spec ImportSpec, srcDType safe
 			return fmt.Errorf("source metadata %s = %q is not a number", metaTokenScale, meta[metaTokenScale])
 		}
 		scale, reason = v, "source metadata "+metaTokenScale
-		rounding, _ = parseRounding(meta[metaScaleRounding])
 	case strings.HasPrefix(modelType, "gemma"):
 		h := configInt(cfg, "hidden_size")
 		if h <= 0 {
 			return fmt.Errorf("config.json model_type %s has no hidden_size to scale embeddings by", modelType)
 		}
 		// transformers: normalizer = torch.tensor(hidden_size**0.5, dtype=hidden_states.dtype)
-		scale, reason, roundScale = math.Sqrt(float64(h)), fmt.Sprintf("config.json model_type %s: sqrt(hidden_size %d) in the weights' dtype", modelType, h), true
+		scale, reason, roundScale = math.Sqrt(float64(h)), fmt.Sprintf("config.json model_type %s: sqrt(hidden_size %d) in the compute dtype", modelType, h), true
 	case cfg["scale_embedding"] == true:
 		d := configInt(cfg, "d_model")
 		if d <= 0 {
 			return fmt.Errorf("config.json sets scale_embedding but has no d_model")
 		}
-		// transformers (BART family): embed_scale = math.sqrt(d_model), a Python float.
+		// transformers (BART family): embed_scale = math.sqrt(d_model), a
+		// Python float, which torch applies as an f32 scalar.
 		scale, reason = math.Sqrt(float64(d)), fmt.Sprintf("config.json scale_embedding: sqrt(d_model %d)", d)
 	}
 	if scale == 1 {
@@ -387,35 +418,49 @@ func applyConventions(ck *safetensors.Checkpoint, spec ImportSpec, srcDType safe
 		return fmt.Errorf("token scale %v (%s) is not a finite, non-zero float32", scale, reason)
 	}
 	if roundScale {
-		s32 = format.RoundTo(s32, rounding)
+		s32 = format.RoundTo(s32, compute)
 	}
-	l.TokenScale, l.ScaleRounding = s32, rounding
+	l.TokenScale = s32
 	info.TokenScale, info.ScaleReason = s32, reason
-	if rounding != 0 {
-		info.ScaleRounding = rounding.String()
-	}
 	return nil
 }
 
-// Keys of the source metadata through which a table exported by embpack
-// carries its position offset and token scale back on import.
-const (
-	metaPositionOffset = "embstore.position_offset"
-	metaTokenScale     = "embstore.token_scale"
-	metaScaleRounding  = "embstore.scale_rounding"
-)
+// torchDTypeCompute maps a torch dtype name from config.json to the compute
+// dtype of a table: float16 and bfloat16 round, anything else is f32.
+func torchDTypeCompute(name string) format.DType {
+	switch strings.TrimPrefix(name, "torch.") {
+	case "float16", "half":
+		return format.F16
+	case "bfloat16":
+		return format.BF16
+	}
+	return 0
+}
 
-func parseRounding(s string) (format.DType, error) {
+func parseComputeDType(s string) (format.DType, error) {
 	switch s {
-	case "", "none":
+	case "f32":
 		return 0, nil
 	case "f16":
 		return format.F16, nil
 	case "bf16":
 		return format.BF16, nil
 	}
-	return 0, fmt.Errorf("unknown scale rounding %q", s)
+	return 0, fmt.Errorf("unknown compute dtype %q (want f32, f16 or bf16)", s)
 }
+
+func configString(cfg map[string]any, key string) string {
+	s, _ := cfg[key].(string)
+	return s
+}
+
+// Keys of the source metadata through which a table exported by embpack
+// carries its position offset, token scale and compute dtype back on import.
+const (
+	metaPositionOffset = "embstore.position_offset"
+	metaTokenScale     = "embstore.token_scale"
+	metaComputeDType   = "embstore.compute_dtype"
+)
 
 func configInt(cfg map[string]any, key string) int64 {
 	if v, ok := cfg[key].(float64); ok && v == math.Trunc(v) {
