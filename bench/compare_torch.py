@@ -68,9 +68,9 @@ def median_ns(fn, reps, warmup):
     return times[len(times) // 2], times[min(len(times) - 1, len(times) * 99 // 100)]
 
 
-def embstore_bench(embquery, table, ids_file, threads, seconds, extra):
+def embstore_bench(embquery, table, ids_file, threads, seconds, map_mode, extra):
     env = dict(os.environ, GOMAXPROCS=str(max(threads, 1)))
-    out = run([embquery, "bench", table, "--batch", "8192", "--threads", str(threads),
+    out = run([embquery, "bench", table, "--batch", "8192", "--threads", str(threads), "--map-mode", map_mode,
                "--ids", ids_file, "--seconds", str(seconds)] + extra, env=env).stdout
     return json.loads(out)
 
@@ -86,6 +86,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=3)
     ap.add_argument("--embpack", help="prebuilt embpack binary (default: go build)")
     ap.add_argument("--embquery", help="prebuilt embquery binary (default: go build)")
+    ap.add_argument("--map-mode", default="lazy",
+                    help="embstore mapping (embquery bench --map-mode): lazy, populate, hugepages, anon-hugepages")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
 
@@ -116,7 +118,7 @@ def main():
 
         check_values(embquery, table, ids_np, W, P, seq, offsets)
 
-        results = {"torch": torch.__version__, "torch_capability": capability(),
+        results = {"torch": torch.__version__, "torch_capability": capability(), "map_mode": args.map_mode,
                    "fbgemm": "fbgemm" in torch.backends.quantized.supported_engines,
                    "cpu": cpu_name(), "rows": args.rows, "dim": args.dim, "batch": 8192, "runs": []}
         for threads in [int(t) for t in args.threads.split(",")]:
@@ -126,10 +128,10 @@ def main():
             t_gather = median_ns(lambda: torch.index_select(W, 0, ids, out=o), args.reps, 5)
             t_pos = median_ns(lambda: torch.add(F.embedding(ids, W), F.embedding(pos, P), out=o), args.reps, 5)
             t_bag = median_ns(lambda: F.embedding_bag(ids, W, offsets, mode="mean"), args.reps, 5)
-            e_gather = embstore_bench(embquery, table, ids_file, threads, args.seconds, [])
-            e_pos = embstore_bench(embquery, table, ids_file, threads, args.seconds, ["--positions"])
-            e_bag = embstore_bench(embquery, table, ids_file, threads, args.seconds,
-                                   ["--mode", "bag", "--bag-size", "32", "--bag-mode", "mean"])
+            bench = lambda extra: embstore_bench(embquery, table, ids_file, threads, args.seconds, args.map_mode, extra)
+            e_gather = bench([])
+            e_pos = bench(["--positions"])
+            e_bag = bench(["--mode", "bag", "--bag-size", "32", "--bag-mode", "mean"])
             for name, (t50, t99), e in (("gather", t_gather, e_gather), ("gather+pos", t_pos, e_pos),
                                          ("bag mean", t_bag, e_bag)):
                 e50 = e["p50_ms"] * 1e6
@@ -190,7 +192,7 @@ def cpu_name():
 
 def print_table(r):
     print(f"torch {r['torch']} ({r['torch_capability']}, FBGEMM {'yes' if r['fbgemm'] else 'no'}) on {r['cpu']}")
-    print(f"table {r['rows']} x {r['dim']} f32, batch {r['batch']}; ratio = torch median / embstore median")
+    print(f"table {r['rows']} x {r['dim']} f32, batch {r['batch']}, embstore map mode {r['map_mode']}; ratio = torch median / embstore median")
     print(f"{'threads':>7} {'workload':<11} {'torch rows/s':>13} {'embstore rows/s':>16} {'ratio':>6}")
     for x in r["runs"]:
         print(f"{x['threads']:>7} {x['workload']:<11} {x['torch_rows_per_s']:>13.3g} {x['embstore_rows_per_s']:>16.3g} {x['ratio']:>6.2f}")

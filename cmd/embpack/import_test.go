@@ -405,3 +405,49 @@ func TestImportComputeDType(t *testing.T) {
 		t.Fatalf("--compute-dtype int8: exit %d", code)
 	}
 }
+
+// TestImportModelConventions imports two real bf16 checkpoints whose input
+// embeddings are not a plain lookup, saved by transformers with the values
+// the models themselves computed (testdata/safetensors/conventions, made by
+// gen_conventions.py): Gemma scales by a bf16 sqrt(hidden_size); BART scales
+// by sqrt(d_model), starts positions at row 2 and adds in bf16.
+func TestImportModelConventions(t *testing.T) {
+	dir := "../../testdata/safetensors/conventions"
+	b, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp map[string]json.RawMessage
+	if err := json.Unmarshal(b, &exp); err != nil {
+		t.Fatal(err)
+	}
+	for _, model := range []string{"gemma-small", "bart-small"} {
+		var c modelCase
+		if err := json.Unmarshal(exp[model], &c); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), model+".emb")
+		args := []string{"import", filepath.Join(dir, model), "-o", out, "-q"}
+		if model == "bart-small" {
+			// Encoder and decoder each have a positional table: the import
+			// must be told which (the error lists both otherwise).
+			code, _, stderr := runCmd(t, args...)
+			if code != cli.ExitFail || !strings.Contains(stderr, "encoder.embed_positions.weight") || !strings.Contains(stderr, "decoder.embed_positions.weight") {
+				t.Fatalf("bart without --positions-tensor: exit %d %q", code, stderr)
+			}
+			args = append(args, "--positions-tensor", c.Positions)
+		}
+		if code, _, stderr := runCmd(t, args...); code != 0 {
+			t.Fatalf("%s: %s", model, stderr)
+		}
+		got := inputEmbeddings(t, out, c.IDs)
+		if len(got) != len(c.Expected) {
+			t.Fatalf("%s: %d values, want %d", model, len(got), len(c.Expected))
+		}
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(float32(c.Expected[i])) {
+				t.Fatalf("%s: value %d = %v, transformers %v", model, i, got[i], c.Expected[i])
+			}
+		}
+	}
+}
