@@ -1,6 +1,9 @@
 package store
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // A MapMode says how Open maps a table and what it asks of the kernel's
 // page cache. Rows are read the same way in every mode; the modes trade open
@@ -68,4 +71,10 @@ type Options struct {
 	// calls of at least a few hundred rows are cut into contiguous pieces
 	// that the caller and the workers gather together.
 	Threads int
+	// WorkerSpin is how long an idle worker keeps polling for the next piece
+	// before it sleeps. Calls that come back to back then find the workers
+	// awake instead of paying to wake them, at the price of that much CPU
+	// time per worker after each call. 0 means DefaultWorkerSpin; a negative
+	// value makes workers sleep at once.
+	WorkerSpin time.Duration
 }

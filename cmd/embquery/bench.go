@@ -70,6 +70,7 @@ func runBench(e env, args []string) error {
 	seconds := fs.Float64("seconds", 3, "measure for about this long")
 	mapMode := fs.String("map-mode", "lazy", "mapping: lazy, populate, random, hugepages or anon-hugepages")
 	seed := fs.Uint64("seed", 1, "seed of the random ids")
+	spin := fs.Duration("worker-spin", store.DefaultWorkerSpin, "how long idle workers poll before sleeping (store Options.WorkerSpin; negative: sleep at once)")
 	if err := cli.Parse(fs, benchCommand, args, e.Stdout); err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ func runBench(e env, args []string) error {
 		return cli.Usagef("--bag-mode %q: want sum, mean or max", *bagMode)
 	}
 
-	t, err := store.Open(fs.Arg(0), &store.Options{Mode: mm, Threads: *threads})
+	t, err := store.Open(fs.Arg(0), &store.Options{Mode: mm, Threads: *threads, WorkerSpin: *spin})
 	if err != nil {
 		return err
 	}
