@@ -2,19 +2,16 @@ package kernel_test
 
 import (
 	"encoding/binary"
-	"errors"
 	"flag"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/fma32"
+	"github.com/embstore/embstore/internal/fuzzcorpus"
 	"github.com/embstore/embstore/kernel"
 )
 
@@ -419,7 +416,7 @@ func hostileSeeds() []hostileSeed {
 	return seeds
 }
 
-var hostileCorpusDir = filepath.Join("..", "testdata", "fuzz", "FuzzKernelHostileIDs")
+var hostileCorpusDir = fuzzcorpus.Dir(1, "FuzzKernelHostileIDs")
 
 // TestFuzzKernelHostileIDsSeeds checks that every seed exercises the rule
 // it is named for, and keeps testdata/fuzz/FuzzKernelHostileIDs in step with
@@ -439,8 +436,7 @@ func TestFuzzKernelHostileIDsSeeds(t *testing.T) {
 			t.Errorf("seed %s: the rules say %s (first bad id at %d); the seed is for %s at %d", s.name, got, c.wantBad, s.want, s.wantBadAt)
 		}
 		p := filepath.Join(hostileCorpusDir, s.name)
-		b := fmt.Appendf(nil, "go test fuzz v1\nbyte(%q)\nbyte(%q)\n[]byte(%q)\n[]byte(%q)\nint64(%d)\nint(%d)\nint(%d)\nint64(%d)\n",
-			s.op, s.geom, s.ids, s.offsets, s.start, s.seqLen, s.phase, s.pad)
+		b := fuzzcorpus.Marshal(s.op, s.geom, s.ids, s.offsets, s.start, s.seqLen, s.phase, s.pad)
 		if *updateSeeds {
 			if err := os.MkdirAll(hostileCorpusDir, 0o755); err != nil {
 				t.Fatal(err)
@@ -460,56 +456,9 @@ func TestFuzzKernelHostileIDsSeeds(t *testing.T) {
 // format `go test -fuzz` writes, with FuzzKernelHostileIDs's arguments.
 func loadHostileCorpus(tb testing.TB) [][]any {
 	tb.Helper()
-	entries, err := os.ReadDir(hostileCorpusDir)
+	out, err := fuzzcorpus.Load(hostileCorpusDir)
 	if err != nil {
-		if os.IsNotExist(err) {
-			return nil
-		}
 		tb.Fatal(err)
 	}
-	types := []string{"byte", "byte", "[]byte", "[]byte", "int64", "int", "int", "int64"}
-	var out [][]any
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(hostileCorpusDir, e.Name()))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		if len(lines) != 1+len(types) || lines[0] != "go test fuzz v1" {
-			tb.Fatalf("%s: not a FuzzKernelHostileIDs corpus file", e.Name())
-		}
-		var vals []any
-		for i, typ := range types {
-			v, err := parseHostileValue(typ, strings.TrimSpace(lines[1+i]))
-			if err != nil {
-				tb.Fatalf("%s: %v", e.Name(), err)
-			}
-			vals = append(vals, v)
-		}
-		out = append(out, vals)
-	}
 	return out
-}
-
-func parseHostileValue(typ, line string) (any, error) {
-	lit, ok := strings.CutPrefix(line, typ+"(")
-	lit, ok2 := strings.CutSuffix(lit, ")")
-	if !ok || !ok2 {
-		return nil, fmt.Errorf("line %q: want a %s", line, typ)
-	}
-	switch typ {
-	case "byte":
-		r, _, tail, err := strconv.UnquoteChar(strings.TrimSuffix(strings.TrimPrefix(lit, "'"), "'"), '\'')
-		if err == nil && (tail != "" || r > 0xff) {
-			err = errors.New("not a byte")
-		}
-		return byte(r), err
-	case "[]byte":
-		s, err := strconv.Unquote(lit)
-		return []byte(s), err
-	case "int":
-		n, err := strconv.ParseInt(lit, 0, 64)
-		return int(n), err
-	}
-	return strconv.ParseInt(lit, 0, 64)
 }

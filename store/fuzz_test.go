@@ -8,13 +8,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/fma32"
+	"github.com/embstore/embstore/internal/fuzzcorpus"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated seed corpus in testdata/fuzz/FuzzStoreLookup")
@@ -659,7 +658,7 @@ func storeSeeds() []storeSeed {
 }
 
 // storeCorpusDir is where FuzzStoreLookup's seed corpus lives.
-var storeCorpusDir = filepath.Join("..", "testdata", "fuzz", "FuzzStoreLookup")
+var storeCorpusDir = fuzzcorpus.Dir(1, "FuzzStoreLookup")
 
 // TestFuzzStoreLookupSeeds checks that every seed exercises the rule it is
 // named for, and keeps testdata/fuzz/FuzzStoreLookup in step with the seeds
@@ -695,74 +694,16 @@ func TestFuzzStoreLookupSeeds(t *testing.T) {
 }
 
 func marshalStoreCorpus(s storeSeed) []byte {
-	return fmt.Appendf(nil, "go test fuzz v1\nbyte(%q)\nbyte(%q)\n[]byte(%q)\n[]byte(%q)\nint(%d)\nint64(%d)\nint64(%d)\n",
-		s.op, s.flags, s.ids, s.offsets, s.seqLen, s.start, s.pad)
+	return fuzzcorpus.Marshal(s.op, s.flags, s.ids, s.offsets, s.seqLen, s.start, s.pad)
 }
 
 // loadStoreCorpus reads testdata/fuzz/FuzzStoreLookup: files in the format
 // `go test -fuzz` writes, with FuzzStoreLookup's arguments.
 func loadStoreCorpus(tb testing.TB) [][]any {
 	tb.Helper()
-	entries, err := os.ReadDir(storeCorpusDir)
+	out, err := fuzzcorpus.Load(storeCorpusDir)
 	if err != nil {
-		if os.IsNotExist(err) {
-			return nil
-		}
 		tb.Fatal(err)
 	}
-	var out [][]any
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(storeCorpusDir, e.Name()))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		vals, err := parseStoreCorpus(string(b))
-		if err != nil {
-			tb.Fatalf("%s: %v", e.Name(), err)
-		}
-		out = append(out, vals)
-	}
 	return out
-}
-
-func parseStoreCorpus(s string) ([]any, error) {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	types := []string{"byte", "byte", "[]byte", "[]byte", "int", "int64", "int64"}
-	if len(lines) != 1+len(types) || lines[0] != "go test fuzz v1" {
-		return nil, errors.New("not a FuzzStoreLookup corpus file")
-	}
-	var vals []any
-	for i, typ := range types {
-		line := strings.TrimSpace(lines[1+i])
-		lit, ok := strings.CutPrefix(line, typ+"(")
-		lit, ok2 := strings.CutSuffix(lit, ")")
-		if !ok || !ok2 {
-			return nil, fmt.Errorf("line %q: want a %s", line, typ)
-		}
-		var v any
-		var err error
-		switch typ {
-		case "byte":
-			var r rune
-			if r, _, _, err = strconv.UnquoteChar(strings.Trim(lit, "'"), '\''); err == nil && r > 0xff {
-				err = fmt.Errorf("%s is not a byte", lit)
-			}
-			v = byte(r)
-		case "[]byte":
-			var str string
-			str, err = strconv.Unquote(lit)
-			v = []byte(str)
-		case "int":
-			var n int64
-			n, err = strconv.ParseInt(lit, 0, 64)
-			v = int(n)
-		case "int64":
-			v, err = strconv.ParseInt(lit, 0, 64)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("line %q: %v", line, err)
-		}
-		vals = append(vals, v)
-	}
-	return vals, nil
 }

@@ -9,12 +9,15 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/embstore/embstore/internal/fuzzcorpus"
 )
 
 // FuzzParseHeader feeds arbitrary bytes to the reader. Whatever parses must
 // satisfy the layout invariants, read in full, and survive a rewrite; what
 // does not parse must fail with a *FormatError, never a panic. Seeds are the
-// crafted fixtures and the real files.
+// crafted fixtures, the real files and the corpus in
+// testdata/fuzz/FuzzParseHeader (see fuzzcorpus).
 func FuzzParseHeader(f *testing.F) {
 	paths, _ := filepath.Glob(filepath.Join(craftedDir, "*.safetensors"))
 	if len(paths) == 0 {
@@ -25,6 +28,17 @@ func FuzzParseHeader(f *testing.F) {
 	paths = append(paths, filepath.Join(smallDir, "mixed-small.safetensors"))
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	corpus, err := fuzzcorpus.Load(fuzzcorpus.Dir(2, "FuzzParseHeader"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, args := range corpus {
+		b, err := fuzzcorpus.Arg[[]byte](args, 0)
 		if err != nil {
 			f.Fatal(err)
 		}
