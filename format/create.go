@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,6 +59,14 @@ func Create(path string, l Layout) (*FileWriter, error) {
 	}
 	lockFile(f) // held until the file is closed; tells other writers it is alive
 	w, err := NewWriter(f, l)
+	if err == nil {
+		// Reserve the table's space now, where the file system can: a disk
+		// too small for the table fails here, at once, not after minutes of
+		// writing.
+		if size, _ := l.Size(0); preallocate(f, size) == errNoSpace {
+			err = fmt.Errorf("embstore: write %s: %d bytes needed: %w", path, size, errNoSpace)
+		}
+	}
 	if err != nil {
 		f.Close()
 		os.Remove(tmp)

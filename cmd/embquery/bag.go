@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -38,11 +39,15 @@ func runBag(e env, args []string) error {
 	weightList := fs.String("weights", "", "comma-separated per-sample weights, one per id (mode sum)")
 	padding := fs.Int64("padding-idx", 0, "skip ids equal to `P` (negative counts from the end)")
 	outFormat := fs.String("format", "text", "output format: text, json, raw or npy")
+	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "goroutines that gather a large batch together")
 	if err := cli.Parse(fs, bagCommand, args, e.Stdout); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return cli.Usagef("want exactly one table FILE, got %d arguments", fs.NArg())
+	}
+	if *threads < 1 {
+		return cli.Usagef("--threads %d: want at least 1", *threads)
 	}
 	opts := &store.BagOptions{IncludeLastOffset: *includeLast, PaddingIdx: *padding, HasPaddingIdx: fs.Changed("padding-idx")}
 	switch *mode {
@@ -104,7 +109,7 @@ func runBag(e env, args []string) error {
 		}
 	}
 
-	t, err := store.Open(fs.Arg(0), nil)
+	t, err := store.Open(fs.Arg(0), &store.Options{Threads: *threads})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 
 	"github.com/embstore/embstore/internal/cli"
 	"github.com/embstore/embstore/internal/vecout"
@@ -46,11 +47,15 @@ func runLookup(e env, args []string) error {
 	seqLen := fs.Int("seq-len", 0, "with --positions: split the ids into sequences of `T` (default: one sequence)")
 	table := fs.String("table", "tokens", "table to read: tokens, or positions (the positional table's raw rows)")
 	outFormat := fs.String("format", "text", "output format: text, json, raw or npy")
+	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "goroutines that gather a large batch together")
 	if err := cli.Parse(fs, lookupCommand, args, e.Stdout); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return cli.Usagef("want exactly one table FILE, got %d arguments", fs.NArg())
+	}
+	if *threads < 1 {
+		return cli.Usagef("--threads %d: want at least 1", *threads)
 	}
 	switch {
 	case *table != "tokens" && *table != "positions":
@@ -75,7 +80,7 @@ func runLookup(e env, args []string) error {
 		}
 	}
 
-	t, err := store.Open(fs.Arg(0), nil)
+	t, err := store.Open(fs.Arg(0), &store.Options{Threads: *threads})
 	if err != nil {
 		return err
 	}
