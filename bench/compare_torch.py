@@ -11,9 +11,11 @@ with `embpack init`, which is bit-identical (the script checks the hashes).
 torch keeps its table in RAM, as users hold it; embstore maps its file. Both
 use the same ids (uniform random, written to a file), the same thread count
 (torch.set_num_threads and `embquery bench --threads`, plus OMP_NUM_THREADS and
-GOMAXPROCS) and preallocated outputs where torch allows it. Timings are medians
-of at least --reps batches after a warm-up; ratios are torch median time over
-embstore median time (above 1: embstore is faster).
+GOMAXPROCS) and preallocated outputs where torch allows it. The two sides
+alternate in --rounds rounds (so that a noisy neighbour slows both); each
+round takes the median batch time of each side, and the result is the median
+over rounds. Ratios are torch median time over embstore median time (above 1:
+embstore is faster); the per-round ratios are kept in the JSON.
 
 Workloads, batch 8192:
   gather      torch.index_select(W, 0, ids, out=o)
@@ -82,8 +84,9 @@ def main():
     ap.add_argument("--positions", type=int, default=1024)
     ap.add_argument("--seed", type=int, default=123)
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--reps", type=int, default=50)
-    ap.add_argument("--seconds", type=float, default=3)
+    ap.add_argument("--reps", type=int, default=30, help="torch batches timed per round")
+    ap.add_argument("--seconds", type=float, default=1, help="embquery bench time per round")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds alternating the two sides")
     ap.add_argument("--embpack", help="prebuilt embpack binary (default: go build)")
     ap.add_argument("--embquery", help="prebuilt embquery binary (default: go build)")
     ap.add_argument("--map-mode", default="lazy",
@@ -125,23 +128,32 @@ def main():
             torch.set_num_threads(threads)
             os.environ["OMP_NUM_THREADS"] = str(threads)
             o = torch.empty(8192, args.dim)
-            t_gather = median_ns(lambda: torch.index_select(W, 0, ids, out=o), args.reps, 5)
-            t_pos = median_ns(lambda: torch.add(F.embedding(ids, W), F.embedding(pos, P), out=o), args.reps, 5)
-            t_bag = median_ns(lambda: F.embedding_bag(ids, W, offsets, mode="mean"), args.reps, 5)
-            bench = lambda extra: embstore_bench(embquery, table, ids_file, threads, args.seconds, args.map_mode, extra)
-            e_gather = bench([])
-            e_pos = bench(["--positions"])
-            e_bag = bench(["--mode", "bag", "--bag-size", "32", "--bag-mode", "mean"])
-            for name, (t50, t99), e in (("gather", t_gather, e_gather), ("gather+pos", t_pos, e_pos),
-                                         ("bag mean", t_bag, e_bag)):
-                e50 = e["p50_ms"] * 1e6
+            workloads = [
+                ("gather", lambda: torch.index_select(W, 0, ids, out=o), []),
+                ("gather+pos", lambda: torch.add(F.embedding(ids, W), F.embedding(pos, P), out=o), ["--positions"]),
+                ("bag mean", lambda: F.embedding_bag(ids, W, offsets, mode="mean"),
+                 ["--mode", "bag", "--bag-size", "32", "--bag-mode", "mean"]),
+            ]
+            for name, fn, extra in workloads:
+                # Interleave the two sides in rounds, so that a noisy
+                # neighbour slows both, and take medians over rounds.
+                t50s, t99s, e50s, e99s = [], [], [], []
+                for _ in range(args.rounds):
+                    t50, t99 = median_ns(fn, args.reps, 5)
+                    e = embstore_bench(embquery, table, ids_file, threads, args.seconds, args.map_mode, extra)
+                    t50s.append(t50 / 1e6)
+                    t99s.append(t99 / 1e6)
+                    e50s.append(e["p50_ms"])
+                    e99s.append(e["p99_ms"])
+                t50, e50 = float(np.median(t50s)), float(np.median(e50s))
                 results["runs"].append({
-                    "threads": threads, "workload": name,
-                    "torch_p50_ms": t50 / 1e6, "torch_p99_ms": t99 / 1e6,
-                    "torch_rows_per_s": 8192 / (t50 / 1e9),
-                    "embstore_p50_ms": e["p50_ms"], "embstore_p99_ms": e["p99_ms"],
-                    "embstore_rows_per_s": 8192 / (e50 / 1e9),
+                    "threads": threads, "workload": name, "rounds": args.rounds,
+                    "torch_p50_ms": t50, "torch_p99_ms": float(np.median(t99s)),
+                    "torch_rows_per_s": 8192 / (t50 / 1e3),
+                    "embstore_p50_ms": e50, "embstore_p99_ms": float(np.median(e99s)),
+                    "embstore_rows_per_s": 8192 / (e50 / 1e3),
                     "ratio": t50 / e50,
+                    "round_ratios": [a / b for a, b in zip(t50s, e50s)],
                 })
         print_table(results)
         if args.json:
@@ -193,9 +205,10 @@ def cpu_name():
 def print_table(r):
     print(f"torch {r['torch']} ({r['torch_capability']}, FBGEMM {'yes' if r['fbgemm'] else 'no'}) on {r['cpu']}")
     print(f"table {r['rows']} x {r['dim']} f32, batch {r['batch']}, embstore map mode {r['map_mode']}; ratio = torch median / embstore median")
-    print(f"{'threads':>7} {'workload':<11} {'torch rows/s':>13} {'embstore rows/s':>16} {'ratio':>6}")
+    print(f"{'threads':>7} {'workload':<11} {'torch rows/s':>13} {'embstore rows/s':>16} {'ratio':>6}  per round")
     for x in r["runs"]:
-        print(f"{x['threads']:>7} {x['workload']:<11} {x['torch_rows_per_s']:>13.3g} {x['embstore_rows_per_s']:>16.3g} {x['ratio']:>6.2f}")
+        rounds = " ".join(f"{q:.2f}" for q in x["round_ratios"])
+        print(f"{x['threads']:>7} {x['workload']:<11} {x['torch_rows_per_s']:>13.3g} {x['embstore_rows_per_s']:>16.3g} {x['ratio']:>6.2f}  {rounds}")
 
 
 if __name__ == "__main__":
