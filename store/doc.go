@@ -18,6 +18,10 @@
 // int64, as in torch; an id outside the table is an *IndexError naming it,
 // a position outside the positional table a *PositionError, never a panic.
 //
+// With Options.Threads above 1, Open starts a pool of worker goroutines that
+// live until Close; calls of at least a few hundred rows (and a megabyte of
+// output) are cut into pieces gathered in parallel, with the same results.
+//
 // # Concurrency and lifetimes
 //
 // A Table is safe for concurrent use. Close waits for lookups in progress to
