@@ -299,6 +299,27 @@ func (g *fn) prefetchRange(lo, hi reg.GPVirtual) {
 	JB(LabelRef(loop))
 }
 
+// idsBounds loads the ids slice and stores, in idsEnd, the address past its
+// last id; in pfOff, the prefetch distance pfDist in bytes of ids; and in
+// pfEnd, the first id whose row ids[j+pfDist] would lie past the end, so that
+// row ids[j+d] is prefetched while j+d < n (pfDist 0 puts pfEnd at the
+// first id, turning prefetching off). It returns the register holding ids.
+func (g *fn) idsBounds(idsEnd, pfEnd, pfOff Mem) reg.GPVirtual {
+	ids := ld(Param("ids").Base())
+	n := ld(Param("ids").Len())
+	t := GP64()
+	LEAQ(Mem{Base: ids, Index: n, Scale: 8}, t)
+	MOVQ(t, idsEnd)
+	d := ld(Param("pfDist"))
+	SHLQ(U8(3), d)
+	MOVQ(d, pfOff)
+	SUBQ(d, t)
+	TESTQ(d, d)
+	CMOVQEQ(ids, t)
+	MOVQ(t, pfEnd)
+	return ids
+}
+
 func gatherSignature(pos bool) string {
 	s := "func(dst []float32, ids []int64, base *byte, stride, rows, dim, rowBytes, pfDist int"
 	if pos {
@@ -332,19 +353,8 @@ func genGather(is isa, dt dtype, pos bool) {
 	idsEnd, pfEnd, pfOff := AllocLocal(8), AllocLocal(8), AllocLocal(8)
 	dimU, dimV, dstStep, paramsOff := AllocLocal(8), AllocLocal(8), AllocLocal(8), AllocLocal(8)
 
-	ids := ld(Param("ids").Base())
-	n := ld(Param("ids").Len())
+	ids := g.idsBounds(idsEnd, pfEnd, pfOff)
 	t := GP64()
-	LEAQ(Mem{Base: ids, Index: n, Scale: 8}, t)
-	MOVQ(t, idsEnd)
-	// Prefetch row ids[j+d] while j+d < n; d == 0 turns prefetching off.
-	d := ld(Param("pfDist"))
-	SHLQ(U8(3), d)
-	MOVQ(d, pfOff)
-	SUBQ(d, t)
-	TESTQ(d, d)
-	CMOVQEQ(ids, t)
-	MOVQ(t, pfEnd)
 
 	dim := ld(Param("dim"))
 	if is.avx512() {
@@ -579,20 +589,7 @@ func genBag(is isa, dt dtype, mode bagMode) {
 	pfLo, pfHi, c0Local := AllocLocal(8), AllocLocal(8), AllocLocal(8)
 	g.badAt = AllocLocal(8)
 
-	{
-		ids := ld(Param("ids").Base())
-		n := ld(Param("ids").Len())
-		t := GP64()
-		LEAQ(Mem{Base: ids, Index: n, Scale: 8}, t)
-		MOVQ(t, idsEnd)
-		d := ld(Param("pfDist"))
-		SHLQ(U8(3), d)
-		MOVQ(d, pfOff)
-		SUBQ(d, t)
-		TESTQ(d, d)
-		CMOVQEQ(ids, t)
-		MOVQ(t, pfEnd)
-	}
+	g.idsBounds(idsEnd, pfEnd, pfOff)
 	if is.avx512() {
 		g.setTailMask(ld(Param("dim")))
 	}
