@@ -90,18 +90,14 @@ func Export(dst, src string, dtype format.DType) error {
 // writeSection writes the rows of section s, decoded to float32 and encoded
 // as dtype, little-endian, row after row.
 func writeSection(w io.Writer, r *format.Reader, s format.Section, dtype format.DType) error {
-	step := max(1, int64(chunkValues/r.Dim))
-	vals := make([]float32, step*int64(r.Dim))
 	size := 4
 	if dtype != format.F32 {
 		size = 2
 	}
-	out := make([]byte, len(vals)*size)
-	for first := int64(0); first < s.Rows; first += step {
-		n := min(step, s.Rows-first)
-		v := vals[:n*int64(r.Dim)]
-		if err := r.ReadRows(s, first, n, v); err != nil {
-			return err
+	var out []byte
+	return copyRows(r, s, func(v []float32) error {
+		if cap(out) < len(v)*size {
+			out = make([]byte, len(v)*size)
 		}
 		b := out[:len(v)*size]
 		switch dtype {
@@ -112,9 +108,7 @@ func writeSection(w io.Writer, r *format.Reader, s format.Section, dtype format.
 		case format.BF16:
 			floatconv.F32ToBF16(b, v)
 		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-	}
-	return nil
+		_, err := w.Write(b)
+		return err
+	}, func(int64) {})
 }
