@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sync"
 )
 
 // ParseHeader decodes and validates the first HeaderSize bytes of a table
@@ -317,7 +318,9 @@ func (r *Reader) ReadRows(s Section, first, n int64, dst []float32) error {
 	if int64(len(dst)) < n*int64(r.Dim) {
 		return fmt.Errorf("embstore: destination holds %d values, need %d", len(dst), n*int64(r.Dim))
 	}
-	buf := make([]byte, min(n, max(1, (1<<20)/s.RowStride))*s.RowStride)
+	bp := readBufPool.Get().(*[]byte)
+	defer readBufPool.Put(bp)
+	buf := *bp // holds at least one row: strides are at most MaxDim*4 + padding
 	for done := int64(0); done < n; {
 		k := min(n-done, int64(len(buf))/s.RowStride)
 		chunk := buf[:k*s.RowStride]
@@ -332,6 +335,10 @@ func (r *Reader) ReadRows(s Section, first, n int64, dst []float32) error {
 	}
 	return nil
 }
+
+// readBufPool holds the 1 MiB buffers ReadRows reads through, so that
+// callers reading a table in chunks do not allocate one per call.
+var readBufPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 // A Check is the result of verifying one section, or the padding that
 // follows it.
