@@ -50,6 +50,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/embstore/embstore/internal/regfile"
 )
 
 // Errors a destination can be refused with. They come wrapped in an
@@ -57,7 +59,7 @@ import (
 var (
 	// ErrNotRegular is returned for a destination that exists and is not a
 	// regular file (or a symbolic link to one).
-	ErrNotRegular = errors.New("not a regular file")
+	ErrNotRegular = regfile.ErrNotRegular
 	// ErrSameFile is returned when the destination is one of the inputs.
 	ErrSameFile = errors.New("destination is an input of this write")
 	// ErrNoSpace is returned when the file system has less free space than
@@ -202,26 +204,9 @@ func resolve(path string) (string, fs.FileInfo, error) {
 		dest = target
 	}
 	if !fi.Mode().IsRegular() {
-		return fail(fmt.Errorf("%w: it is %s", ErrNotRegular, describeType(fi.Mode())))
+		return fail(regfile.NotRegular(fi.Mode()))
 	}
 	return dest, fi, nil
-}
-
-// describeType names the type of a file that is not regular.
-func describeType(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	}
-	return "not a regular file"
 }
 
 // unwrapPath returns the cause of a *fs.PathError, whose path (often the
