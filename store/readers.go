@@ -63,7 +63,6 @@ func newReaders() *readers {
 // keeps its stack from call to call (so its stripe stays in its core's
 // cache), and the runtime hands a P's freed stacks to that P's next
 // goroutines. A Fibonacci hash spreads the addresses over the stripes.
-//
 func (r *readers) enter() *stripe {
 	var here byte
 	h := uint64(uintptr(unsafe.Pointer(&here))>>10) * 0x9e3779b97f4a7c15
