@@ -52,8 +52,8 @@
 // from core to core on nearly every call, and the moves are serialised: at
 // 60 to 100 ns per transfer between cores of one socket (more across
 // sockets) the lock alone caps the whole machine at roughly 5 to 8 million
-// calls per second, what one or two cores gather on their own, and each added core adds
-// waiting instead of work. With stripes, 64 cores write 64 mostly different
+// calls per second, what one or two cores gather on their own, and each
+// added core adds waiting instead of work. With stripes, 64 cores write 64 mostly different
 // lines: a line stays in its core's cache in the modified state, an atomic
 // add on it costs about 20 cycles, and the closing flag's line, which is only
 // read, sits in every cache without traffic. With 512 stripes (8 x 64) a
