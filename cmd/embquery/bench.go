@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -66,7 +65,7 @@ func runBench(e env, args []string) error {
 	mode := fs.String("mode", "gather", "gather or bag")
 	bagSize := fs.Int("bag-size", 32, "with --mode bag: ids per bag")
 	bagMode := fs.String("bag-mode", "mean", "with --mode bag: sum, mean or max")
-	idFile := fs.String("ids", "", "read ids from `FILE` (whitespace-separated), cycled to fill batches")
+	idFile := cli.ListFlag(fs, "ids", "read ids from `FILE` (whitespace-separated), cycled to fill batches")
 	seconds := fs.Float64("seconds", 3, "measure for about this long")
 	mapMode := fs.String("map-mode", "lazy", "mapping: lazy, populate, random, hugepages or anon-hugepages")
 	seed := fs.Uint64("seed", 1, "seed of the random ids")
@@ -83,10 +82,10 @@ func runBench(e env, args []string) error {
 		return cli.Usagef("--map-mode: %v", err)
 	case *batch < 1:
 		return cli.Usagef("--batch %d: want a positive batch", *batch)
-	case *threads < 1:
-		return cli.Usagef("--threads %d: want at least 1", *threads)
-	case *seconds <= 0:
-		return cli.Usagef("--seconds %v: want a positive duration", *seconds)
+	case *threads < 1 || *threads > store.MaxThreads():
+		return cli.Usagef("--threads %d: want 1 to %d (4 per CPU)", *threads, store.MaxThreads())
+	case !(*seconds > 0 && *seconds <= maxBenchSeconds): // NaN fails both
+		return cli.Usagef("--seconds %v: want a duration above 0 and at most %d", *seconds, maxBenchSeconds)
 	case *mode != "gather" && *mode != "bag":
 		return cli.Usagef("--mode %q: want gather or bag", *mode)
 	case *mode == "bag" && *positions:
@@ -194,8 +193,14 @@ func runBench(e env, args []string) error {
 	if st, err := t.Stats(); err == nil {
 		res.ResidentFraction, res.HugePageFraction = st.ResidentFraction(), st.HugePageFraction()
 	}
-	return json.NewEncoder(e.Stdout).Encode(res)
+	if err := json.NewEncoder(e.Stdout).Encode(res); err != nil {
+		return err
+	}
+	return tableUnchanged(t)
 }
+
+// maxBenchSeconds bounds --seconds: a day.
+const maxBenchSeconds = 86400
 
 // benchIDs returns the ring of ids bench draws batches from: the ids of
 // file, or uniform random ids (enough for many batches, so that repeated
@@ -214,7 +219,7 @@ func benchIDs(file string, rows int64, batch int, seed uint64) ([]int64, error) 
 		return nil, err
 	}
 	defer f.Close()
-	ring, err := readAll(newStdinIDs(bufio.NewReader(f)))
+	ring, err := readAll(newStdinIDs(f, file))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}

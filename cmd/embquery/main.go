@@ -31,10 +31,11 @@ func subcommands() []cli.Sub {
 	}
 }
 
-func main() {
-	os.Exit(run(os.Args[1:], env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
-}
+// about is the program's one-line description.
+const about = "Embquery looks up embeddings in embstore table files."
 
-func run(args []string, e env) int {
-	return cli.Dispatch("embquery", "Embquery looks up embeddings in embstore table files.", subcommands(), args, e)
-}
+func main() { os.Exit(cli.Main("embquery", about, subcommands())) }
+
+// run runs the command line args in e, as main does (without its signal
+// handling): the tests call it.
+func run(args []string, e env) int { return cli.Dispatch("embquery", about, subcommands(), args, e) }

@@ -21,8 +21,9 @@ type ConversionInfo struct {
 // Convert writes the table at src again at dst with token rows stored as
 // dtype. The positional table, position offset, token scale and provenance
 // carry over; the metadata records the conversion and the largest error it
-// made. Values are rounded as torch's .to() does (see format.EncodeRow).
-func Convert(dst, src string, dtype format.DType, progress Progress) (*ConversionInfo, error) {
+// made. Values are rounded as torch's .to() does (see format.EncodeRow). dst
+// must not be src.
+func Convert(dst, src string, dtype format.DType, progress Progress, o WriteOptions) (*ConversionInfo, error) {
 	in, err := format.Open(src)
 	if err != nil {
 		return nil, err
@@ -32,7 +33,7 @@ func Convert(dst, src string, dtype format.DType, progress Progress) (*Conversio
 		Rows: in.Rows, Dim: in.Dim, DType: dtype, Positions: in.Positions(), PositionOffset: in.PositionOffset,
 		TokenScale: in.TokenScale, ComputeDType: in.ComputeDType, Alignment: in.Alignment,
 	}
-	fw, err := format.Create(dst, l)
+	fw, err := create(dst, l, o, src)
 	if err != nil {
 		return nil, err
 	}

@@ -37,8 +37,17 @@ type Checkpoint struct {
 	// transformers, {"total_size": ...}); nil if there is none.
 	IndexMetadata json.RawMessage
 	// Config is config.json from the directory of Path, or nil if there is
-	// none.
+	// none or it could not be read.
 	Config *Config
+	// ConfigPath is the path of config.json if the directory has one, ""
+	// otherwise.
+	ConfigPath string
+	// ConfigErr says why config.json could not be read, if it exists but
+	// is not a readable, well-formed JSON object whose known fields have
+	// their types (Config is then nil). A malformed config.json does not
+	// stop OpenCheckpoint: whether it matters depends on what the caller
+	// needs from it.
+	ConfigErr error
 
 	byName map[string]tensorRef
 }
@@ -76,7 +85,8 @@ type CheckpointTensor struct {
 // shard must be mapped to that shard (ErrIndexMismatch), so that a tensor
 // name means the same bytes to every reader.
 //
-// A config.json in the same directory is read if present (see Config).
+// A config.json in the same directory is read if present (see Config); if
+// it cannot be read, ConfigErr says why and the checkpoint still opens.
 func OpenCheckpoint(src string) (*Checkpoint, error) {
 	fi, err := os.Stat(src)
 	if err != nil {
@@ -97,8 +107,14 @@ func OpenCheckpoint(src string) (*Checkpoint, error) {
 			c.Files = []*File{f}
 		}
 	}
-	if err == nil {
-		c.Config, err = readConfig(filepath.Join(filepath.Dir(path), ConfigFileName))
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	cfg := filepath.Join(filepath.Dir(path), ConfigFileName)
+	if _, serr := os.Lstat(cfg); serr == nil {
+		c.ConfigPath = cfg
+		c.Config, c.ConfigErr = readConfig(cfg)
 	}
 	if err != nil {
 		c.Close()
