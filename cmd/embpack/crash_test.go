@@ -99,8 +99,12 @@ func writeCommands(t *testing.T, bin, srcDir string) []writeCommand {
 		{"init", func(dest string) []string {
 			return []string{"init", "--rows", "40000", "--dim", "128", "--seed", "5", "--positions", "32", "-q", "--force", "-o", dest}
 		}},
-		{"convert", func(dest string) []string { return []string{"convert", src, "--dtype", "bf16", "-q", "--force", "-o", dest} }},
-		{"import", func(dest string) []string { return []string{"import", st, "--dtype", "f16", "-q", "--force", "-o", dest} }},
+		{"convert", func(dest string) []string {
+			return []string{"convert", src, "--dtype", "bf16", "-q", "--force", "-o", dest}
+		}},
+		{"import", func(dest string) []string {
+			return []string{"import", st, "--dtype", "f16", "-q", "--force", "-o", dest}
+		}},
 	}
 }
 

@@ -106,7 +106,9 @@ func (s *stdinIDs) fill() error {
 	return nil
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f'
+}
 
 // add parses one id.
 func (s *stdinIDs) add(tok []byte) error {
