@@ -130,11 +130,10 @@ func Create(path string, o *Options) (*File, error) {
 	if fi != nil {
 		for _, in := range o.Inputs {
 			if ifi, err := os.Stat(in); err == nil && os.SameFile(fi, ifi) {
-				what := "the input " + in
-				if filepath.Clean(in) != filepath.Clean(path) {
-					what = "the same file as the input " + in
+				if filepath.Clean(in) == filepath.Clean(path) {
+					return nil, fail(ErrSameFile)
 				}
-				return nil, fail(fmt.Errorf("%w: it is %s", ErrSameFile, what))
+				return nil, fail(fmt.Errorf("%w: the same file as %s", ErrSameFile, in))
 			}
 		}
 		if o.NoReplace {
