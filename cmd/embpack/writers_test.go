@@ -73,7 +73,9 @@ func newWriterFixture(t *testing.T, bin string) *writerFixture {
 		t.Fatal(stderr)
 	}
 	f.writers = map[string]func(string) []string{
-		"init":    func(d string) []string { return []string{"init", "--rows", "5", "--dim", "4", "--seed", "1", "-q", "-o", d} },
+		"init": func(d string) []string {
+			return []string{"init", "--rows", "5", "--dim", "4", "--seed", "1", "-q", "-o", d}
+		},
 		"convert": func(d string) []string { return []string{"convert", f.table, "--dtype", "bf16", "-q", "-o", d} },
 		"import":  func(d string) []string { return []string{"import", f.st, "-q", "-o", d} },
 		"export":  func(d string) []string { return []string{"export", f.table, "-q", "-o", d} },
