@@ -1,11 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/embstore/embstore/format"
@@ -168,18 +168,26 @@ func parseShape(s string) ([2]int64, error) {
 	return [2]int64{rows, dim}, nil
 }
 
+// listTensors prints the checkpoint's tensors sorted by name in aligned
+// columns. It streams: one pass measures the columns, a second prints, so
+// that a checkpoint of a million tensors is not held as text.
 func listTensors(e env, src string) error {
 	ck, err := safetensors.OpenCheckpoint(src)
 	if err != nil {
 		return err
 	}
 	defer ck.Close()
-	w := tabwriter.NewWriter(e.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(w, "name\tdtype\tshape\tfile\n")
-	for _, t := range ck.Tensors() {
-		fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", t.Name, t.DType, t.Shape, shortName(t.File))
+	shape := func(s []int64) string { return fmt.Sprint(s) }
+	w := [3]int{len("name"), len("dtype"), len("shape")}
+	for t := range ck.All() {
+		w = [3]int{max(w[0], len(t.Name)), max(w[1], len(t.DType)), max(w[2], len(shape(t.Shape)))}
 	}
-	return w.Flush()
+	bw := bufio.NewWriterSize(e.Stdout, 64<<10)
+	fmt.Fprintf(bw, "%-*s  %-*s  %-*s  %s\n", w[0], "name", w[1], "dtype", w[2], "shape", "file")
+	for t := range ck.All() {
+		fmt.Fprintf(bw, "%-*s  %-*s  %-*s  %s\n", w[0], t.Name, w[1], t.DType, w[2], shape(t.Shape), shortName(t.File))
+	}
+	return bw.Flush()
 }
 
 func shortName(p string) string {

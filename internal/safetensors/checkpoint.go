@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"maps"
 	"os"
 	"path/filepath"
@@ -48,13 +49,6 @@ type Checkpoint struct {
 	// stop OpenCheckpoint: whether it matters depends on what the caller
 	// needs from it.
 	ConfigErr error
-
-	byName map[string]tensorRef
-}
-
-type tensorRef struct {
-	file  *File
-	index int
 }
 
 // A CheckpointTensor describes a tensor of a checkpoint and the file that
@@ -119,12 +113,6 @@ func OpenCheckpoint(src string) (*Checkpoint, error) {
 	if err != nil {
 		c.Close()
 		return nil, err
-	}
-	c.byName = make(map[string]tensorRef)
-	for _, f := range c.Files {
-		for i, t := range f.Tensors {
-			c.byName[t.Name] = tensorRef{f, i}
-		}
 	}
 	return c, nil
 }
@@ -277,24 +265,56 @@ func (c *Checkpoint) Close() error {
 
 // Tensors lists every tensor of the checkpoint, sorted by name.
 func (c *Checkpoint) Tensors() []CheckpointTensor {
-	var ts []CheckpointTensor
+	ts := make([]CheckpointTensor, 0, c.NumTensors())
+	for t := range c.All() {
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// NumTensors returns how many tensors the checkpoint holds.
+func (c *Checkpoint) NumTensors() int {
+	n := 0
 	for _, f := range c.Files {
-		for _, t := range f.Tensors {
-			ts = append(ts, CheckpointTensor{TensorInfo: t, File: f.Name})
+		n += len(f.Tensors)
+	}
+	return n
+}
+
+// All yields every tensor of the checkpoint sorted by name, without
+// building the list: for checkpoints of millions of tensors.
+func (c *Checkpoint) All() iter.Seq[CheckpointTensor] {
+	return func(yield func(CheckpointTensor) bool) {
+		type ref struct{ file, index int32 }
+		refs := make([]ref, 0, c.NumTensors())
+		for fi, f := range c.Files {
+			for ti := range f.Tensors {
+				refs = append(refs, ref{int32(fi), int32(ti)})
+			}
+		}
+		name := func(r ref) string { return c.Files[r.file].Tensors[r.index].Name }
+		byName := func(a, b ref) int { return strings.Compare(name(a), name(b)) }
+		if !slices.IsSortedFunc(refs, byName) {
+			slices.SortFunc(refs, byName)
+		}
+		for _, r := range refs {
+			f := c.Files[r.file]
+			if !yield(CheckpointTensor{TensorInfo: f.Tensors[r.index], File: f.Name}) {
+				return
+			}
 		}
 	}
-	slices.SortFunc(ts, func(a, b CheckpointTensor) int { return strings.Compare(a.Name, b.Name) })
-	return ts
 }
 
 // Tensor returns the named tensor and the file that holds it, or an error
 // wrapping ErrTensorNotFound. The results must not be modified.
 func (c *Checkpoint) Tensor(name string) (*File, *TensorInfo, error) {
-	ref, ok := c.byName[name]
-	if !ok {
-		return nil, nil, &FormatError{File: c.Path, Offset: -1, Tensor: name, Err: ErrTensorNotFound}
+	for _, f := range c.Files {
+		if i, ok := f.index[name]; ok {
+			return f, &f.Tensors[i], nil
+		}
 	}
-	return ref.file, &ref.file.Tensors[ref.index], nil
+	return nil, nil, &FormatError{File: c.Path, Offset: -1, Tensor: name, Err: ErrTensorNotFound}
 }
 
 // Rows returns a RowReader over the named 2-D tensor; see File.Rows.
