@@ -2,6 +2,7 @@ package store
 
 import (
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -43,5 +44,38 @@ func BenchmarkLookupBatch1Parallel(b *testing.B) {
 			}
 			ids[0] = (ids[0] + 1) & 1023
 		}
+	})
+}
+
+// BenchmarkEnterLeave compares, side by side in one process, what entering
+// and leaving a table costs per call with the sync.RWMutex the store used
+// before (RLock, check closed, RUnlock) and with its striped reader counts,
+// from parallel goroutines (-cpu 1,2,...). It isolates the bookkeeping from
+// the gather that BenchmarkLookupBatch1Parallel includes.
+func BenchmarkEnterLeave(b *testing.B) {
+	b.Run("rwmutex", func(b *testing.B) {
+		var mu sync.RWMutex
+		closed := false
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				mu.RLock()
+				if closed {
+					b.Error("closed")
+				}
+				mu.RUnlock()
+			}
+		})
+	})
+	b.Run("stripes", func(b *testing.B) {
+		r := newReaders()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				s := r.enter()
+				if s == nil {
+					b.Error("closed")
+				}
+				s.leave()
+			}
+		})
 	})
 }
