@@ -290,15 +290,18 @@ func (f *File) Dest() string { return f.dest }
 // Interrupt removes the temporary file of every File of this process that
 // is neither committed nor aborted, and makes every later Create and Commit
 // fail, so that none is renamed into place. It is for a signal handler that
-// is about to exit the process; it returns once the files are removed.
-func Interrupt() {
+// is about to exit the process; it returns, once the files are removed, how
+// many there were.
+func Interrupt() int {
 	live.Lock()
 	defer live.Unlock()
 	live.interrupted = true
+	n := len(live.files)
 	for f := range live.files {
 		os.Remove(f.Name())
 		delete(live.files, f)
 	}
+	return n
 }
 
 // removeStaleTemps removes temporary files of killed writers from dir: files

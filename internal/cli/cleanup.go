@@ -1,6 +1,10 @@
 package cli
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/embstore/embstore/internal/atomicfile"
+)
 
 var cleanups struct {
 	sync.Mutex
@@ -27,11 +31,20 @@ func OnInterrupt(fn func()) (cancel func()) {
 	}
 }
 
-// runCleanups runs the functions OnInterrupt registered, and keeps the lock
-// so that none is unregistered (or registered) while the process ends.
-func runCleanups() {
+// runCleanups runs the functions OnInterrupt registered and returns how
+// many; it keeps the lock so that none is unregistered (or registered)
+// while the process ends.
+func runCleanups() int {
 	cleanups.Lock()
 	for _, fn := range cleanups.fns {
 		fn()
 	}
+	return len(cleanups.fns)
+}
+
+// cleanUp removes the temporary files of unfinished writes and runs the
+// OnInterrupt functions; it reports whether there was anything to remove.
+func cleanUp() bool {
+	n := atomicfile.Interrupt()
+	return runCleanups()+n > 0
 }

@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-
-	"github.com/embstore/embstore/internal/atomicfile"
 )
 
 func ignoreSIGPIPE() {}
@@ -22,9 +20,9 @@ func handleInterrupts(stderr io.Writer, cmd string) (stop func()) {
 	go func() {
 		select {
 		case <-ch:
-			atomicfile.Interrupt()
-			runCleanups()
-			fmt.Fprintf(stderr, "%s: interrupted; temporary files removed\n", cmd)
+			if cleanUp() {
+				fmt.Fprintf(stderr, "%s: interrupted; temporary files removed\n", cmd)
+			}
 			os.Exit(130)
 		case <-done:
 		}

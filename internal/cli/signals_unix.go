@@ -9,8 +9,6 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
-
-	"github.com/embstore/embstore/internal/atomicfile"
 )
 
 // ignoreSIGPIPE asks for SIGPIPE, so that a write to a closed pipe on
@@ -34,13 +32,13 @@ func handleInterrupts(stderr io.Writer, cmd string) (stop func()) {
 	return func() { signal.Stop(ch); close(done) }
 }
 
-// interrupted removes temporary files, then ends the process by sig, as a
-// process without a handler would have ended, so that the shell sees it
-// (status 128+n) and a shell loop stops.
+// interrupted removes temporary files (saying so, if there were any), then
+// ends the process by sig, as a process without a handler would have ended,
+// so that the shell sees it (status 128+n) and a shell loop stops.
 func interrupted(stderr io.Writer, cmd string, sig os.Signal) {
-	atomicfile.Interrupt()
-	runCleanups()
-	fmt.Fprintf(stderr, "%s: interrupted (%v); temporary files removed\n", cmd, sig)
+	if cleanUp() {
+		fmt.Fprintf(stderr, "%s: interrupted (%v); temporary files removed\n", cmd, sig)
+	}
 	s := sig.(syscall.Signal)
 	signal.Reset(s)
 	syscall.Kill(os.Getpid(), s)
