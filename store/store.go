@@ -48,7 +48,9 @@ var copyOutForTest = false
 // Open opens the table file at path: it validates the header (see the
 // format package), maps the file read-only and returns a Table. It does not
 // read the rows unless opts.Verify is set, so it costs about the same for a
-// table of any size.
+// table of any size. A path that is not a regular file (a directory, device
+// or named pipe) is refused at once, without blocking. The file stays open
+// until Close, for CheckFile.
 func Open(path string, opts *Options) (*Table, error) {
 	if opts == nil {
 		opts = &Options{}

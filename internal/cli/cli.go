@@ -1,6 +1,9 @@
 // Package cli holds what embpack and embquery share: the version, usage
-// errors and exit codes, flag sets that report errors the same way, and
-// parsing of id lists.
+// errors and exit codes, flag sets that report errors the same way (and
+// print boolean flags as plain --name), parsing of id lists, and the process
+// rules of Main: standard output checked (a failed write fails the command,
+// a closed pipe ends it quietly), and interrupts that remove temporary files
+// before the process ends by the signal.
 package cli
 
 import (
