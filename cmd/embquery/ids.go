@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"math"
@@ -14,111 +13,79 @@ import (
 const maxIDBytes = 64
 
 // stdinIDs reads whitespace-separated decimal ids from a stream, such as
-// standard input. It answers each line as soon as the line is complete:
-// next returns early, with the ids it has, when it has reached the end of a
-// line and no more input is waiting, so that a program that writes one line
-// and waits for its rows gets them. When input is plentiful (a file, a fast
-// pipe) it fills whole batches.
+// standard input. Before it reads more input (which may wait for a program
+// writing ids), it returns the ids it has: a program that writes one line and
+// waits gets its rows. When input is plentiful (a file, a fast pipe), each
+// read fills 64 KiB and the ids come in whole batches.
 type stdinIDs struct {
-	br      *bufio.Reader
-	name    string  // the input, for messages: "standard input" or a file name
-	read    int64   // ids read so far
-	pending []int64 // ids parsed but not yet returned
-	partial []byte  // the start of an id cut by the end of the buffer
-	eof     bool
+	r          io.Reader
+	name       string // the input, for messages: "standard input" or a file name
+	buf        []byte
+	start, end int   // buf[start:end] is read but not yet parsed
+	read       int64 // ids parsed so far
+	eof        bool
 }
 
 func newStdinIDs(r io.Reader, name string) *stdinIDs {
-	return &stdinIDs{br: bufio.NewReaderSize(r, 64<<10), name: name}
+	return &stdinIDs{r: r, name: name, buf: make([]byte, 64<<10)}
 }
 
 // next fills ids with up to len(ids) ids and returns how many: fewer when
-// a line ended and no more input is buffered (the caller should answer them
-// before next waits for input), and io.EOF once the input is exhausted.
+// it has parsed everything read so far and would have to read (and perhaps
+// wait) for more, and io.EOF once the input is exhausted.
 func (s *stdinIDs) next(ids []int64) (int, error) {
 	n := 0
-	for n < len(ids) {
-		if len(s.pending) > 0 {
-			k := copy(ids[n:], s.pending)
-			s.pending = s.pending[k:]
-			n += k
-			continue
-		}
-		if s.eof {
-			if n == 0 {
-				return 0, io.EOF
+	for {
+		for n < len(ids) {
+			i := s.start
+			for i < s.end && isSpace(s.buf[i]) {
+				i++
 			}
+			j := i
+			for j < s.end && !isSpace(s.buf[j]) {
+				j++
+			}
+			if j-i >= maxIDBytes {
+				return n, s.tooLong(s.buf[i:j])
+			}
+			if i == j || j == s.end && !s.eof {
+				s.start = i // nothing, or an id that may go on in the next read
+				break
+			}
+			s.start = j
+			s.read++
+			id, ok := parseDecimal(s.buf[i:j])
+			if !ok {
+				_, err := cli.ParseID(string(s.buf[i:j]))
+				return n, fmt.Errorf("id %d of %s: %w", s.read, s.name, err)
+			}
+			ids[n] = id
+			n++
+		}
+		switch {
+		case n == len(ids):
 			return n, nil
+		case s.eof && n == 0:
+			return 0, io.EOF
+		case s.eof, n > 0:
+			return n, nil // answer these before reading (and maybe waiting) for more
 		}
-		if n > 0 && s.br.Buffered() == 0 && len(s.partial) == 0 {
-			return n, nil // the line is complete; reading on may wait
-		}
-		if err := s.fill(); err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
-// fill reads up to the end of the next line (or of the buffer) and parses
-// the ids in it into s.pending.
-func (s *stdinIDs) fill() error {
-	s.pending = s.pending[:0]
-	chunk, err := s.br.ReadSlice('\n')
-	switch err {
-	case nil, bufio.ErrBufferFull:
-	case io.EOF:
-		s.eof = true
-	default:
-		return fmt.Errorf("read ids from %s: %w", s.name, err)
-	}
-	start := -1 // start of the current id in chunk
-	if len(s.partial) > 0 {
-		start = 0
-	}
-	for i := 0; i <= len(chunk); i++ {
-		if i < len(chunk) && !isSpace(chunk[i]) {
-			if start < 0 {
-				start = i
-			}
-			if len(s.partial)+i-start >= maxIDBytes {
-				return s.tooLong(append(s.partial, chunk[start:i+1]...))
-			}
-			continue
-		}
-		if i == len(chunk) && !s.eof && start >= 0 {
-			// The id goes on in the next chunk.
-			s.partial = append(s.partial, chunk[start:]...)
-			break
-		}
-		if start >= 0 {
-			tok := chunk[start:i]
-			if len(s.partial) > 0 {
-				tok = append(s.partial, tok...)
-				s.partial = s.partial[:0]
-			}
-			if err := s.add(tok); err != nil {
-				return err
-			}
-			start = -1
+		// Keep the start of an unfinished id and read more after it.
+		s.end = copy(s.buf, s.buf[s.start:s.end])
+		s.start = 0
+		m, err := s.r.Read(s.buf[s.end:])
+		s.end += m
+		switch {
+		case err == io.EOF:
+			s.eof = true
+		case err != nil:
+			return n, fmt.Errorf("read ids from %s: %w", s.name, err)
 		}
 	}
-	return nil
 }
 
 func isSpace(c byte) bool {
 	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f'
-}
-
-// add parses one id.
-func (s *stdinIDs) add(tok []byte) error {
-	s.read++
-	if id, ok := parseDecimal(tok); ok {
-		s.pending = append(s.pending, id)
-		return nil
-	}
-	_, err := cli.ParseID(string(tok))
-	return fmt.Errorf("id %d of %s: %w", s.read, s.name, err)
 }
 
 func (s *stdinIDs) tooLong(tok []byte) error {
