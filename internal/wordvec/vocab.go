@@ -1,0 +1,108 @@
+package wordvec
+
+import (
+	"bytes"
+	"hash/maphash"
+)
+
+// A Vocab is a list of distinct words in row order with a hash index from
+// word to row: the words of the rows a Reader delivered. It is compact (the
+// words' bytes in one arena, a 4-byte end offset per word and an 8-byte
+// index slot per word or two) so that the vocabulary of millions of words
+// takes tens of megabytes, not the hundreds a map of strings would.
+//
+// A Vocab is not safe for concurrent mutation; reads may run concurrently
+// once it is no longer added to.
+type Vocab struct {
+	arena []byte
+	ends  []uint32 // ends[i] is the end of word i in arena
+	slots []uint64 // 0 empty; else tag<<32 | (id+1)
+	seed  maphash.Seed
+}
+
+// maxArena bounds the total bytes of a Vocab's words (end offsets are
+// 32-bit).
+const maxArena = 1<<32 - 1
+
+// NewVocab returns an empty Vocab.
+func NewVocab() *Vocab {
+	return &Vocab{seed: maphash.MakeSeed()}
+}
+
+// Len returns the number of words.
+func (v *Vocab) Len() int { return len(v.ends) }
+
+// Bytes returns the total length of the words.
+func (v *Vocab) Bytes() int64 { return int64(len(v.arena)) }
+
+// Word returns word i. The slice aliases the Vocab and must not be
+// modified.
+func (v *Vocab) Word(i int) []byte {
+	start := uint32(0)
+	if i > 0 {
+		start = v.ends[i-1]
+	}
+	return v.arena[start:v.ends[i]:v.ends[i]]
+}
+
+// ID returns the row of word, and whether it is in the Vocab.
+func (v *Vocab) ID(word []byte) (int, bool) {
+	if len(v.slots) == 0 {
+		return 0, false
+	}
+	h := maphash.Bytes(v.seed, word)
+	tag := h >> 32
+	mask := uint64(len(v.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := v.slots[i]
+		if s == 0 {
+			return 0, false
+		}
+		if s>>32 == tag {
+			id := int(uint32(s)) - 1
+			if bytes.Equal(v.Word(id), word) {
+				return id, true
+			}
+		}
+	}
+}
+
+// Add appends word unless it is already present. It returns the word's row
+// and whether it was added; it fails only when the Vocab would exceed 4 GiB
+// of words or 2^32-1 words.
+func (v *Vocab) Add(word []byte) (id int, added bool, ok bool) {
+	if id, found := v.ID(word); found {
+		return id, false, true
+	}
+	if int64(len(v.arena))+int64(len(word)) > maxArena || len(v.ends) >= MaxRows {
+		return 0, false, false
+	}
+	if 2*(len(v.ends)+1) > len(v.slots) {
+		v.grow()
+	}
+	id = len(v.ends)
+	v.arena = append(v.arena, word...)
+	v.ends = append(v.ends, uint32(len(v.arena)))
+	v.insert(maphash.Bytes(v.seed, word), id)
+	return id, true, true
+}
+
+func (v *Vocab) insert(h uint64, id int) {
+	mask := uint64(len(v.slots) - 1)
+	i := h & mask
+	for v.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	v.slots[i] = h>>32<<32 | uint64(id+1)
+}
+
+func (v *Vocab) grow() {
+	n := 1024
+	for n < 4*(len(v.ends)+1) {
+		n *= 2
+	}
+	v.slots = make([]uint64, n)
+	for id := range v.ends {
+		v.insert(maphash.Bytes(v.seed, v.Word(id)), id)
+	}
+}
