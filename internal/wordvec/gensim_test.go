@@ -384,15 +384,17 @@ func TestFastText(t *testing.T) {
 	plain, _ := os.ReadFile(filepath.Join(fixtureDir, ft.File))
 	gz, _ := os.ReadFile(filepath.Join(fixtureDir, ft.File+".gz"))
 	sources := map[string]func() (*Reader, error){
-		"file":              func() (*Reader, error) { return Open(filepath.Join(fixtureDir, ft.File), nil) },
-		"file.gz":           func() (*Reader, error) { return Open(filepath.Join(fixtureDir, ft.File+".gz"), nil) },
-		"file.bz2":          func() (*Reader, error) { return Open(filepath.Join(fixtureDir, ft.File+".bz2"), nil) },
-		"ReaderAt":          func() (*Reader, error) { return NewReader(bytes.NewReader(plain), nil) },
-		"stream":            func() (*Reader, error) { return NewReader(io.MultiReader(bytes.NewReader(plain)), nil) },
-		"gzip stream":       func() (*Reader, error) { return NewReader(io.MultiReader(bytes.NewReader(gz)), nil) },
-		"one worker":        func() (*Reader, error) { return Open(filepath.Join(fixtureDir, ft.File), &Options{Workers: 1}) },
-		"labels (file)":     func() (*Reader, error) { return Open(filepath.Join(fixtureDir, e.FastTextLabels.File), nil) },
-		"format named":      func() (*Reader, error) { return Open(filepath.Join(fixtureDir, ft.File), &Options{Format: FastTextBin}) },
+		"file":          func() (*Reader, error) { return Open(filepath.Join(fixtureDir, ft.File), nil) },
+		"file.gz":       func() (*Reader, error) { return Open(filepath.Join(fixtureDir, ft.File+".gz"), nil) },
+		"file.bz2":      func() (*Reader, error) { return Open(filepath.Join(fixtureDir, ft.File+".bz2"), nil) },
+		"ReaderAt":      func() (*Reader, error) { return NewReader(bytes.NewReader(plain), nil) },
+		"stream":        func() (*Reader, error) { return NewReader(io.MultiReader(bytes.NewReader(plain)), nil) },
+		"gzip stream":   func() (*Reader, error) { return NewReader(io.MultiReader(bytes.NewReader(gz)), nil) },
+		"one worker":    func() (*Reader, error) { return Open(filepath.Join(fixtureDir, ft.File), &Options{Workers: 1}) },
+		"labels (file)": func() (*Reader, error) { return Open(filepath.Join(fixtureDir, e.FastTextLabels.File), nil) },
+		"format named": func() (*Reader, error) {
+			return Open(filepath.Join(fixtureDir, ft.File), &Options{Format: FastTextBin})
+		},
 		"labels (stream)":   func() (*Reader, error) { return NewReader(openStream(t, e.FastTextLabels.File), nil) },
 		"file.zst (stream)": func() (*Reader, error) { return NewReader(openStream(t, ft.File+".zst"), nil) },
 	}
