@@ -13,8 +13,8 @@
 //   - a fastText signature (int32 793712314) is a fastText .bin;
 //   - a first line of two integers is a word2vec header, followed by text
 //     rows (word2vec text or fastText .vec, which only the caller can tell
-//     apart) if the next line is a word and dim values, else by binary
-//     rows;
+//     apart) if the next line is a word and dim values, or holds no control
+//     character (a malformed text row), else by binary rows;
 //   - a first line that is a word and values is GloVe (no header), its width
 //     the number of values. A GloVe file whose first word is an integer and
 //     which has one value per row looks like a header: name the format.

@@ -199,7 +199,7 @@ func (r *Reader) detect(reopen func() (*os.File, error), path string) error {
 		if herr == nil {
 			f = Word2Vec
 			line2, _, has2 := cutLine(rest)
-			if len(rest) == 0 || (has2 || eof) && textRow(line2, dim) {
+			if len(rest) == 0 || (has2 || eof) && (textRow(line2, dim) || !binaryBytes(line2)) {
 				f = Word2VecText
 			}
 		} else if fe := (*FormatError)(nil); errors.As(herr, &fe) && fe.Err == ErrLimit {
@@ -297,6 +297,20 @@ func parseHeader(line []byte) (rows int64, dim int, err error) {
 		return 0, 0, lineErr(Auto, 1, ErrLimit, "the header claims vectors of dim %s, more than the %d allowed", fields[1], MaxDim)
 	}
 	return int64(v[0]), int(v[1]), nil
+}
+
+// binaryBytes reports whether b holds a byte that text does not: a control
+// character other than whitespace. The first row after a header is text if
+// it parses as a row, or (when it is malformed) if it holds no such byte:
+// float32 data has them in nearly every row, and a bad text row is better
+// reported as one.
+func binaryBytes(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && !isSpace(c) || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // textRow reports whether line is a word and dim values.

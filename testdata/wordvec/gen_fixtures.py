@@ -163,6 +163,8 @@ def compress(src, kind, dst=None):
 def zipup(dst, members):
     if os.path.exists(dst):
         os.remove(dst)
+    for m in members:
+        os.utime(m, (1764547200, 1764547200))  # fixed times: reproducible archives
     subprocess.run(["zip", "-q", "-X", "-9", dst] + members, check=True)
 
 
@@ -269,6 +271,42 @@ def with_labels(src, dst, labels):
     for lab in labels:
         dictionary += lab.encode() + b"\x00" + struct.pack("<qb", 7, 1)
     open(dst, "wb").write(bytes(head) + bytes(dictionary) + b[entries_end:])
+
+
+def number_cases(rng):
+    """Decimal strings of every shape, with what numpy.float32(s) gives (as
+    gensim parses a value): float32 midpoints at every scale (subnormals
+    included) and beside them, long and short decimals, exponents."""
+    out = []
+    for _ in range(150):
+        e = rng.randint(-45, 38)
+        a = np.float32(rng.uniform(1, 10) * 10.0 ** e)
+        if not np.isfinite(a) or a == 0:
+            continue
+        b = np.nextafter(a, np.float32(np.inf))
+        m = (float(a) + float(b)) / 2
+        from decimal import Decimal, getcontext
+        getcontext().prec = 200
+        dm = Decimal(m)
+        tiny = Decimal(np.spacing(m)) / rng.choice([3, 16, 1000])
+        for d in (dm, dm + tiny, dm - tiny):
+            s = format(d, "e" if rng.random() < 0.5 else "f")
+            if len(s) < 400:
+                out.append(("-" if rng.random() < 0.3 else "") + s)
+    for _ in range(400):
+        nd = rng.randint(1, 24)
+        digits = "".join(rng.choice("0123456789") for _ in range(nd))
+        dot = rng.randint(0, nd)
+        s = digits[:dot] + "." + digits[dot:] if rng.random() < 0.8 else digits
+        if s == ".":
+            s = "0."
+        if rng.random() < 0.5:
+            s += rng.choice("eE") + rng.choice(["", "+", "-"]) + str(rng.randint(0, 50))
+        out.append(rng.choice(["", "-", "+"]) + s)
+    for _ in range(200):
+        f = np.float32(rng.uniform(-1, 1) * 10.0 ** rng.randint(-40, 38))
+        out.append(rng.choice([repr(f), "%.9g" % f, "%.17g" % float(f), "%.6f" % f, "%.3e" % f]))
+    return [[s, int(np.array(np.float32(s)).view(np.uint32))] for s in out]
 
 
 # ---------------------------------------------------------------- main
@@ -421,6 +459,7 @@ def main():
         "fasttext": fasttext,
         "fasttext_labels": {"file": "ft-labels.bin", "labels": 2, "like": "ft.bin"},
         "similar": similar,
+        "numbers": number_cases(random.Random(11)),
     }
     with open("expected.json", "w", encoding="utf-8") as f:
         json.dump(expected, f, ensure_ascii=False, indent=1)
