@@ -199,12 +199,12 @@ func TestBinary(t *testing.T) {
 // ftHeader writes a fastText .bin signature, arguments and dictionary.
 type ftSpec struct {
 	version, dim, bucket, minn, maxn, model int32
-	words, labels                          []string
-	types                                  []byte // entry types; nil: words 0, labels 1
-	prune                                  int64
-	quant                                  byte
-	rows, cols                             int64 // matrix shape; 0: right
-	values                                 int64 // float32 values written; -1: all
+	words, labels                           []string
+	types                                   []byte // entry types; nil: words 0, labels 1
+	prune                                   int64
+	quant                                   byte
+	rows, cols                              int64 // matrix shape; 0: right
+	values                                  int64 // float32 values written; -1: all
 }
 
 func (s ftSpec) bytes() []byte {
