@@ -29,7 +29,7 @@ const binaryBlockBytes = 1 << 20
 
 func newBinarySource(r io.Reader, dim int, claim int64, off int64, opts *Options, stats *Stats) *binarySource {
 	return &binarySource{
-		r: bufio.NewReaderSize(r, 1<<20), dim: dim, claim: claim, opts: opts, stats: stats, off: off,
+		r: bufio.NewReaderSize(r, 64<<10), dim: dim, claim: claim, opts: opts, stats: stats, off: off,
 		raw: make([]byte, 4*dim),
 	}
 }

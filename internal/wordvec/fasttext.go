@@ -428,7 +428,7 @@ func (s *fastTextSource) next() (*Block, error) {
 		s.err = io.EOF
 		return nil, s.err
 	}
-	n := int(min(m.Words-s.row, int64(max(64, (1<<20)/m.dim))))
+	n := int(min(m.Words-s.row, int64(max(1, (1<<20)/m.dim))))
 	b := &s.blk
 	b.reset(m.dim, s.vocab.arena)
 	b.Vectors = growF32(b.Vectors, n*m.dim)

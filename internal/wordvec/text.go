@@ -64,10 +64,7 @@ func newTextSource(r io.Reader, f Format, dim int, claim int64, headerLines int6
 	n := 2*workers + 2
 	blockN := opts.BlockBytes
 	if blockN <= 0 {
-		blockN = 1 << 20
-		if min := 16 * 16 * dim; blockN < min {
-			blockN = min
-		}
+		blockN = 1 << 20 // grown for a line that does not fit
 	}
 	s := &textSource{
 		f: f, dim: dim, claim: claim, opts: opts, stats: stats, blockN: blockN,
@@ -101,6 +98,9 @@ func (s *textSource) produce(r io.Reader) {
 	var carry []byte
 	maxL := maxLine(s.dim)
 	seq := 0
+	// Blocks start small, so that a small file costs little, and double up
+	// to blockN.
+	size := min(s.blockN, 64<<10)
 	send := func(b *textBlock) bool {
 		b.seq = seq
 		seq++
@@ -119,9 +119,10 @@ func (s *textSource) produce(r io.Reader) {
 			return
 		}
 		buf := b.buf[:cap(b.buf)]
-		if want := max(s.blockN, 2*len(carry)); len(buf) < want {
+		if want := max(size, 2*len(carry)); len(buf) < want {
 			buf = make([]byte, want)
 		}
+		size = min(2*size, s.blockN)
 		n := copy(buf, carry)
 		from := n // carry holds no newline
 		var rerr error
@@ -204,7 +205,10 @@ func (s *textSource) parse(b *textBlock) {
 	b.reset(dim, b.buf)
 	b.lines, b.blank, b.skipped, b.err = 0, 0, 0, nil
 	maxL := maxLine(dim)
-	if need := (bytes.Count(b.text, []byte{'\n'}) + 1) * dim; cap(b.Vectors) < need {
+	// A row takes at least 2*dim+1 bytes (a word and dim values, each of
+	// a byte, with their spaces): that bounds the rows of a block.
+	rowsMax := min(bytes.Count(b.text, []byte{'\n'})+1, len(b.text)/(2*dim+1)+1)
+	if need := rowsMax * dim; cap(b.Vectors) < need {
 		b.Vectors = make([]float32, 0, need)
 	}
 	vecs := b.Vectors[:cap(b.Vectors)]
