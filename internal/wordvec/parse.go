@@ -38,87 +38,97 @@ const (
 // Python. What Python's float() accepts beyond that (surrounding whitespace,
 // underscores between digits, non-ASCII digits) is refused.
 func ParseValue(s []byte) (float32, bool) {
-	if len(s) == 0 {
-		return 0, false
+	v, n, ok := scanValue(s)
+	return v, ok && n == len(s)
+}
+
+// scanValue parses the value at the start of s, which ends at the first
+// space or at the end of s, and returns it and its length. It is ParseValue
+// for a field not yet cut out of its line.
+func scanValue(s []byte) (float32, int, bool) {
+	n := len(s)
+	if n == 0 {
+		return 0, 0, false
 	}
 	i := 0
 	neg := false
-	if s[0] == '-' || s[0] == '+' {
-		neg = s[0] == '-'
+	switch s[0] {
+	case '-':
+		neg, i = true, 1
+	case '+':
 		i = 1
 	}
+	start := i
 	var mant uint64
-	nd, e10 := 0, 0
-	digits, dot, trunc := false, false, false
-	for ; i < len(s); i++ {
-		c := s[i]
-		if c-'0' < 10 {
-			digits = true
-			switch {
-			case c == '0' && nd == 0:
-				if dot {
-					e10--
-				}
-			case nd < 19:
-				mant = mant*10 + uint64(c-'0')
-				nd++
-				if dot {
-					e10--
-				}
-			default:
-				if c != '0' {
-					trunc = true
-				}
-				if !dot {
-					e10++
-				}
+	for i < n {
+		d := s[i] - '0'
+		if d > 9 {
+			break
+		}
+		mant = mant*10 + uint64(d)
+		i++
+	}
+	digits := i - start
+	e10 := 0
+	if i < n && s[i] == '.' {
+		i++
+		frac := i
+		for i < n {
+			d := s[i] - '0'
+			if d > 9 {
+				break
 			}
-			continue
+			mant = mant*10 + uint64(d)
+			i++
 		}
-		if c == '.' && !dot {
-			dot = true
-			continue
-		}
-		break
+		digits += i - frac
+		e10 = frac - i
 	}
-	if !digits {
-		if dot {
-			return 0, false
+	if digits == 0 {
+		if i > start {
+			return 0, 0, false // a point without digits
 		}
-		return special(s[i:], neg)
+		end := i
+		for end < n && s[end] != ' ' {
+			end++
+		}
+		v, ok := special(s[start:end], neg)
+		return v, end, ok
 	}
-	if i < len(s) {
+	if i < n && s[i] != ' ' {
 		if s[i] != 'e' && s[i] != 'E' {
-			return 0, false
+			return 0, 0, false
 		}
 		i++
 		eneg := false
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		if i < n && (s[i] == '+' || s[i] == '-') {
 			eneg = s[i] == '-'
 			i++
 		}
-		if i == len(s) {
-			return 0, false
-		}
+		first := i
 		exp := 0
-		for ; i < len(s); i++ {
-			c := s[i]
-			if c-'0' >= 10 {
-				return 0, false
+		for i < n {
+			d := s[i] - '0'
+			if d > 9 {
+				break
 			}
 			if exp < 1e6 {
-				exp = exp*10 + int(c-'0')
+				exp = exp*10 + int(d)
 			}
+			i++
+		}
+		if i == first || i < n && s[i] != ' ' {
+			return 0, 0, false
 		}
 		if eneg {
 			exp = -exp
 		}
 		e10 += exp
 	}
-	if !trunc && mant>>53 == 0 {
-		// Clinger's fast path: the mantissa and the power of ten are exact
-		// float64 values, so one multiplication or division rounds
-		// correctly.
+	if digits <= 19 && mant>>53 == 0 {
+		// Clinger's fast path: the mantissa (at most 19 digits, so it did
+		// not overflow) and the power of ten are exact float64 values, so
+		// one multiplication or division rounds correctly.
 		f, ok := 0.0, true
 		switch {
 		case mant == 0:
@@ -135,14 +145,14 @@ func ParseValue(s []byte) (float32, bool) {
 			if neg {
 				f = -f
 			}
-			return float32(f), true
+			return float32(f), i, true
 		}
 	}
 	// The syntax has been checked: only decimal forms reach ParseFloat,
 	// whose only possible error is then ErrRange with ±Inf or ±0, which is
 	// Python's answer too.
-	f, _ := strconv.ParseFloat(unsafe.String(unsafe.SliceData(s), len(s)), 64)
-	return toFloat32(f), true
+	f, _ := strconv.ParseFloat(unsafe.String(unsafe.SliceData(s), i), 64)
+	return toFloat32(f), i, true
 }
 
 // toFloat32 rounds f to float32, to nearest, ties to even, overflowing to

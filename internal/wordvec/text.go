@@ -250,6 +250,17 @@ func (s *textSource) parse(b *textBlock) {
 		}
 		line = line[:end]
 		vec := vecs[rows*dim : (rows+1)*dim]
+		if wend := fastRow(line, vec); wend > 0 {
+			if bad := checkWord(line[:wend], dim, s.opts.StrictUTF8); bad != nil {
+				if fail(bad.kind, bad.msg) {
+					continue
+				}
+				break
+			}
+			b.spans = append(b.spans, span{uint32(start), uint32(start + wend)})
+			rows++
+			continue
+		}
 		var bad *blockErr
 		for k := dim - 1; k >= 0; k-- {
 			sp := bytes.LastIndexByte(line[:end], ' ')
@@ -279,6 +290,35 @@ func (s *textSource) parse(b *textBlock) {
 		rows++
 	}
 	b.Vectors = vecs[:rows*dim]
+}
+
+// fastRow parses the common line, a word without spaces and len(vec)
+// values, left to right in one pass, and returns the length of the word; 0
+// when the line is anything else (a word with spaces, a bad line), which
+// the parse from the right then handles. Where it succeeds the two agree:
+// the last len(vec) fields are the values and the word is the rest.
+func fastRow(line []byte, vec []float32) int {
+	sp := bytes.IndexByte(line, ' ')
+	if sp <= 0 {
+		return 0
+	}
+	pos := sp + 1
+	for k := range vec {
+		v, n, ok := scanValue(line[pos:])
+		if !ok {
+			return 0
+		}
+		vec[k] = v
+		pos += n
+		if pos == len(line) {
+			if k == len(vec)-1 {
+				return sp
+			}
+			return 0
+		}
+		pos++ // the space after the value
+	}
+	return 0
 }
 
 // checkWord checks a text row's word (everything left of the values).
