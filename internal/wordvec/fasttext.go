@@ -151,7 +151,7 @@ func guard(fn func() error) (err error) {
 	defer func() {
 		debug.SetPanicOnFault(old)
 		if r := recover(); r != nil {
-			if _, ok := r.(interface{ Addr() uintptr }); ok {
+			if f, ok := r.(interface{ Addr() uintptr }); ok && f.Addr() >= 4096 {
 				err = newErr(FastTextBin, ErrTruncated, "the file shrank while it was read")
 				return
 			}

@@ -520,3 +520,41 @@ func TestNgramHashes(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceBytes checks the progress count: all of the source by the end.
+func TestSourceBytes(t *testing.T) {
+	for _, name := range []string{"w2v.txt.zst", "glove.zip", "w2v.bin", "glove.txt"} {
+		path := filepath.Join(fixtureDir, name)
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := drain2(r); err != nil {
+			t.Fatal(err)
+		}
+		read, size := r.SourceBytes()
+		r.Close()
+		if size != info.Size() || read < size*9/10 {
+			t.Errorf("%s: read %d of %d, file of %d", name, read, size, info.Size())
+		}
+	}
+}
+
+// drain2 reads r to the end without closing it.
+func drain2(r *Reader) (int, error) {
+	n := 0
+	for {
+		b, err := r.Next()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		n += b.Len()
+	}
+}

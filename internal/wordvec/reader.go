@@ -27,6 +27,9 @@ type Reader struct {
 		close()
 	}
 	stream  *stream
+	counter *sourceCounter
+	size    int64
+	rawRA   io.ReaderAt // the source itself, for random access uncounted
 	closers []io.Closer
 	vocab   *Vocab
 	stats   Stats
@@ -41,6 +44,14 @@ func (r *Reader) Header() Header { return r.h }
 // Stats returns what the Reader has met so far; it is complete once Next has
 // returned io.EOF.
 func (r *Reader) Stats() Stats { return r.stats }
+
+// SourceBytes returns how many bytes of the source (as stored: compressed,
+// or the archive) have been read so far, and its size, -1 if unknown (a
+// stream), for a progress bar. The text pipeline reads ahead of the rows
+// delivered by a few blocks. A plain fastText .bin is read at random
+// through a mapping: count its progress in rows, Stats().Rows against
+// Header().Rows. It is safe to call from another goroutine.
+func (r *Reader) SourceBytes() (read, size int64) { return r.counter.n.Load(), r.size }
 
 // Vocab returns the words of the rows delivered so far, in row order (for
 // a fastText .bin, all the model's words from the start).
@@ -150,7 +161,14 @@ func newReader(raw io.Reader, ra io.ReaderAt, size int64, reopen func() (*os.Fil
 	if r.opts.Format < Auto || r.opts.Format > FastTextBin {
 		return nil, newErr(Auto, ErrUnsupported, "format %d", int(r.opts.Format))
 	}
-	s, err := unwrap(raw, ra, size, r.opts.Member)
+	r.counter = &sourceCounter{r: raw, ra: ra}
+	r.size = -1
+	r.rawRA = ra
+	if ra != nil {
+		r.size = size
+		ra = r.counter
+	}
+	s, err := unwrap(r.counter, ra, size, r.opts.Member)
 	if err != nil {
 		return nil, err
 	}
@@ -377,7 +395,7 @@ func (r *Reader) openFastText(br *bufio.Reader, reopen func() (*os.File, error),
 		if r.stream.size < matrixEnd {
 			return offErr(FastTextBin, r.stream.size, ErrTruncated, "the input matrix needs %d bytes up to byte %d, the file has %d", matrixEnd-m.matrixOff, matrixEnd, r.stream.size)
 		}
-		m.ra = r.stream.ra
+		m.ra = r.rawRA
 		if path != "" {
 			if mr, err := mmap.Open(path); err == nil && int64(mr.Len()) >= matrixEnd {
 				m.ra, m.closer = mr, mr.Close

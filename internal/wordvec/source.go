@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zip"
@@ -205,6 +206,25 @@ func listNames(files []*zip.File) string {
 		return strings.Join(names[:10], ", ") + fmt.Sprintf(" and %d more", len(names)-10)
 	}
 	return strings.Join(names, ", ")
+}
+
+// countingReader counts the bytes read from the source, for progress.
+type sourceCounter struct {
+	r  io.Reader
+	ra io.ReaderAt
+	n  atomic.Int64
+}
+
+func (c *sourceCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (c *sourceCounter) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.ra.ReadAt(p, off)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // Open opens the word-vector file name: plain, compressed with gzip, bzip2
