@@ -2,8 +2,10 @@ package wordvec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
@@ -151,5 +153,33 @@ func BenchmarkStrconvParseFloat(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// synthFastText returns a fastText .bin of words x dim with bucket n-gram
+// rows (minn 3, maxn 6, as fastText's defaults), random values.
+func synthFastText(words, bucket, dim int) []byte {
+	s := ftSpec{version: 12, dim: int32(dim), bucket: int32(bucket), minn: 3, maxn: 6, model: 2, values: 0}
+	for i := range words {
+		s.words = append(s.words, fmt.Sprintf("word%d", i))
+	}
+	b := s.bytes()
+	rng := rand.New(rand.NewPCG(9, 10))
+	vals := make([]byte, 4*(words+bucket)*dim)
+	for i := 0; i < len(vals); i += 4 {
+		binary.LittleEndian.PutUint32(vals[i:], math.Float32bits(float32(rng.NormFloat64()*0.1)))
+	}
+	return append(b, vals...)
+}
+
+// BenchmarkReadFastTextBin reads a 20000-word fastText model (dim 100,
+// 100000 buckets) from memory: each word's vector is its row and its 30
+// or so n-gram rows.
+func BenchmarkReadFastTextBin(b *testing.B) {
+	data := synthFastText(20000, 100000, 100)
+	for _, w := range []int{1, runtime.GOMAXPROCS(0)} {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
+			benchRead(b, data, &Options{Workers: w})
+		})
 	}
 }

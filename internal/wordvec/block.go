@@ -42,7 +42,8 @@ func (b *Block) reset(dim int, data []byte) {
 	b.Vectors = b.Vectors[:0]
 }
 
-// keep retains rows whose keep[i] is true, in order.
+// filter retains the rows for which keep(i) is true, in order. keep sees
+// each row before any later row moves.
 func (b *Block) filter(keep func(i int) bool) {
 	n := 0
 	for i := range b.spans {

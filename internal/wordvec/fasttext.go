@@ -71,18 +71,19 @@ func (m *FastTextModel) BucketRow(dst []float32, b int64) error {
 	if len(dst) < m.dim {
 		return newErr(FastTextBin, ErrLimit, "destination of %d values for rows of %d", len(dst), m.dim)
 	}
-	return m.readRows(dst[:m.dim], m.Words+b)
+	return guard(func() error { return m.readRows(dst[:m.dim], m.Words+b, nil) })
 }
 
 // BucketRows calls fn with the bucket rows in order, a run of rows at a
 // time: rows holds whole rows, the first of which is bucket first. rows is
 // only valid during the call. It stops at fn's first error.
 func (m *FastTextModel) BucketRows(fn func(first int64, rows []float32) error) error {
-	per := max(1, (1<<20)/m.dim)
+	per := max(1, (1<<18)/m.dim)
 	buf := make([]float32, per*m.dim)
+	var raw []byte
 	for b := int64(0); b < m.Subwords.Bucket; b += int64(per) {
 		n := int(min(int64(per), m.Subwords.Bucket-b))
-		if err := m.readRows(buf[:n*m.dim], m.Words+b); err != nil {
+		if err := guard(func() error { return m.readRows(buf[:n*m.dim], m.Words+b, &raw) }); err != nil {
 			return err
 		}
 		if err := fn(b, buf[:n*m.dim]); err != nil {
@@ -100,27 +101,31 @@ func (m *FastTextModel) OOVVector(dst []float32, word []byte) (int, error) {
 	if m.Subwords.Bucket == 0 {
 		return 0, newErr(FastTextBin, ErrNoSubwords, "the model has no subword buckets: no vector for out-of-vocabulary %s", quote(word))
 	}
-	row := make([]float32, m.dim)
 	buckets := m.Subwords.AppendBuckets(nil, word)
-	return len(buckets), m.Subwords.OOVVector(dst[:m.dim], buckets, m.rowFunc(row))
+	row := m.rowFunc()
+	return len(buckets), guard(func() error { return m.Subwords.OOVVector(dst[:m.dim], buckets, row) })
 }
 
-// rowFunc returns a RowFunc over the bucket rows, using scratch (Dim
-// values) when the rows are not in memory.
-func (m *FastTextModel) rowFunc(scratch []float32) RowFunc {
+// rowFunc returns a RowFunc over the bucket rows with its own scratch space
+// (one for each goroutine). Calls that may read a mapping run under guard.
+func (m *FastTextModel) rowFunc() RowFunc {
 	if m.bucketsMem != nil {
 		return m.bucketsMem.row
 	}
+	row := make([]float32, m.dim)
+	var raw []byte
 	return func(b int64) ([]float32, error) {
 		if b < 0 || b >= m.Subwords.Bucket {
 			return nil, newErr(FastTextBin, ErrLimit, "bucket %d out of range [0, %d)", b, m.Subwords.Bucket)
 		}
-		return scratch, m.readRows(scratch, m.Words+b)
+		return row, m.readRows(row, m.Words+b, &raw)
 	}
 }
 
-// readRows reads input rows first, first+1, ... into dst (whole rows).
-func (m *FastTextModel) readRows(dst []float32, first int64) error {
+// readRows reads input rows first, first+1, ... into dst (whole rows),
+// through *scratch (grown as needed; nil: allocate) when they come from the
+// file. Reads of a mapping run under guard.
+func (m *FastTextModel) readRows(dst []float32, first int64, scratch *[]byte) error {
 	if m.bucketsMem != nil && first >= m.Words {
 		return m.bucketsMem.read(dst, first-m.Words)
 	}
@@ -130,18 +135,24 @@ func (m *FastTextModel) readRows(dst []float32, first int64) error {
 	if m.ra == nil {
 		return newErr(FastTextBin, ErrUnsupported, "the input rows are not available at random")
 	}
-	return guard(func() error {
-		buf := make([]byte, 4*len(dst))
-		off := m.matrixOff + first*int64(4*m.dim)
-		if n, err := m.ra.ReadAt(buf, off); n < len(buf) {
-			if err == nil || err == io.EOF {
-				err = offErr(FastTextBin, off+int64(n), ErrTruncated, "the input matrix ends early")
-			}
-			return err
+	var buf []byte
+	if scratch == nil {
+		buf = make([]byte, 4*len(dst))
+	} else {
+		if cap(*scratch) < 4*len(dst) {
+			*scratch = make([]byte, 4*len(dst))
 		}
-		decodeF32(dst, buf)
-		return nil
-	})
+		buf = (*scratch)[:4*len(dst)]
+	}
+	off := m.matrixOff + first*int64(4*m.dim)
+	if n, err := m.ra.ReadAt(buf, off); n < len(buf) {
+		if err == nil || err == io.EOF {
+			err = offErr(FastTextBin, off+int64(n), ErrTruncated, "the input matrix ends early")
+		}
+		return err
+	}
+	decodeF32(dst, buf)
+	return nil
 }
 
 // guard runs fn turning a memory fault (a mapped file truncated under us)
@@ -448,7 +459,7 @@ func (s *fastTextSource) next() (*Block, error) {
 			decodeF32(b.Vectors, raw)
 		}
 	} else {
-		err = m.readRows(b.Vectors, s.row)
+		err = guard(func() error { return m.readRows(b.Vectors, s.row, &s.raw) })
 	}
 	if err == nil {
 		err = s.compose(b, n)
@@ -488,8 +499,7 @@ func (s *fastTextSource) compose(b *Block, n int) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			scratch := make([]float32, m.dim)
-			row := m.rowFunc(scratch)
+			row := m.rowFunc()
 			var buf []int64
 			errs[k] = guard(func() error {
 				for i := lo; i < hi; i++ {

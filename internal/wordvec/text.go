@@ -58,7 +58,8 @@ type textSource struct {
 	err     error
 }
 
-// newTextSource starts parsing r, whose first line is line firstLine.
+// newTextSource starts parsing r, which follows headerLines lines (the
+// header, or none), on opts.Workers goroutines.
 func newTextSource(r io.Reader, f Format, dim int, claim int64, headerLines int64, opts *Options, stats *Stats) *textSource {
 	workers := opts.Workers
 	n := 2*workers + 2
