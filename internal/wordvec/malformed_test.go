@@ -96,7 +96,7 @@ func TestMalformedText(t *testing.T) {
 }
 
 func TestSkipBadLines(t *testing.T) {
-	data := "2 2\na 1 2\nb 1\nc 1 x\n\x00 1 2\nd 3 4\n\n  \ne 5 6 7\n"
+	data := "6 2\na 1 2\nb 1\nc 1 x\n\x00 1 2\nd 3 4\n\n  \ne 5 6 7\n"
 	tb, err := readBytes([]byte(data), &Options{SkipBadLines: true})
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +107,9 @@ func TestSkipBadLines(t *testing.T) {
 	if !equalBits(tb.vecs, []float32{1, 2, 3, 4}) {
 		t.Fatalf("vectors %v", tb.vecs)
 	}
+	// The header counts the bad lines as rows.
+	_, err = readBytes([]byte("3 2\na 1 2\nb 1\n"), &Options{SkipBadLines: true})
+	wantErr(t, "count with a skipped line", err, ErrRowCount, 0, "claims 3 rows, the file has 2 (1 of them bad lines, skipped)")
 }
 
 func TestTextDetails(t *testing.T) {

@@ -3,6 +3,7 @@ package wordvec
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"unicode/utf8"
 )
@@ -53,7 +54,8 @@ type textSource struct {
 	nextSeq int
 	cur     *textBlock
 	line    int64 // lines consumed, the header included
-	rows    int64 // rows seen (before dropping duplicates)
+	rows    int64 // rows seen (before dropping duplicates), bad ones included
+	skipped int64 // bad lines skipped
 	over    bool  // more rows than the header claims: counting to the end
 	err     error
 }
@@ -378,7 +380,11 @@ func (s *textSource) next() (*Block, error) {
 					s.err = b.readErr
 				}
 			case s.claim >= 0 && s.rows != s.claim:
-				s.err = newErr(s.f, ErrRowCount, "the header claims %d rows, the file has %d", s.claim, s.rows)
+				skipped := ""
+				if s.skipped > 0 {
+					skipped = fmt.Sprintf(" (%d of them bad lines, skipped)", s.skipped)
+				}
+				s.err = newErr(s.f, ErrRowCount, "the header claims %d rows, the file has %d%s", s.claim, s.rows, skipped)
 			default:
 				s.err = io.EOF
 			}
@@ -394,7 +400,9 @@ func (s *textSource) next() (*Block, error) {
 		s.stats.Lines = s.line
 		s.stats.BlankLines += b.blank
 		s.stats.SkippedLines += b.skipped
-		s.rows += int64(b.Len())
+		// Skipped bad lines are rows of the file too, for the count.
+		s.rows += int64(b.Len()) + b.skipped
+		s.skipped += b.skipped
 		if s.claim >= 0 && s.rows > s.claim {
 			s.over = true
 		}
