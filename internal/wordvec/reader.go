@@ -117,25 +117,27 @@ func (r *Reader) dedupeBlock(b *Block) error {
 }
 
 // Close stops the Reader and closes what it opened. It does not close the
-// io.Reader given to NewReader.
+// io.Reader given to NewReader, but waits for a read from it in progress
+// to return.
 func (r *Reader) Close() error {
-	if r.src != nil {
-		r.src.close()
-	}
 	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	if r.src != nil {
+		r.src.close() // stop, and wait for the goroutine reading the source
+	}
 	if r.ft != nil && r.ft.closer != nil {
-		first = r.ft.closer()
+		keep(r.ft.closer())
 		r.ft.closer = nil
 	}
 	if r.stream != nil {
-		if err := r.stream.close(); err != nil && first == nil {
-			first = err
-		}
+		keep(r.stream.close())
 	}
 	for i := len(r.closers) - 1; i >= 0; i-- {
-		if err := r.closers[i].Close(); err != nil && first == nil {
-			first = err
-		}
+		keep(r.closers[i].Close())
 	}
 	r.closers = nil
 	if r.err == nil {

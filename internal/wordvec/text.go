@@ -45,10 +45,11 @@ type textSource struct {
 	stats  *Stats
 	blockN int
 
-	work chan *textBlock
-	done chan *textBlock
-	pool chan *textBlock
-	quit chan struct{}
+	work   chan *textBlock
+	done   chan *textBlock
+	pool   chan *textBlock
+	quit   chan struct{}
+	exited chan struct{} // closed when the producer returns
 
 	pending map[int]*textBlock
 	nextSeq int
@@ -75,6 +76,7 @@ func newTextSource(r io.Reader, f Format, dim int, claim int64, headerLines int6
 		done:    make(chan *textBlock, n+1),
 		pool:    make(chan *textBlock, n),
 		quit:    make(chan struct{}),
+		exited:  make(chan struct{}),
 		pending: make(map[int]*textBlock),
 		line:    headerLines,
 	}
@@ -88,16 +90,21 @@ func newTextSource(r io.Reader, f Format, dim int, claim int64, headerLines int6
 	return s
 }
 
+// close stops the goroutines and waits for the producer, which may be
+// inside a read of the source, so that the source's decompressors can be
+// closed safely after it.
 func (s *textSource) close() {
 	select {
 	case <-s.quit:
 	default:
 		close(s.quit)
 	}
+	<-s.exited
 }
 
 // produce cuts r into blocks of whole lines.
 func (s *textSource) produce(r io.Reader) {
+	defer close(s.exited)
 	var carry []byte
 	maxL := maxLine(s.dim)
 	seq := 0

@@ -3,9 +3,14 @@ package wordvec
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
 func TestVocab(t *testing.T) {
@@ -58,6 +63,37 @@ func TestCloseEarly(t *testing.T) {
 		r.Close()
 		if _, err := r.Next(); err == nil {
 			t.Fatal("Next after Close succeeded")
+		}
+	}
+	// Compressed files: Close must not close a decompressor under a read.
+	dir := t.TempDir()
+	for _, c := range []struct{ name, cmd string }{{"v.txt.gz", "gzip"}, {"v.txt.zst", "zstd"}} {
+		var buf bytes.Buffer
+		switch c.cmd {
+		case "gzip":
+			zw := gzip.NewWriter(&buf)
+			zw.Write(data)
+			zw.Close()
+		case "zstd":
+			zw, _ := zstd.NewWriter(&buf)
+			zw.Write(data)
+			zw.Close()
+		}
+		path := filepath.Join(dir, c.name)
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			r, err := Open(path, &Options{Workers: 3, BlockBytes: 4096})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Next(); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Close(); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
