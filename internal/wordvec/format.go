@@ -65,6 +65,10 @@ const (
 	MaxSubwordN = 256
 )
 
+// maxWorkers bounds Options.Workers: each text worker has two blocks of
+// text in flight.
+const maxWorkers = 256
+
 // maxLine returns the longest text line accepted for vectors of width dim:
 // the longest word, and 128 bytes a value (Python accepts arbitrarily long
 // decimals; exact ones of float32 midpoints take up to about 110 digits).
@@ -85,8 +89,10 @@ type Options struct {
 	// values or a value that is not a number, counting them in
 	// Stats.SkippedLines, instead of failing on the first.
 	SkipBadLines bool
-	// Workers is the number of goroutines parsing text; 0 means
-	// GOMAXPROCS.
+	// Workers is the number of goroutines parsing text (and composing
+	// fastText vectors); 0 means GOMAXPROCS, and at most 256 are used.
+	// Memory grows with it: two blocks of text (about 1.5 MiB each, text
+	// and values) a worker.
 	Workers int
 	// MaxListedDuplicates bounds Stats.DuplicateWords; 0 means 100, a
 	// negative value lists none.

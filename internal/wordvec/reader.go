@@ -154,6 +154,7 @@ func newReader(raw io.Reader, ra io.ReaderAt, size int64, reopen func() (*os.Fil
 	if r.opts.Workers <= 0 {
 		r.opts.Workers = runtime.GOMAXPROCS(0)
 	}
+	r.opts.Workers = min(r.opts.Workers, maxWorkers)
 	switch {
 	case r.opts.MaxListedDuplicates == 0:
 		r.opts.MaxListedDuplicates = 100
