@@ -47,12 +47,16 @@
 // counted in Stats.Duplicates and listed, up to a bound, in
 // Stats.DuplicateWords. A bad line (wrong number of values, a value that is
 // not a number, a bad word) fails the read with a *FormatError naming the
-// line, or with Options.SkipBadLines is skipped and counted.
+// line, or with Options.SkipBadLines is skipped and counted (a skipped line
+// still counts as one of the rows a header claims).
 //
 // # Counts and limits
 //
 // A header that claims more or fewer rows than the file holds is an error
-// saying both (gensim ignores rows past the count; we refuse). Headers are
+// saying both (gensim ignores rows past the count; we refuse). The exact
+// number of rows delivered is known only at the end (duplicates and skipped
+// lines drop rows; GloVe has no header): Header.Rows is an upper bound, or
+// -1. Headers are
 // checked before anything is sized from them: rows at most MaxRows, dim 1 to
 // MaxDim; nothing is ever allocated from a count read from a file beyond
 // what the data read so far holds (plus one chunk). Truncated binary rows,
