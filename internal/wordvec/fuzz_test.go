@@ -47,12 +47,12 @@ func fuzzSeeds(f *testing.F, name string) [][]byte {
 	return seeds
 }
 
-// FuzzReader feeds arbitrary bytes to the readers, detected or named.
+// FuzzWordvecReader feeds arbitrary bytes to the readers, detected or named.
 // Whatever is read must hold together (widths, distinct words, counts), read
 // the same in one block as in many, and survive a rewrite and a second
 // read; what is not must fail with a *FormatError, never a panic.
-func FuzzReader(f *testing.F) {
-	for _, s := range fuzzSeeds(f, "FuzzReader") {
+func FuzzWordvecReader(f *testing.F) {
+	for _, s := range fuzzSeeds(f, "FuzzWordvecReader") {
 		f.Add(s, byte(0))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, mode byte) {
@@ -169,9 +169,9 @@ func equalNaNBits(a, b []float32) bool {
 	return true
 }
 
-// FuzzParseValue checks ParseValue against the slow road (syntax, then
+// FuzzWordvecParseValue checks ParseValue against the slow road (syntax, then
 // strconv to float64, then float32).
-func FuzzParseValue(f *testing.F) {
+func FuzzWordvecParseValue(f *testing.F) {
 	for _, s := range []string{"0", "-0.5", "1e5", ".5", "5.", "nan", "-Infinity", "1e400", "0.1000000000000000055511151231257827021181583404541015625", "1_0", "0x1p3"} {
 		f.Add(s)
 	}
@@ -209,8 +209,8 @@ func naiveBuckets(word []byte, minn, maxn int, bucket int64) []int64 {
 	return out
 }
 
-// FuzzSubwords checks AppendBuckets against the plain construction.
-func FuzzSubwords(f *testing.F) {
+// FuzzWordvecSubwords checks AppendBuckets against the plain construction.
+func FuzzWordvecSubwords(f *testing.F) {
 	for _, w := range []string{"king", "naïveté", "東京", "😀x", "", "\xff\x80\x80", "a"} {
 		f.Add([]byte(w), byte(2), byte(5), uint32(2000000))
 	}
