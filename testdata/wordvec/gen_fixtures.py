@@ -12,8 +12,18 @@ compressed copies with the gzip, bzip2, zstd and zip commands, writes
 hand-crafted variants (odd words, odd numbers, duplicates, invalid UTF-8),
 and records in expected.json what gensim computes from each file: the words,
 the vectors (SHA-256 of the float32 matrix and the bit patterns of some rows),
-fastText n-gram hashes and out-of-vocabulary vectors, and most_similar
-results for the neighbour search.
+fastText n-gram hashes and out-of-vocabulary vectors, most_similar results for
+the neighbour search, and the float32 numpy gives 1038 decimal strings (as
+gensim parses a value: numpy.float32(s)).
+
+Files: w2v.bin, w2v.txt, glove.txt (word2vec binary, text, no header; 212
+words, dim 12), ft.bin (fastText, dim 8, minn 2, maxn 4, 300 buckets) and
+ft.vec (its vectors as gensim composes them), ft-native.vec (ft.vec with a
+space at the end of every line, as fastText writes), compressed copies (.gz,
+.bz2, .zst, glove.zip, two-members.zip), crafted.txt and crafted.bin (odd
+words, odd numbers, duplicates, invalid UTF-8), spaces.txt (words with
+spaces) and spaces-twin.txt (the same with '_', for gensim), ft-labels.bin
+(ft.bin with two supervised labels added to its dictionary).
 """
 
 import gzip
