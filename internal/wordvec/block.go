@@ -9,8 +9,9 @@ type Block struct {
 	Vectors []float32
 	dim     int
 	first   int64
-	data    []byte // the bytes the words are in
-	spans   []span // the words' places in data
+	data    []byte   // the bytes the words are in
+	spans   []span   // the words' places in data
+	hashes  []uint64 // the words' Vocab hashes, when the parser computed them
 }
 
 type span struct{ start, end uint32 }
@@ -39,6 +40,7 @@ func (b *Block) reset(dim int, data []byte) {
 	b.dim = dim
 	b.data = data
 	b.spans = b.spans[:0]
+	b.hashes = b.hashes[:0]
 	b.Vectors = b.Vectors[:0]
 }
 
@@ -52,10 +54,16 @@ func (b *Block) filter(keep func(i int) bool) {
 		}
 		if n != i {
 			b.spans[n] = b.spans[i]
+			if len(b.hashes) > 0 {
+				b.hashes[n] = b.hashes[i]
+			}
 			copy(b.Vectors[n*b.dim:(n+1)*b.dim], b.Vectors[i*b.dim:(i+1)*b.dim])
 		}
 		n++
 	}
 	b.spans = b.spans[:n]
+	if len(b.hashes) > 0 {
+		b.hashes = b.hashes[:n]
+	}
 	b.Vectors = b.Vectors[:n*b.dim]
 }

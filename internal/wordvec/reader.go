@@ -96,7 +96,12 @@ func (r *Reader) dedupeBlock(b *Block) error {
 			return false
 		}
 		w := b.Word(i)
-		_, added, ok := r.vocab.Add(w)
+		var added, ok bool
+		if len(b.hashes) > 0 {
+			_, added, ok = r.vocab.addHashed(w, b.hashes[i]) // hashed by the parsing goroutines
+		} else {
+			_, added, ok = r.vocab.Add(w)
+		}
 		if !ok {
 			fail = newErr(r.h.Format, ErrLimit, "the vocabulary is over %d words or 4 GiB", int64(MaxRows))
 			return false
@@ -250,10 +255,10 @@ func (r *Reader) detect(reopen func() (*os.File, error), path string) error {
 		r.src = newBinarySource(body, dim, rows, int64(len(line1)+1), &r.opts, &r.stats)
 	case GloVe:
 		body = io.MultiReader(bytes.NewReader(head), br)
-		r.src = newTextSource(body, f, dim, rows, 0, &r.opts, &r.stats)
+		r.src = newTextSource(body, f, dim, rows, 0, &r.opts, &r.stats, r.vocab)
 	default:
 		r.stats.Lines = 1
-		r.src = newTextSource(body, f, dim, rows, 1, &r.opts, &r.stats)
+		r.src = newTextSource(body, f, dim, rows, 1, &r.opts, &r.stats, r.vocab)
 	}
 	return nil
 }

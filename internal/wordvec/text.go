@@ -43,6 +43,7 @@ type textSource struct {
 	claim  int64 // rows the header claims, -1 for GloVe
 	opts   *Options
 	stats  *Stats
+	vocab  *Vocab // only its hash, from the workers
 	blockN int
 
 	work   chan *textBlock
@@ -63,7 +64,7 @@ type textSource struct {
 
 // newTextSource starts parsing r, which follows headerLines lines (the
 // header, or none), on opts.Workers goroutines.
-func newTextSource(r io.Reader, f Format, dim int, claim int64, headerLines int64, opts *Options, stats *Stats) *textSource {
+func newTextSource(r io.Reader, f Format, dim int, claim int64, headerLines int64, opts *Options, stats *Stats, vocab *Vocab) *textSource {
 	workers := opts.Workers
 	n := 2*workers + 2
 	blockN := opts.BlockBytes
@@ -71,7 +72,7 @@ func newTextSource(r io.Reader, f Format, dim int, claim int64, headerLines int6
 		blockN = 1 << 20 // grown for a line that does not fit
 	}
 	s := &textSource{
-		f: f, dim: dim, claim: claim, opts: opts, stats: stats, blockN: blockN,
+		f: f, dim: dim, claim: claim, opts: opts, stats: stats, vocab: vocab, blockN: blockN,
 		work:    make(chan *textBlock, n+1),
 		done:    make(chan *textBlock, n+1),
 		pool:    make(chan *textBlock, n),
@@ -268,6 +269,7 @@ func (s *textSource) parse(b *textBlock) {
 				break
 			}
 			b.spans = append(b.spans, span{uint32(start), uint32(start + wend)})
+			b.hashes = append(b.hashes, s.vocab.hash(line[:wend]))
 			rows++
 			continue
 		}
@@ -297,6 +299,7 @@ func (s *textSource) parse(b *textBlock) {
 		}
 		wstart := start
 		b.spans = append(b.spans, span{uint32(wstart), uint32(wstart + end)})
+		b.hashes = append(b.hashes, s.vocab.hash(line[:end]))
 		rows++
 	}
 	b.Vectors = vecs[:rows*dim]

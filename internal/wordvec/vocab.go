@@ -47,10 +47,17 @@ func (v *Vocab) Word(i int) []byte {
 
 // ID returns the row of word, and whether it is in the Vocab.
 func (v *Vocab) ID(word []byte) (int, bool) {
+	return v.idHashed(word, maphash.Bytes(v.seed, word))
+}
+
+// hash returns the hash of word the Vocab uses (safe for concurrent use, so
+// that parsing goroutines can hash the words they find).
+func (v *Vocab) hash(word []byte) uint64 { return maphash.Bytes(v.seed, word) }
+
+func (v *Vocab) idHashed(word []byte, h uint64) (int, bool) {
 	if len(v.slots) == 0 {
 		return 0, false
 	}
-	h := maphash.Bytes(v.seed, word)
 	tag := h >> 32
 	mask := uint64(len(v.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
@@ -71,7 +78,12 @@ func (v *Vocab) ID(word []byte) (int, bool) {
 // and whether it was added; it fails only when the Vocab would exceed 4 GiB
 // of words or 2^32-1 words.
 func (v *Vocab) Add(word []byte) (id int, added bool, ok bool) {
-	if id, found := v.ID(word); found {
+	return v.addHashed(word, maphash.Bytes(v.seed, word))
+}
+
+// addHashed is Add with the word's hash (Vocab.hash) already computed.
+func (v *Vocab) addHashed(word []byte, h uint64) (id int, added bool, ok bool) {
+	if id, found := v.idHashed(word, h); found {
 		return id, false, true
 	}
 	if int64(len(v.arena))+int64(len(word)) > maxArena || len(v.ends) >= MaxRows {
@@ -83,7 +95,7 @@ func (v *Vocab) Add(word []byte) (id int, added bool, ok bool) {
 	id = len(v.ends)
 	v.arena = append(v.arena, word...)
 	v.ends = append(v.ends, uint32(len(v.arena)))
-	v.insert(maphash.Bytes(v.seed, word), id)
+	v.insert(h, id)
 	return id, true, true
 }
 
