@@ -48,8 +48,9 @@ func (r *Reader) Stats() Stats { return r.stats }
 // SourceBytes returns how many bytes of the source (as stored: compressed,
 // or the archive) have been read so far, and its size, -1 if unknown (a
 // stream), for a progress bar. The text pipeline reads ahead of the rows
-// delivered by a few blocks. A plain fastText .bin is read at random
-// through a mapping: count its progress in rows, Stats().Rows against
+// delivered by a few blocks. A fastText .bin is read at random through a
+// mapping, or (compressed) read once to its end during Open and again for
+// its word rows: count its progress in rows, Stats().Rows against
 // Header().Rows. It is safe to call from another goroutine.
 func (r *Reader) SourceBytes() (read, size int64) { return r.counter.n.Load(), r.size }
 
