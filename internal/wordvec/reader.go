@@ -421,7 +421,10 @@ func (r *Reader) openFastText(br *bufio.Reader, reopen func() (*os.File, error),
 			}
 			return err
 		}
-		if m.bucketsMem, err = readMatrix(c, m.Subwords.Bucket, m.dim, &c.off); err != nil {
+		if m.bucketsMem, err = readMatrix(c.r, m.Subwords.Bucket, m.dim, &c.off); err != nil {
+			return err
+		}
+		if err := r.stream.close(); err != nil { // the first reading's decompressors
 			return err
 		}
 		f, err := reopen()
@@ -445,11 +448,10 @@ func (r *Reader) openFastText(br *bufio.Reader, reopen func() (*os.File, error),
 		src.off = m.matrixOff
 	default:
 		// A stream read once: hold the word rows too.
-		off := c.off
-		if m.wordsMem, err = readMatrix(c, m.Words, m.dim, &off); err != nil {
+		if m.wordsMem, err = readMatrix(c.r, m.Words, m.dim, &c.off); err != nil {
 			return err
 		}
-		if m.bucketsMem, err = readMatrix(c, m.Subwords.Bucket, m.dim, &off); err != nil {
+		if m.bucketsMem, err = readMatrix(c.r, m.Subwords.Bucket, m.dim, &c.off); err != nil {
 			return err
 		}
 	}
