@@ -96,7 +96,9 @@ func (n *replace) normalize(st *state, s string) string {
 	return st.end(b)
 }
 
-func (n *replace) describe() string { return "Replace(" + quote(n.pattern) + " -> " + quote(n.content) + ")" }
+func (n *replace) describe() string {
+	return "Replace(" + quote(n.pattern) + " -> " + quote(n.content) + ")"
+}
 
 // prepend adds a prefix to every non-empty segment.
 type prepend struct{ prefix string }

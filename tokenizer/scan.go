@@ -104,7 +104,7 @@ func spaceTail(s string, i int) int {
 }
 
 // contraction returns the length of a contraction ('s 't 're 've 'm 'll 'd)
-// at s[i] == '\'', or 0. With fold, letters match case-insensitively under
+// at s[i] == '\”, or 0. With fold, letters match case-insensitively under
 // Unicode simple case folding (so 'ſ' matches s), as (?i:...) does.
 func contraction(s string, i int, fold bool) int {
 	if i+1 >= len(s) {

@@ -42,15 +42,15 @@ type model interface {
 
 // state is the scratch memory of one Encode call; states are pooled.
 type state struct {
-	arena  []byte
-	clean  []byte
-	key    []byte
-	spans  []span
-	segs1  []segment
-	segs2  []segment
+	arena                   []byte
+	clean                   []byte
+	key                     []byte
+	spans                   []span
+	segs1                   []segment
+	segs2                   []segment
 	piecesA, piecesB, spare []piece
-	syms   []sym
-	heap   []mergeItem
+	syms                    []sym
+	heap                    []mergeItem
 }
 
 // begin returns the free tail of the arena to append one string to; end
@@ -252,10 +252,10 @@ type Info struct {
 	PreTokenizer  string   `json:"pre_tokenizer,omitempty"`  // e.g. "ByteLevel(add_prefix_space=false, use_regex=true)"
 	PostProcessor string   `json:"post_processor,omitempty"` // e.g. "TemplateProcessing([CLS] $A [SEP])"
 	Decoder       string   `json:"decoder,omitempty"`
-	VocabSize     int      `json:"vocab_size"`       // largest id + 1
-	ModelTokens   int      `json:"model_tokens"`     // entries of the model vocabulary
-	AddedTokens   int      `json:"added_tokens"`     // entries of added_tokens
-	SpecialTokens []string `json:"special_tokens"`   // contents of the special added tokens, by id
+	VocabSize     int      `json:"vocab_size"`        // largest id + 1
+	ModelTokens   int      `json:"model_tokens"`      // entries of the model vocabulary
+	AddedTokens   int      `json:"added_tokens"`      // entries of added_tokens
+	SpecialTokens []string `json:"special_tokens"`    // contents of the special added tokens, by id
 	Ignored       []string `json:"ignored,omitempty"` // settings present but not applied (truncation, padding)
 }
 
