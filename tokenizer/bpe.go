@@ -45,12 +45,45 @@ func (a mergeItem) less(b mergeItem) bool {
 	return a.rank < b.rank || a.rank == b.rank && a.pos < b.pos
 }
 
+// Words up to cacheWordLen bytes keep their ids in the state's cache (at
+// most cacheWords of them; Hugging Face caches 10,000 words per thread).
+const (
+	cacheWordLen = 64
+	cacheWords   = 10000
+)
+
 // encodeWord appends the ids of one pre-token to dst.
 func (m *bpe) encodeWord(st *state, p piece, dst []int64) []int64 {
 	w := p.s
 	if w == "" {
 		return dst
 	}
+	if len(w) > cacheWordLen {
+		return m.encodeUncached(st, p, dst)
+	}
+	if v, ok := st.cache[w]; ok {
+		for _, id := range st.cacheIDs[v>>8 : v>>8+v&0xFF] {
+			dst = append(dst, int64(id))
+		}
+		return dst
+	}
+	mark := len(dst)
+	dst = m.encodeUncached(st, p, dst)
+	if n := len(dst) - mark; n < 256 {
+		if st.cache == nil || len(st.cache) >= cacheWords {
+			st.cache = make(map[string]uint32, 1024)
+			st.cacheIDs = st.cacheIDs[:0]
+		}
+		st.cache[string(w)] = uint32(len(st.cacheIDs))<<8 | uint32(n)
+		for _, id := range dst[mark:] {
+			st.cacheIDs = append(st.cacheIDs, int32(id))
+		}
+	}
+	return dst
+}
+
+func (m *bpe) encodeUncached(st *state, p piece, dst []int64) []int64 {
+	w := p.s
 	if p.raw {
 		if m.ignoreMerges {
 			if id, ok := m.rawVocab[w]; ok {
@@ -136,14 +169,34 @@ func (m *bpe) encodeWord(st *state, p piece, dst []int64) []int64 {
 	return m.mergeAll(st, dst)
 }
 
-// mergeAll applies the merges to st.syms as Word::merge_all does (a
-// priority queue of candidate merges: O(n log n) in the word's length) and
-// appends the resulting ids.
+// smallWord is the length up to which mergeAll scans for the best pair
+// instead of keeping a priority queue.
+const smallWord = 48
+
+// mergeAll applies the merges to st.syms and appends the resulting ids.
+//
+// Hugging Face's Word::merge_all keeps a priority queue of candidate merges
+// (lowest rank, then leftmost) and skips a popped candidate unless the pair
+// at its position still merges into the same token. Token strings grow with
+// every merge and ids are unique, so that check passes exactly when the pair
+// is the one the candidate was made for: the result is that of repeatedly
+// merging the lowest-ranked adjacent pair, leftmost first. Short words do
+// that directly (a scan per merge, two map lookups per merge); longer ones use
+// the queue, O(n log n) in the word's length.
 func (m *bpe) mergeAll(st *state, dst []int64) []int64 {
 	syms := st.syms
 	if len(syms) == 1 {
 		return append(dst, int64(syms[0].id))
 	}
+	if len(syms) <= smallWord {
+		return m.mergeSmall(st, dst)
+	}
+	return m.mergeHeap(st, dst)
+}
+
+// mergeHeap is mergeAll with the priority queue, as Word::merge_all.
+func (m *bpe) mergeHeap(st *state, dst []int64) []int64 {
+	syms := st.syms
 	h := st.heap[:0]
 	for i := 0; i+1 < len(syms); i++ {
 		if v, ok := m.merges[uint64(uint32(syms[i].id))<<32|uint64(uint32(syms[i+1].id))]; ok {
@@ -227,4 +280,58 @@ func heapPop(h []mergeItem) (mergeItem, []mergeItem) {
 		i = c
 	}
 	return top, h
+}
+
+const noRank = ^uint32(0)
+
+// pairRank returns the rank and merged id of the pair (a, b), or noRank.
+func (m *bpe) pairRank(a, b int32) (uint32, int32) {
+	if v, ok := m.merges[uint64(uint32(a))<<32|uint64(uint32(b))]; ok {
+		return uint32(v >> 32), int32(uint32(v))
+	}
+	return noRank, 0
+}
+
+// mergeSmall is mergeAll for short words: ids and the ranks of adjacent
+// pairs in arrays, the lowest rank found by a scan.
+func (m *bpe) mergeSmall(st *state, dst []int64) []int64 {
+	var idsBuf [smallWord]int32
+	var ranks [smallWord]uint32
+	var news [smallWord]int32
+	n := len(st.syms)
+	ids := idsBuf[:n]
+	for i, s := range st.syms {
+		ids[i] = s.id
+	}
+	for i := 0; i+1 < n; i++ {
+		ranks[i], news[i] = m.pairRank(ids[i], ids[i+1])
+	}
+	for n > 1 {
+		best, bi := noRank, -1
+		for i := 0; i+1 < n; i++ {
+			if ranks[i] < best {
+				best, bi = ranks[i], i
+			}
+		}
+		if bi < 0 {
+			break
+		}
+		ids[bi] = news[bi]
+		copy(ids[bi+1:n-1], ids[bi+2:n])
+		copy(ranks[bi+1:n-1], ranks[bi+2:n])
+		copy(news[bi+1:n-1], news[bi+2:n])
+		n--
+		if bi > 0 {
+			ranks[bi-1], news[bi-1] = m.pairRank(ids[bi-1], ids[bi])
+		}
+		if bi+1 < n {
+			ranks[bi], news[bi] = m.pairRank(ids[bi], ids[bi+1])
+		} else {
+			ranks[bi] = noRank
+		}
+	}
+	for _, id := range ids[:n] {
+		dst = append(dst, int64(id))
+	}
+	return dst
 }

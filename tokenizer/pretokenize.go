@@ -25,14 +25,21 @@ type preTokenizer interface {
 type preSequence struct{ list []preTokenizer }
 
 func (p *preSequence) split(st *state, in []piece, out []piece) []piece {
+	// Steps alternate between out and the state's spare buffer; whichever
+	// does not hold the result becomes the spare again.
+	bufs := [2][]piece{out, st.spare[:0]}
+	cur := in
 	for i, x := range p.list {
-		if i > 0 {
-			in, out = out, in[:0]
-		}
-		out = x.split(st, in, out)
+		k := i % 2
+		bufs[k] = x.split(st, cur, bufs[k][:0])
+		cur = bufs[k]
 	}
-	st.spare = in[:0]
-	return out
+	if len(p.list)%2 == 1 {
+		st.spare = bufs[1][:0]
+	} else {
+		st.spare = bufs[0][:0]
+	}
+	return cur
 }
 
 func (p *preSequence) describe() string {
@@ -45,12 +52,12 @@ func (p *preSequence) describe() string {
 
 // splitWith cuts every piece along the spans that find gives for it, with
 // the behaviour b, dropping empty results.
-func splitWith(st *state, in []piece, out []piece, b splitBehavior, invert bool, find func(s string, dst []span) []span) []piece {
+func splitWith(st *state, in []piece, out []piece, b splitBehavior, invert bool, pat pattern) []piece {
 	for _, p := range in {
 		if p.s == "" {
 			continue
 		}
-		sp := find(p.s, st.spans[:0])
+		sp := pat.spans(p.s, st.spans[:0])
 		sp = applyBehavior(sp, b, invert)
 		for _, x := range sp {
 			if x.end > x.start {
@@ -70,7 +77,7 @@ type splitPre struct {
 }
 
 func (p *splitPre) split(st *state, in []piece, out []piece) []piece {
-	return splitWith(st, in, out, p.behavior, p.invert, p.pat.spans)
+	return splitWith(st, in, out, p.behavior, p.invert, p.pat)
 }
 
 func (p *splitPre) describe() string {
@@ -105,7 +112,7 @@ func (p *byteLevelPre) split(st *state, in []piece, out []piece) []piece {
 	}
 	start := len(out)
 	if p.useRegex {
-		out = splitWith(st, in, out, behIsolated, false, gpt2Pattern.spans)
+		out = splitWith(st, in, out, behIsolated, false, gpt2Pattern)
 	} else {
 		for _, x := range in {
 			if x.s != "" {
@@ -236,8 +243,11 @@ type charSplitPre struct {
 }
 
 func (p *charSplitPre) split(st *state, in []piece, out []piece) []piece {
-	return splitWith(st, in, out, p.behavior, false, func(s string, dst []span) []span { return charSpans(s, p.pred, dst) })
+	return splitWith(st, in, out, p.behavior, false, p)
 }
+
+func (p *charSplitPre) spans(s string, dst []span) []span { return charSpans(s, p.pred, dst) }
+func (p *charSplitPre) String() string                    { return p.name }
 
 func (p *charSplitPre) describe() string { return p.name }
 

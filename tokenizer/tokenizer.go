@@ -51,6 +51,9 @@ type state struct {
 	piecesA, piecesB, spare []piece
 	syms                    []sym
 	heap                    []mergeItem
+	// The BPE word cache: word -> offset<<8|count in cacheIDs.
+	cache    map[string]uint32
+	cacheIDs []int32
 }
 
 // begin returns the free tail of the arena to append one string to; end
