@@ -173,6 +173,10 @@ func (m *bpe) encodeUncached(st *state, p piece, dst []int64) []int64 {
 // instead of keeping a priority queue.
 const smallWord = 48
 
+// mergeSmallMax is smallWord; tests lower it to run every word through the
+// priority queue.
+var mergeSmallMax = smallWord
+
 // mergeAll applies the merges to st.syms and appends the resulting ids.
 //
 // Hugging Face's Word::merge_all keeps a priority queue of candidate merges
@@ -188,7 +192,7 @@ func (m *bpe) mergeAll(st *state, dst []int64) []int64 {
 	if len(syms) == 1 {
 		return append(dst, int64(syms[0].id))
 	}
-	if len(syms) <= smallWord {
+	if len(syms) <= mergeSmallMax {
 		return m.mergeSmall(st, dst)
 	}
 	return m.mergeHeap(st, dst)
@@ -203,9 +207,11 @@ func (m *bpe) mergeHeap(st *state, dst []int64) []int64 {
 			h = heapPush(h, mergeItem{rank: uint32(v >> 32), pos: int32(i), newID: int32(uint32(v))})
 		}
 	}
+	st.heapOps += len(h)
 	for len(h) > 0 {
 		var top mergeItem
 		top, h = heapPop(h)
+		st.heapOps++
 		cur := &syms[top.pos]
 		if !cur.live || cur.next < 0 {
 			continue
@@ -226,12 +232,14 @@ func (m *bpe) mergeHeap(st *state, dst []int64) []int64 {
 			prev := syms[cur.prev]
 			if v, ok := m.merges[uint64(uint32(prev.id))<<32|uint64(uint32(cur.id))]; ok {
 				h = heapPush(h, mergeItem{rank: uint32(v >> 32), pos: cur.prev, newID: int32(uint32(v))})
+				st.heapOps++
 			}
 		}
 		if cur.next >= 0 {
 			next := syms[cur.next]
 			if v, ok := m.merges[uint64(uint32(cur.id))<<32|uint64(uint32(next.id))]; ok {
 				h = heapPush(h, mergeItem{rank: uint32(v >> 32), pos: top.pos, newID: int32(uint32(v))})
+				st.heapOps++
 			}
 		}
 	}

@@ -43,8 +43,17 @@ func (n *unicodeForm) normalize(st *state, s string) string {
 	if n.form.QuickSpanString(s) == len(s) {
 		return s
 	}
+	return appendForm(st, n.form, s)
+}
+
+// appendForm normalizes s to form f in the arena, through the state's
+// iterator (norm.Form.AppendString allocates a buffer per call).
+func appendForm(st *state, f norm.Form, s string) string {
 	b := st.begin()
-	b = n.form.AppendString(b, s)
+	st.iter.InitString(f, s)
+	for !st.iter.Done() {
+		b = append(b, st.iter.Next()...)
+	}
 	return st.end(b)
 }
 
@@ -198,9 +207,7 @@ func (n *bertNormalizer) normalize(st *state, s string) string {
 	}
 	if n.stripAccents {
 		if norm.NFD.QuickSpanString(s) != len(s) {
-			b := st.begin()
-			b = norm.NFD.AppendString(b, s)
-			s = st.end(b)
+			s = appendForm(st, norm.NFD, s)
 		}
 		s = filterRunes(st, s, func(r rune) bool { return r < 0x300 || !unicode.Is(unicode.Mn, r) })
 	}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"unsafe"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Tokenizer turns text into token ids and back, as the Hugging Face
@@ -54,6 +56,10 @@ type state struct {
 	// The BPE word cache: word -> offset<<8|count in cacheIDs.
 	cache    map[string]uint32
 	cacheIDs []int32
+	// heapOps counts the priority queue's pushes and pops (each O(log n)),
+	// for the test that BPE stays O(n log n) on long words.
+	heapOps int
+	iter    norm.Iter
 }
 
 // begin returns the free tail of the arena to append one string to; end
