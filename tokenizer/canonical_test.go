@@ -64,11 +64,27 @@ func TestLegacyFilesMatchTokenizerJSON(t *testing.T) {
 	}
 }
 
-// TestGPT2HelloWorld pins the ids that the seed-123 table example uses.
+// TestGPT2HelloWorld checks the example the seed-123 table will use:
+// "Hello world" gets the reference ids (transformers.js, corpus text 0) from
+// tokenizer.json and from vocab.json + merges.txt alike.
 func TestGPT2HelloWorld(t *testing.T) {
-	got := refTokenizer(t, "gpt2").Encode(nil, "Hello world", true)
-	if !slices.Equal(got, []int64{15496, 995}) {
-		t.Fatalf("Hello world -> %v", got)
+	texts := readCorpus(t)
+	if texts[0] != "Hello world" {
+		t.Fatalf("corpus text 0 is %q", texts[0])
+	}
+	want := readExpected(t, "gpt2").Cases[0].IDsPlain
+	data, _, err := Canonical(Files{VocabJSON: readRef(t, "gpt2/vocab.json"), Merges: readRef(t, "gpt2/merges.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, err := Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range []*Tokenizer{refTokenizer(t, "gpt2"), legacy} {
+		if got := tk.Encode(nil, "Hello world", true); !slices.Equal(got, want) {
+			t.Fatalf("Hello world -> %v, want %v", got, want)
+		}
 	}
 }
 

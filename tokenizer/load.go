@@ -494,6 +494,7 @@ func (t *Tokenizer) loadAdded(list []json.RawMessage, mvocab map[string]int32) e
 			rawToks = append(rawToks, tok)
 		}
 	}
+	t.addedByContent = byContent
 	t.rawMatcher = newMatcher(rawToks)
 	t.normMatcher = newMatcher(normToks)
 	t.info.AddedTokens = len(t.added)

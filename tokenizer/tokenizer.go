@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -20,11 +21,12 @@ type Tokenizer struct {
 	post       *postProcessor
 	dec        decoder // nil: tokens joined with spaces
 
-	added         []*addedToken
-	addedByID     map[int32]*addedToken
-	rawMatcher    *matcher // added tokens matched on the raw text
-	normMatcher   *matcher // normalized added tokens, matched after normalization
-	specialByText map[string]bool
+	added          []*addedToken
+	addedByID      map[int32]*addedToken
+	addedByContent map[string]*addedToken
+	rawMatcher     *matcher // added tokens matched on the raw text
+	normMatcher    *matcher // normalized added tokens, matched after normalization
+	specialByText  map[string]bool
 
 	// vocab is every id's token string (model vocabulary, then added tokens);
 	// hasID says which ids exist.
@@ -197,10 +199,8 @@ func (t *Tokenizer) Tokens(ids []int64) ([]string, error) {
 // TokenToID returns the id of an exact token string (added tokens first,
 // then the model vocabulary).
 func (t *Tokenizer) TokenToID(token string) (int64, bool) {
-	for _, a := range t.added {
-		if a.content == token {
-			return int64(a.id), true
-		}
+	if a, ok := t.addedByContent[token]; ok {
+		return int64(a.id), true
 	}
 	if id, ok := t.tokenID[token]; ok {
 		return int64(id), true
@@ -237,20 +237,9 @@ func (t *Tokenizer) Decode(ids []int64, skipSpecialTokens bool) (string, error) 
 		toks = append(toks, s)
 	}
 	if t.dec == nil {
-		out := ""
-		for i, s := range toks {
-			if i > 0 {
-				out += " "
-			}
-			out += s
-		}
-		return out, nil
+		return strings.Join(toks, " "), nil
 	}
-	out := ""
-	for _, s := range t.dec.decodeChain(toks) {
-		out += s
-	}
-	return out, nil
+	return strings.Join(t.dec.decodeChain(toks), ""), nil
 }
 
 // Info describes a tokenizer for people (embpack inspect) and provenance.
