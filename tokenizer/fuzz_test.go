@@ -61,6 +61,7 @@ var loadCases = []struct {
 	{"deep nesting", tiny(tinyBPE, strings.Repeat(`{"type":"Sequence","normalizers":[`, 40)+`{"type":"NFC"}`+strings.Repeat(`]}`, 40), "null", "null", "null", ""), "nested more than", false},
 	{"added id mismatch", tiny(tinyBPE, "null", "null", "null", "null", `{"id":99,"content":"<x>","special":true}`), "would give it id 8", false},
 	{"added id of vocab token", tiny(tinyBPE, "null", "null", "null", "null", `{"id":3,"content":"a","special":true}`), "would give it id 0", false},
+	{"long added token", tiny(tinyBPE, "null", "null", "null", "null", `{"id":8,"content":"`+strings.Repeat("x", 1025)+`"}`), "longer than 1024", false},
 	{"added twice", tiny(tinyBPE, "null", "null", "null", "null", `{"id":8,"content":"<x>"},{"id":9,"content":"<x>"}`), "listed twice", false},
 	{"template unknown token", tiny(tinyBPE, "null", "null", `{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}}],"special_tokens":{}}`, "null", ""), `special token "<s>" is not in special_tokens`, false},
 	{"template id out of range", tiny(tinyBPE, "null", "null", `{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}}],"special_tokens":{"<s>":{"id":"<s>","ids":[1000],"tokens":["<s>"]}}}`, "null", ""), "id 1000, outside", false},

@@ -19,6 +19,10 @@ const (
 	maxID = 1<<31 - 2
 	// maxDepth bounds the nesting of Sequence components.
 	maxDepth = 16
+	// maxAddedLen bounds the length of an added token in bytes (real files
+	// stay under 100): finding added tokens costs at most this many steps per
+	// byte of text.
+	maxAddedLen = 1024
 	// idSlack bounds the gaps of the id space: the largest id may exceed the
 	// number of tokens by this factor, plus 1024 (the dense id -> token table
 	// is then at most a small multiple of the input's size).
@@ -393,9 +397,14 @@ func (t *Tokenizer) loadWordPiece(m *modelJSON) (map[string]int32, error) {
 		}
 		w.maxChars = int(min(*m.MaxInputCharsPerWord, math.MaxInt32))
 	}
+	lens := map[int]bool{}
 	for tok := range vocab {
-		w.maxLen = max(w.maxLen, len(tok))
+		lens[len(tok)] = true
 	}
+	for n := range lens {
+		w.lens = append(w.lens, n)
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(w.lens)))
 	t.info.ModelDetail = fmt.Sprintf("unk_token=%s, continuing_subword_prefix=%s, max_input_chars_per_word=%d", quote(unk), quote(w.prefix), w.maxChars)
 	t.model = w
 	t.tokenID = vocab
@@ -451,6 +460,9 @@ func (t *Tokenizer) loadAdded(list []json.RawMessage, mvocab map[string]int32) e
 		}
 		if !utf8.ValidString(*a.Content) {
 			return loadErr(comp, "content %q is not valid UTF-8", *a.Content)
+		}
+		if len(*a.Content) > maxAddedLen {
+			return loadErr(comp, "content of %d bytes is longer than %d", len(*a.Content), maxAddedLen)
 		}
 		if _, dup := byContent[*a.Content]; dup {
 			return loadErr(comp, "%q is listed twice", *a.Content)

@@ -10,10 +10,12 @@ type wordPiece struct {
 	unk      int32
 	prefix   string
 	maxChars int
-	// maxLen is the longest token in bytes: no longer substring can match, so
-	// the search starts there (the result is the same as starting at the end
-	// of the word, the work is linear in the word's length).
-	maxLen int
+	// lens are the byte lengths of the vocabulary's tokens, longest first.
+	// The greedy search tries the end positions from the longest down; only
+	// a substring whose length (with the prefix) is a token's length can
+	// match, so only those are looked up: the same result as trying every
+	// end position, with work bounded by the number of distinct lengths.
+	lens []int
 }
 
 func (m *wordPiece) encodeWord(st *state, p piece, dst []int64) []int64 {
@@ -26,35 +28,30 @@ func (m *wordPiece) encodeWord(st *state, p piece, dst []int64) []int64 {
 	}
 	mark := len(dst)
 	for start := 0; start < len(w); {
-		end := len(w)
-		limit := m.maxLen
+		extra := 0
 		if start > 0 {
-			limit -= len(m.prefix)
+			extra = len(m.prefix)
 		}
-		if end-start > limit {
-			end = start + max(limit, 0)
-			for end > start && !utf8.RuneStart(w[end]) {
-				end--
+		found, end := int32(-1), 0
+		for _, n := range m.lens {
+			e := start + n - extra
+			if n < extra || e <= start || e > len(w) || (e < len(w) && !utf8.RuneStart(w[e])) {
+				continue
 			}
-		}
-		found := int32(-1)
-		for end > start {
 			var id int32
 			var ok bool
 			if start > 0 {
 				b := append(st.key[:0], m.prefix...)
-				b = append(b, w[start:end]...)
+				b = append(b, w[start:e]...)
 				st.key = b
 				id, ok = m.vocab[string(b)]
 			} else {
-				id, ok = m.vocab[w[start:end]]
+				id, ok = m.vocab[w[start:e]]
 			}
 			if ok {
-				found = id
+				found, end = id, e
 				break
 			}
-			_, n := utf8.DecodeLastRuneInString(w[start:end])
-			end -= n
 		}
 		if found < 0 {
 			return append(dst[:mark], int64(m.unk))
