@@ -861,6 +861,8 @@ func knownPattern(re string) pattern {
 		return &gptScan{text: re, cl100k: true, maxDigits: 3}
 	case patQwen2:
 		return &gptScan{text: re, cl100k: true, maxDigits: 1}
+	case patO200K:
+		return &gptScan{text: re, o200k: true}
 	}
 	return nil
 }

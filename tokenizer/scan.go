@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -37,11 +38,16 @@ const (
 	patQwen2 = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 )
 
-// gptScan is a scanner for one of the three GPT-style patterns.
+// GPT-4o and gpt-oss (tiktoken's o200k_base): case-aware words.
+const patO200K = `[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+
+// gptScan is a scanner for one of the GPT-style patterns.
 type gptScan struct {
 	text string
 	// cl100k selects the cl100k/Qwen alternatives; false is GPT-2's.
 	cl100k bool
+	// o200k selects the o200k alternatives.
+	o200k bool
 	// maxDigits bounds \p{N}{1,maxDigits} (cl100k: 3, Qwen: 1).
 	maxDigits int
 }
@@ -51,9 +57,12 @@ func (g *gptScan) String() string { return g.text }
 func (g *gptScan) spans(s string, dst []span) []span {
 	for i := 0; i < len(s); {
 		var end int
-		if g.cl100k {
+		switch {
+		case g.o200k:
+			end = o200kAt(s, i)
+		case g.cl100k:
 			end = g.cl100kAt(s, i)
-		} else {
+		default:
 			end = gpt2At(s, i)
 		}
 		dst = append(dst, span{int32(i), int32(end), true})
@@ -219,8 +228,13 @@ func (g *gptScan) cl100kAt(s string, i int) int {
 		}
 		return j
 	}
-	// Here s[i] is white space. `\s*[\r\n]+`: up to and including the last
-	// \r or \n of the run of white space.
+	return crlfOrSpaceTail(s, i)
+}
+
+// crlfOrSpaceTail is `\s*[\r\n]+|\s+(?!\S)|\s+` at a white-space s[i]: up
+// to and including the last \r or \n of the run of white space if it has
+// one, else spaceTail.
+func crlfOrSpaceTail(s string, i int) int {
 	q, lastNL := i, -1
 	for q < len(s) {
 		rq, nq := decodeAt(s, q)
@@ -378,4 +392,103 @@ func applyBehavior(sp []span, b splitBehavior, invert bool) []span {
 		return out
 	}
 	return sp
+}
+
+// o200k's letter classes: upper-ish [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] and
+// lower-ish [\p{Ll}\p{Lm}\p{Lo}\p{M}] (Lm, Lo and marks are in both).
+func isUpperish(r rune) bool {
+	if r < 128 {
+		return 'A' <= r && r <= 'Z'
+	}
+	return unicode.In(r, unicode.Lu, unicode.Lt, unicode.Lm, unicode.Lo, unicode.M)
+}
+
+func isLowerish(r rune) bool {
+	if r < 128 {
+		return 'a' <= r && r <= 'z'
+	}
+	return unicode.In(r, unicode.Ll, unicode.Lm, unicode.Lo, unicode.M)
+}
+
+// isWordPrefix is [^\r\n\p{L}\p{N}].
+func isWordPrefix(r rune) bool { return !isCRLF(r) && !isLetter(r) && !isNumber(r) }
+
+// withContraction extends a match ending at e by an optional contraction.
+func withContraction(s string, e int) int {
+	if e < len(s) && s[e] == '\'' {
+		return e + contraction(s, e, true)
+	}
+	return e
+}
+
+// o200kWord1 is [U]*[W]+C? at j (U upper-ish, W lower-ish, C a
+// contraction), as a backtracking engine finds it: U* takes the longest run,
+// gives characters back until W+ can start, W+ takes the longest run.
+func o200kWord1(s string, j int) (int, bool) {
+	k := runOf(s, j, isUpperish)
+	if k < len(s) {
+		if r, _ := decodeAt(s, k); isLowerish(r) {
+			return withContraction(s, runOf(s, k, isLowerish)), true
+		}
+	}
+	// Give back the run: the last character of it that is also lower-ish
+	// starts W+, which then ends after it (what follows it is not W).
+	for p := k; p > j; {
+		r, n := lastRune(s[:p])
+		p -= n
+		if isLowerish(r) {
+			return withContraction(s, p+n), true
+		}
+	}
+	return 0, false
+}
+
+// o200kWord2 is [U]+[W]*C? at j.
+func o200kWord2(s string, j int) (int, bool) {
+	k := runOf(s, j, isUpperish)
+	if k == j {
+		return 0, false
+	}
+	return withContraction(s, runOf(s, k, isLowerish)), true
+}
+
+// o200kAt returns the end of the o200k pattern's match at i (patO200K).
+func o200kAt(s string, i int) int {
+	r, n := decodeAt(s, i)
+	pre := isWordPrefix(r) && i+n < len(s)
+	for _, word := range [...]func(string, int) (int, bool){o200kWord1, o200kWord2} {
+		if pre {
+			if e, ok := word(s, i+n); ok {
+				return e
+			}
+		}
+		if e, ok := word(s, i); ok {
+			return e
+		}
+	}
+	if isNumber(r) {
+		j := i
+		for k := 0; k < 3 && j < len(s); k++ {
+			rj, nj := decodeAt(s, j)
+			if !isNumber(rj) {
+				break
+			}
+			j += nj
+		}
+		return j
+	}
+	// ` ?[^\s\p{L}\p{N}]+[\r\n/]*`
+	p, rp := i, r
+	if r == ' ' && i+1 < len(s) {
+		p = i + 1
+		rp, _ = decodeAt(s, p)
+	}
+	if isOtherClass(rp) {
+		j := runOf(s, p, isOtherClass)
+		for j < len(s) && (s[j] == '\r' || s[j] == '\n' || s[j] == '/') {
+			j++
+		}
+		return j
+	}
+	return crlfOrSpaceTail(s, i)
 }
