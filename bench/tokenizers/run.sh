@@ -2,7 +2,7 @@
 # Tokenizer throughput, single thread, embstore against the npm tokenizers,
 # in one run with interleaved rounds (see BENCHMARKS.md, "Tokenizers").
 #
-#   NODE_MODULES_DIR=/tmp/node-oracles bench/tokenizers/run.sh [ROUNDS] > results.jsonl
+#   NODE_MODULES_DIR=DIR bench/tokenizers/run.sh [ROUNDS] > results.jsonl
 #
 # NODE_MODULES_DIR is a scratch directory (outside the repository) where
 #   npm install @huggingface/transformers@4.3.1 tiktoken@1.0.22 js-tiktoken@1.0.21
