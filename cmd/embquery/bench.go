@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/embstore/embstore/internal/cli"
+	"github.com/embstore/embstore/internal/errctx"
 	"github.com/embstore/embstore/store"
 )
 
@@ -115,7 +116,7 @@ func runBench(e env, args []string) error {
 	if *positions {
 		avail := t.Positions() - t.PositionOffset()
 		if avail <= 0 {
-			return fmt.Errorf("%s: %w", fs.Arg(0), store.ErrNoPositions)
+			return errctx.In("embstore", fs.Arg(0), store.ErrNoPositions)
 		}
 		res.SeqLen = int(min(avail, int64(*batch)))
 		res.Batch = *batch / res.SeqLen * res.SeqLen
@@ -133,7 +134,7 @@ func runBench(e env, args []string) error {
 		return err
 	}
 	if err := t.CheckIDs(ring); err != nil {
-		return fmt.Errorf("--ids %s: %w", *idFile, err)
+		return errctx.In("embstore", "--ids "+*idFile, err)
 	}
 	outRows := res.Batch
 	if *mode == "bag" {

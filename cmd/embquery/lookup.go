@@ -7,6 +7,7 @@ import (
 	"runtime"
 
 	"github.com/embstore/embstore/internal/cli"
+	"github.com/embstore/embstore/internal/errctx"
 	"github.com/embstore/embstore/internal/vecout"
 	"github.com/embstore/embstore/store"
 )
@@ -92,7 +93,7 @@ func runLookup(e env, args []string) error {
 	defer t.Close()
 	q := &lookup{t: t, table: *table, positions: *positions, start: *start, seqLen: *seqLen}
 	if *table == "positions" && t.Positions() == 0 {
-		return fmt.Errorf("%s: %w", fs.Arg(0), store.ErrNoPositions)
+		return errctx.In("embstore", fs.Arg(0), store.ErrNoPositions)
 	}
 
 	src := idSource(nil)

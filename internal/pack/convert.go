@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/internal/errctx"
 )
 
 // ConversionInfo is the "conversion" metadata of a converted table.
@@ -73,7 +74,7 @@ func copyRows(r *format.Reader, s format.Section, write func([]float32) error, d
 			return err
 		}
 		if err := write(vals); err != nil {
-			return fmt.Errorf("%s rows %d to %d: %w", s.Kind, first, first+n, err)
+			return errctx.In("embstore", fmt.Sprintf("%s rows %d to %d", s.Kind, first, first+n), err)
 		}
 		done(n)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/internal/errctx"
 	"github.com/embstore/embstore/internal/safetensors"
 )
 
@@ -247,11 +248,11 @@ func Import(dst string, spec ImportSpec, progress Progress) (*ImportInfo, error)
 	done := int64(0)
 	report := func(n int64) { done += n; progress.report(done, total) }
 	if err := streamRows(tokens, fw.WriteTokens, report); err != nil {
-		return nil, fmt.Errorf("tensor %q: %w", tokName, err)
+		return nil, errctx.In("embstore", fmt.Sprintf("tensor %q", tokName), err)
 	}
 	if positions != nil {
 		if err := streamRows(positions, fw.WritePositions, report); err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", posName, err)
+			return nil, errctx.In("embstore", fmt.Sprintf("tensor %q", posName), err)
 		}
 	}
 	info.MaxAbsError = fw.MaxError()
