@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/embstore/embstore/internal/atomicfile"
+	"github.com/embstore/embstore/internal/errctx"
 )
 
 // A WriteTensor describes one tensor to write with Write or WriteFile. Its
@@ -87,7 +88,7 @@ func write(w io.Writer, file string, metadata map[string]string, tensors []Write
 		case lw.over:
 			return cw.n, &FormatError{File: file, Offset: -1, Tensor: t.Name, Err: ErrSizeMismatch, Detail: fmt.Sprintf("Data wrote more than the tensor's %d bytes", sizes[i])}
 		case err != nil:
-			return cw.n, fmt.Errorf("safetensors: writing tensor %s: %w", quote(t.Name), err)
+			return cw.n, errctx.In("safetensors", "write tensor "+quote(t.Name), err)
 		case lw.left != 0:
 			return cw.n, &FormatError{File: file, Offset: -1, Tensor: t.Name, Err: ErrSizeMismatch, Detail: fmt.Sprintf("Data wrote %d bytes; the tensor holds %d", sizes[i]-lw.left, sizes[i])}
 		}
