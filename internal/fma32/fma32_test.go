@@ -1,11 +1,12 @@
 package fma32
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 	"testing"
-
-	"github.com/embstore/embstore/internal/cref"
 )
 
 // same reports whether a and b are the same float32: identical bits, or both
@@ -19,33 +20,81 @@ func same(a, b float32) bool {
 
 func f32(bits uint32) float32 { return math.Float32frombits(bits) }
 
-// compare checks FMA, and its exact path on its own, against the C
-// library's fmaf on every triple, in batches so the cgo call does not
-// dominate.
+// libcFmaf, when not nil, sets out[i] = fmaf(x[i], y[i], z[i]) with the C
+// library. Builds with cgo set it (fmaf_cgo_test.go), and compare then
+// checks the math/big oracle against the C library as well.
+var libcFmaf func(x, y, z, out []float32)
+
+// compare checks FMA, and its exact path on its own, against the exact
+// oracle bigFMA on every triple (and, with cgo, the oracle against the C
+// library's fmaf). The triples are split over the available CPUs: the
+// oracle is slow.
 func compare(t *testing.T, name string, x, y, z []float32) {
 	t.Helper()
 	want := make([]float32, len(x))
-	cref.FmafSlice(x, y, z, want)
-	bad := 0
-	for i := range x {
-		if got := FMA(x[i], y[i], z[i]); !same(got, want[i]) {
-			if bad < 10 {
-				t.Errorf("%s: FMA(%g, %g, %g) = %g (%#08x), fmaf = %g (%#08x)", name,
-					x[i], y[i], z[i], got, math.Float32bits(got), want[i], math.Float32bits(want[i]))
-			}
-			bad++
+	var libc []float32
+	if libcFmaf != nil {
+		libc = make([]float32, len(x))
+		libcFmaf(x, y, z, libc)
+	}
+	var (
+		mu     sync.Mutex
+		bad    int
+		report []string
+	)
+	note := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if bad < 10 {
+			report = append(report, s)
 		}
-		if got := exact(x[i], y[i], z[i]); !same(got, want[i]) {
-			if bad < 10 {
-				t.Errorf("%s: exact(%g, %g, %g) = %g (%#08x), fmaf = %g (%#08x)", name,
-					x[i], y[i], z[i], got, math.Float32bits(got), want[i], math.Float32bits(want[i]))
+		bad++
+	}
+	parallel(len(x), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			want[i] = bigFMA(x[i], y[i], z[i])
+			if libc != nil && !same(want[i], libc[i]) {
+				note(fmt.Sprintf("%s: oracle(%g, %g, %g) = %g (%#08x), C fmaf = %g (%#08x)", name,
+					x[i], y[i], z[i], want[i], math.Float32bits(want[i]), libc[i], math.Float32bits(libc[i])))
 			}
-			bad++
+			if got := FMA(x[i], y[i], z[i]); !same(got, want[i]) {
+				note(fmt.Sprintf("%s: FMA(%g, %g, %g) = %g (%#08x), exact = %g (%#08x)", name,
+					x[i], y[i], z[i], got, math.Float32bits(got), want[i], math.Float32bits(want[i])))
+			}
+			if got := exact(x[i], y[i], z[i]); !same(got, want[i]) {
+				note(fmt.Sprintf("%s: exact(%g, %g, %g) = %g (%#08x), oracle = %g (%#08x)", name,
+					x[i], y[i], z[i], got, math.Float32bits(got), want[i], math.Float32bits(want[i])))
+			}
 		}
+	})
+	for _, s := range report {
+		t.Error(s)
 	}
 	if bad > 0 {
 		t.Errorf("%s: %d of %d differ", name, bad, len(x))
 	}
+}
+
+// parallel calls fn on consecutive ranges [lo, hi) covering [0, n), spread
+// over GOMAXPROCS goroutines.
+func parallel(n int, fn func(lo, hi int)) {
+	const chunk = 1 << 14
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for lo := range next {
+				fn(lo, min(lo+chunk, n))
+			}
+		}()
+	}
+	for lo := 0; lo < n; lo += chunk {
+		next <- lo
+	}
+	close(next)
+	wg.Wait()
 }
 
 // specials are values every edge-case test combines: zeros, the smallest and
