@@ -2,12 +2,14 @@ package kernel
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/internal/fuzzcorpus"
 )
 
 // The tests in this file check every kernel level this machine supports
@@ -448,7 +450,8 @@ func TestAsmRejectsBadIDs(t *testing.T) {
 // FuzzGatherMatchesReference builds a table from the fuzzer's bytes (so
 // that it explores bit patterns: NaN payloads, subnormals, int8 scales)
 // and checks gathers, positional gathers and bags at every level against
-// the reference.
+// the reference. Seeds: the cases below and the corpus in
+// testdata/fuzz/FuzzGatherMatchesReference.
 func FuzzGatherMatchesReference(f *testing.F) {
 	f.Add(uint8(1), uint16(7), uint16(0), uint64(1), []byte{0, 0, 0x80, 0x7f, 1, 0, 0xc0, 0xff})
 	f.Add(uint8(2), uint16(17), uint16(30), uint64(2), []byte{0x00, 0x7c, 0x01, 0x7c, 0x00, 0xfe, 0x01, 0x00})
@@ -456,6 +459,21 @@ func FuzzGatherMatchesReference(f *testing.F) {
 	f.Add(uint8(4), uint16(9), uint16(4), uint64(4), []byte{0, 255, 0, 0, 0x80, 0x7f, 0, 0, 0xc0, 0x7f, 3})
 	f.Add(uint8(4), uint16(300), uint16(4000), uint64(5), []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
 	f.Add(uint8(1), uint16(768), uint16(0), uint64(6), []byte{0x01, 0x00, 0x80, 0xff})
+	corpus, err := fuzzcorpus.Load(fuzzcorpus.Dir(1, "FuzzGatherMatchesReference"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, a := range corpus {
+		dt, err1 := fuzzcorpus.Arg[uint8](a, 0)
+		dim, err2 := fuzzcorpus.Arg[uint16](a, 1)
+		extra, err3 := fuzzcorpus.Arg[uint16](a, 2)
+		seed, err4 := fuzzcorpus.Arg[uint64](a, 3)
+		data, err5 := fuzzcorpus.Arg[[]byte](a, 4)
+		if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(dt, dim, extra, seed, data)
+	}
 	f.Fuzz(func(t *testing.T, dt uint8, dim uint16, extra uint16, seed uint64, data []byte) {
 		d := allDTypes[int(dt)%len(allDTypes)]
 		dimN := 1 + int(dim)%800
