@@ -4,6 +4,6 @@ package fma32
 
 import "github.com/embstore/embstore/internal/cref"
 
-// With cgo, every comparison also checks the math/big oracle against the C
-// library's fmaf.
+// With cgo, the comparisons take the C library's fmaf as the reference and
+// check the math/big oracle against it on a sample.
 func init() { libcFmaf = cref.FmafSlice }
