@@ -58,7 +58,12 @@ pkgs=$(git ls-files -co --exclude-standard -- '*_test.go' |
 	xargs -r -n1 dirname | sort -u)
 targets=()
 for dir in $pkgs; do
-	for name in $(go test -list '^Fuzz' "./$dir" | grep '^Fuzz' || true); do
+	if ! listed=$(go test -list '^Fuzz' "./$dir" 2>&1); then
+		echo "$listed" >&2
+		echo "fuzz.sh: cannot list the fuzz targets of ./$dir" >&2
+		exit 1
+	fi
+	for name in $(grep '^Fuzz' <<<"$listed" || true); do
 		if [[ $name =~ $filter ]]; then
 			targets+=("$dir:$name")
 		fi
