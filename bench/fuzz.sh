@@ -2,7 +2,7 @@
 # Fuzz every fuzz target of the repository, one after another, and report how
 # many inputs each one executed.
 #
-#   bench/fuzz.sh [-time D] [-minimize D] [-min-execs N] [-grow] [-list] [NAME_REGEXP]
+#   bench/fuzz.sh [-time D] [-minimize D] [-min-execs N] [-grow] [-max-size B] [-list] [NAME_REGEXP]
 #
 #   -time D        how long to fuzz each target (default 5m; CI uses a few seconds)
 #   -minimize D    -fuzzminimizetime: how long to spend minimising each new
@@ -11,6 +11,8 @@
 #   -min-execs N   fail if a target executed fewer than N inputs (default 0)
 #   -grow          copy the new inputs the run found into testdata/fuzz, where
 #                  the tests read their seed corpus (see below)
+#   -max-size B    with -grow, leave out inputs larger than B bytes (default
+#                  16384: the repository keeps small seeds)
 #   -list          only print the targets, as package:Name
 #   NAME_REGEXP    only fuzz targets whose name matches (default: all)
 #
@@ -35,13 +37,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 
-fuzztime=5m minimize=10x min_execs=0 grow=0 list_only=0 filter=.
+fuzztime=5m minimize=10x min_execs=0 grow=0 max_size=16384 list_only=0 filter=.
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-time) fuzztime=$2; shift 2 ;;
 	-minimize) minimize=$2; shift 2 ;;
 	-min-execs) min_execs=$2; shift 2 ;;
 	-grow) grow=1; shift ;;
+	-max-size) max_size=$2; shift 2 ;;
 	-list) list_only=1; shift ;;
 	-h | -help | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "fuzz.sh: unknown flag $1" >&2; exit 2 ;;
@@ -84,7 +87,7 @@ log=$(mktemp)
 trap 'rm -f "$marker" "$log"' EXIT
 summary=()
 failed=()
-grown=0
+grown=0 too_big=0
 for target in "${targets[@]}"; do
 	dir=${target%%:*} name=${target#*:}
 	echo "== $dir $name (fuzz $fuzztime)"
@@ -132,7 +135,9 @@ for target in "${targets[@]}"; do
 		if [ -d "$src" ]; then
 			mkdir -p "$dst"
 			while IFS= read -r -d '' f; do
-				if [ ! -e "$dst/$(basename "$f")" ]; then
+				if [ "$(stat -c %s "$f")" -gt "$max_size" ]; then
+					too_big=$((too_big + 1))
+				elif [ ! -e "$dst/$(basename "$f")" ]; then
 					cp "$f" "$dst/"
 					grown=$((grown + 1))
 				fi
@@ -145,7 +150,7 @@ echo
 printf '%-28s %-22s %12s %10s %6s\n' target package executions "per s" new
 printf '%s\n' "${summary[@]}"
 if [ $grow = 1 ]; then
-	echo "added $grown inputs to the seed corpora; running every target's seeds"
+	echo "added $grown inputs to the seed corpora (left out $too_big larger than $max_size bytes); running every target's seeds"
 	for dir in $(printf '%s\n' "${targets[@]}" | cut -d: -f1 | sort -u); do
 		names=$(printf '%s\n' "${targets[@]}" | grep "^$dir:" | cut -d: -f2 | paste -sd '|')
 		go test -count=1 -run "^($names)\$" "./$dir" || failed+=("$dir seeds")
