@@ -170,7 +170,7 @@ func (s *Server) infoOf(sv *served, t *store.Table) TableInfo {
 		Positions: t.Positions(), PositionOffset: t.PositionOffset(), TokenScale: h.TokenScale,
 		ComputeDType: computeName(h.ComputeDType), Tokenizer: s.cfg.Encoder(t) != nil, Pooling: "mean",
 		Generation: st.Generation, LoadedAt: st.LoadedAt.UTC(), Reloads: st.Reloads, ReloadFailures: st.Failures,
-		File: FileInfo{Size: h.FileSize, HeaderCRC: h.CRC, Checksums: "header only", Resident: -1},
+		File:     FileInfo{Size: h.FileSize, HeaderCRC: h.CRC, Checksums: "header only", Resident: -1},
 		Metadata: json.RawMessage("null"),
 	}
 	if st.LastError != nil {
