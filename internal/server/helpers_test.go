@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/embstore/embstore/format"
@@ -283,4 +282,3 @@ func missingOracle(t testing.TB, msg string) {
 	t.Skipf("skipped: %s; set EMBSTORE_REQUIRE_ORACLES=1 to make this a failure", msg)
 }
 
-var _ = strings.TrimSpace
