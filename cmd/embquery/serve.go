@@ -105,10 +105,15 @@ func runServe(e env, args []string) error {
 		}
 		specs = append(specs, spec{name, path})
 	}
+	seen := map[string]string{}
 	for _, s := range specs {
 		if !server.ValidName(s.name) {
 			return cli.Usagef("table name %q (from %s): want letters, digits, '.', '_' or '-', not starting with '.'", s.name, s.path)
 		}
+		if prev, dup := seen[s.name]; dup {
+			return cli.Usagef("table name %q is used twice (%s and %s); name them with --table NAME=FILE", s.name, prev, s.path)
+		}
+		seen[s.name] = s.path
 	}
 	interval := *reloadInterval
 	if interval == 0 {

@@ -126,4 +126,3 @@ func FuzzRoutes(f *testing.F) {
 		}
 	})
 }
-

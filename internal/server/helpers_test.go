@@ -281,4 +281,3 @@ func missingOracle(t testing.TB, msg string) {
 	}
 	t.Skipf("skipped: %s; set EMBSTORE_REQUIRE_ORACLES=1 to make this a failure", msg)
 }
-
