@@ -417,4 +417,3 @@ func TestReadmeServeExamples(t *testing.T) {
 		t.Error("the .npy example wrote no rows.npy")
 	}
 }
-

@@ -86,7 +86,7 @@ func (e errNotFinite) Error() string {
 }
 
 // appendFloatRow appends row as a JSON array of numbers, each with the
-// fewest digits that read back as the same float32.
+// fewest digits that read back as the same float32 (appendFloat32).
 func appendFloatRow(b []byte, row []float32) ([]byte, bool) {
 	b = append(b, '[')
 	for i, v := range row {
@@ -97,7 +97,7 @@ func appendFloatRow(b []byte, row []float32) ([]byte, bool) {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return b, false
 		}
-		b = strconv.AppendFloat(b, f, 'g', -1, 32)
+		b = appendFloat32(b, v)
 	}
 	return append(b, ']'), true
 }
@@ -185,6 +185,16 @@ func (r *response) flush() {
 		r.err = err
 	}
 	r.buf = r.buf[:0]
+}
+
+// writeDirect writes b to the connection after what was buffered (which
+// flush wrote out).
+func (r *response) writeDirect(b []byte) {
+	if r.err == nil {
+		n, err := r.w.Write(b)
+		r.written += int64(n)
+		r.err = err
+	}
 }
 
 // finish writes what is left (with a Content-Length if nothing was written

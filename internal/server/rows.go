@@ -36,8 +36,16 @@ func (rw *rowWriter) emit(vals []float32, first int) *apiError {
 	}
 	r := rw.resp
 	if rw.enc == encRaw || rw.enc == encNpy {
-		r.buf = append(r.buf, float32Bytes(vals)...)
 		rw.rows += len(vals) / rw.dim
+		raw := float32Bytes(vals)
+		if len(raw) >= flushBytes && r.size > 0 {
+			// Large binary chunks go to the connection as they are,
+			// without a copy into the buffer.
+			r.flush()
+			r.writeDirect(raw)
+			return nil
+		}
+		r.buf = append(r.buf, raw...)
 		r.maybeFlush()
 		return nil
 	}

@@ -58,6 +58,24 @@ type batchLimits struct {
 	allowNested          bool
 }
 
+// A path names what a scanner reads, for errors: field, field[i] or
+// field[i][j] (i, j are -1 when absent). It is built into a string only
+// when an error needs it.
+type path struct {
+	field string
+	i, j  int
+}
+
+func (p path) String() string {
+	switch {
+	case p.i < 0:
+		return p.field
+	case p.j < 0:
+		return fmt.Sprintf("%s[%d]", p.field, p.i)
+	}
+	return fmt.Sprintf("%s[%d][%d]", p.field, p.i, p.j)
+}
+
 // scanner reads one JSON value. The request body was validated by
 // encoding/json before a scanner sees a part of it, but the scanner checks
 // every byte anyway: it is fuzzed on its own.
@@ -157,18 +175,25 @@ func isRangeErr(err error) bool {
 }
 
 // id parses one token id at s.i; path names it in errors.
-func (s *scanner) id(path func() string) (int64, *apiError) {
+func (s *scanner) id(p path) (int64, *apiError) {
 	s.ws()
-	at := s.tokenText()
+	start := s.i
 	tok := s.number()
 	v, isNum, fits := parseInt(tok)
+	if isNum && fits {
+		return v, nil
+	}
+	end := s.i
+	s.i = start
+	at := s.tokenText()
+	s.i = end
 	switch {
 	case !isNum:
-		return 0, badRequest(path(), "%s: %s is not a token id (want an integer)", path(), quoteShort(at))
+		return 0, badRequest(p.String(), "%s: %s is not a token id (want an integer)", p.String(), quoteShort(at))
 	case !fits && isIntegerSyntax(tok):
-		return 0, badRequest(path(), "%s: %s does not fit in a 64-bit token id", path(), at)
+		return 0, badRequest(p.String(), "%s: %s does not fit in a 64-bit token id", p.String(), at)
 	case !fits:
-		return 0, badRequest(path(), "%s: %s is not an integer token id", path(), at)
+		return 0, badRequest(p.String(), "%s: %s is not an integer token id", p.String(), at)
 	}
 	return v, nil
 }
@@ -190,10 +215,10 @@ func quoteShort(s string) string {
 }
 
 // str parses a JSON string at s.i.
-func (s *scanner) str(path func() string) (string, *apiError) {
+func (s *scanner) str(p path) (string, *apiError) {
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
-		return "", badRequest(path(), "%s: %s is not a string", path(), quoteShort(s.tokenText()))
+		return "", badRequest(p.String(), "%s: %s is not a string", p.String(), quoteShort(s.tokenText()))
 	}
 	start := s.i
 	plain := true
@@ -209,30 +234,30 @@ func (s *scanner) str(path func() string) (string, *apiError) {
 			}
 			var out string
 			if err := json.Unmarshal(s.b[start:j+1], &out); err != nil {
-				return "", badRequest(path(), "%s: invalid string: %v", path(), err)
+				return "", badRequest(p.String(), "%s: invalid string: %v", p.String(), err)
 			}
 			return out, nil
 		case c < 0x20:
-			return "", badRequest(path(), "%s: control character in string", path())
+			return "", badRequest(p.String(), "%s: control character in string", p.String())
 		case c >= 0x80:
 			plain = false // let encoding/json replace invalid UTF-8
 		}
 	}
-	return "", badRequest(path(), "%s: unterminated string", path())
+	return "", badRequest(p.String(), "%s: unterminated string", p.String())
 }
 
 // expect consumes byte c or fails.
-func (s *scanner) expect(c byte, path func() string) *apiError {
+func (s *scanner) expect(c byte, p path) *apiError {
 	if s.peek() != c {
-		return badRequest(path(), "%s: want %q, found %s", path(), c, quoteShort(s.tokenText()))
+		return badRequest(p.String(), "%s: want %q, found %s", p.String(), c, quoteShort(s.tokenText()))
 	}
 	s.i++
 	return nil
 }
 
 // list calls elem for each element of the array at s.i.
-func (s *scanner) list(path func() string, elem func(i int) *apiError) *apiError {
-	if err := s.expect('[', path); err != nil {
+func (s *scanner) list(p path, elem func(i int) *apiError) *apiError {
+	if err := s.expect('[', p); err != nil {
 		return err
 	}
 	if s.peek() == ']' {
@@ -250,7 +275,7 @@ func (s *scanner) list(path func() string, elem func(i int) *apiError) *apiError
 			s.i++
 			return nil
 		default:
-			return badRequest(path(), "%s: want ',' or ']' after element %d, found %s", path(), i, quoteShort(s.tokenText()))
+			return badRequest(p.String(), "%s: want ',' or ']' after element %d, found %s", p.String(), i, quoteShort(s.tokenText()))
 		}
 	}
 }
@@ -261,7 +286,7 @@ func (s *scanner) list(path func() string, elem func(i int) *apiError) *apiError
 func parseBatch(raw []byte, field string, lim batchLimits) (*batch, *apiError) {
 	s := &scanner{b: raw}
 	b := &batch{}
-	here := func() string { return field }
+	here := path{field, -1, -1}
 	tooMany := func() *apiError {
 		return errorf(lim.status, field, "too_many_inputs", "%s: more than %d inputs in one request (the limit)", field, lim.maxInputs)
 	}
@@ -300,7 +325,7 @@ func parseBatch(raw []byte, field string, lim batchLimits) (*batch, *apiError) {
 				if len(b.texts) >= lim.maxInputs {
 					return tooMany()
 				}
-				t, err := s.str(func() string { return fmt.Sprintf("%s[%d]", field, i) })
+				t, err := s.str(path{field, i, -1})
 				if err == nil && t == "" {
 					err = badRequest(fmt.Sprintf("%s[%d]", field, i), "%s[%d]: empty string", field, i)
 				}
@@ -318,17 +343,17 @@ func parseBatch(raw []byte, field string, lim batchLimits) (*batch, *apiError) {
 				}
 				start := len(b.ids)
 				b.starts = append(b.starts, int64(start))
-				p := func() string { return fmt.Sprintf("%s[%d]", field, i) }
+				p := path{field, i, -1}
 				err := s.list(p, func(j int) *apiError {
 					if len(b.ids) >= lim.maxTokens {
 						return tooLong()
 					}
-					v, err := s.id(func() string { return fmt.Sprintf("%s[%d][%d]", field, i, j) })
+					v, err := s.id(path{field, i, j})
 					b.ids = append(b.ids, v)
 					return err
 				})
 				if err == nil && len(b.ids) == start {
-					err = badRequest(p(), "%s: empty array; want at least one token id", p())
+					err = badRequest(p.String(), "%s: empty array; want at least one token id", p.String())
 				}
 				return err
 			})
@@ -338,7 +363,7 @@ func parseBatch(raw []byte, field string, lim batchLimits) (*batch, *apiError) {
 				if len(b.ids) >= lim.maxTokens {
 					return tooLong()
 				}
-				v, err := s.id(func() string { return fmt.Sprintf("%s[%d]", field, j) })
+				v, err := s.id(path{field, j, -1})
 				b.ids = append(b.ids, v)
 				return err
 			})
@@ -370,7 +395,7 @@ func batchWant(lim batchLimits) string {
 func parseFloats(raw []byte, field string, max int) ([]float32, *apiError) {
 	s := &scanner{b: raw}
 	var out []float32
-	err := s.list(func() string { return field }, func(i int) *apiError {
+	err := s.list(path{field, -1, -1}, func(i int) *apiError {
 		if len(out) >= max {
 			return errorf(http.StatusRequestEntityTooLarge, field, "too_many_values", "%s: more than %d values", field, max)
 		}
