@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 
@@ -56,9 +55,6 @@ func lookupRows(t *store.Table, q *lookupQuery, emit emitFunc) *apiError {
 	ids := q.ids.ids
 	dim := t.Dim()
 	param := func(k int) string { return q.ids.paramOf("ids", k) }
-	if q.ids.nested == false && q.pooled != nil {
-		param = func(k int) string { return fmt.Sprintf("ids[%d]", k) }
-	}
 	chunk := chunkRows(dim)
 	bufp := getFloats(min(chunk, len(ids)) * dim)
 	defer putFloats(bufp)

@@ -18,9 +18,11 @@
 // ({"error", "error_type"}). Requests are bounded (body size, inputs,
 // tokens, requests at once) and optionally need a bearer key.
 //
-// The files have one job each: errors.go the error shapes, scan.go the
-// parser of id, text and weight arrays, decode.go the request bodies,
-// encode.go the float32 output encodings, tables.go the served tables,
-// limits.go and auth.go what guards the handlers, metrics.go the Prometheus
-// metrics, and handlers_*.go the routes.
+// The files have one job each: server.go the routes and what every request
+// goes through; errors.go the error shapes; scan.go the parser of id, text
+// and weight arrays; decode.go the request bodies; compute.go the chunked
+// lookups and bags; encode.go, rows.go and ftoa.go the output encodings (a
+// Schubfach float32 formatter for JSON numbers); tables.go the served
+// tables; limits.go and auth.go what guards the handlers; metrics.go the
+// Prometheus metrics; handlers_*.go the routes.
 package server

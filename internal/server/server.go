@@ -56,6 +56,7 @@ type Server struct {
 	metrics *metrics
 	routes  map[string]*route
 	handler http.Handler
+	promh   http.Handler // the /metrics handler
 
 	draining atomic.Bool
 	dirsMu   sync.Mutex
@@ -94,6 +95,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, keys: k, gate: newGate(cfg.MaxConcurrent, cfg.QueueWait), stop: make(chan struct{})}
 	s.metrics = newMetrics(func() *tables { return s.tables })
 	s.tables = newTables(cfg.Follow, cfg.Logger, s.metrics)
+	s.promh = s.metrics.handler()
 	s.routes = s.routeTable()
 	gz, err := gzhttp.NewWrapper(gzhttp.MinSize(1024))
 	if err != nil {
@@ -416,7 +418,7 @@ func (s *Server) health(w *reply, r *http.Request) *apiError {
 }
 
 func (s *Server) serveMetrics(w *reply, r *http.Request) *apiError {
-	s.metrics.handler().ServeHTTP(w, r)
+	s.promh.ServeHTTP(w, r)
 	return nil
 }
 
