@@ -165,18 +165,19 @@ func runServe(e env, args []string) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	// hs is not read here once it serves: Serve configures it.
+	scheme := "http"
+	if hs.TLSConfig != nil {
+		scheme = "https"
+	}
 	served := make(chan error, 1)
 	go func() {
-		if hs.TLSConfig != nil {
+		if scheme == "https" {
 			served <- hs.ServeTLS(ln, "", "")
 		} else {
 			served <- hs.Serve(ln)
 		}
 	}()
-	scheme := "http"
-	if hs.TLSConfig != nil {
-		scheme = "https"
-	}
 	log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "tables", strings.Join(srv.Tables(), ","),
 		"auth", *keyFile != "", "max_concurrent", *maxConcurrent)
 	fmt.Fprintf(e.Stdout, "listening on %s\n", ln.Addr())

@@ -222,7 +222,7 @@ func TestServeSIGHUPAndJSONLogs(t *testing.T) {
 	}
 	p.signal(t, syscall.SIGTERM)
 	if code := p.wait(t, 10*time.Second); code != 0 {
-		t.Fatalf("exit %d", code)
+		t.Fatalf("exit %d\n%s", code, p.stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(p.stderr.String()), "\n")
 	for _, l := range lines {
