@@ -554,3 +554,51 @@ func TestCompressedResponses(t *testing.T) {
 		}
 	}
 }
+
+// wordEncoder is a stand-in tokenizer for the test of the text path: each
+// word is its length, as an id. The real tokenizers come from the table.
+type wordEncoder struct{}
+
+func (wordEncoder) Encode(dst []int64, text string, addSpecial bool) []int64 {
+	if addSpecial {
+		dst = append(dst, 0)
+	}
+	for _, w := range strings.Fields(text) {
+		dst = append(dst, int64(len(w)))
+	}
+	return dst
+}
+
+func TestTextInputsUseTheTableEncoder(t *testing.T) {
+	dir := t.TempDir()
+	path := seeded(t, dir, "t", 50, 8, 0)
+	ts := newTestServer(t, Config{Encoder: func(*store.Table) TextEncoder { return wordEncoder{} }}, map[string]string{"t": path})
+	want := bagMean(t, path, [][]int64{{0, 5, 5}, {0, 1}})
+	code, body, _ := ts.post(t, "/v1/embeddings", "application/json", []byte(`{"model": "t", "input": ["hello world", "a"]}`))
+	var r embeddingsResponse
+	if err := json.Unmarshal(body, &r); code != 200 || err != nil || len(r.Data) != 2 || r.Usage.PromptTokens != 5 {
+		t.Fatalf("%d %s", code, body)
+	}
+	for i, d := range r.Data {
+		var row []float32
+		json.Unmarshal(d.Embedding, &row)
+		if !sameBits(row, want[i]) {
+			t.Fatalf("text input %d: %v, want %v", i, row, want[i])
+		}
+	}
+	// A text the tokenizer turns into no ids gives an empty group on
+	// /embed_all, which stays well-formed.
+	ts2 := newTestServer(t, Config{Encoder: func(*store.Table) TextEncoder { return emptyEncoder{} }}, map[string]string{"t": path})
+	code, body, _ = ts2.post(t, "/embed_all", "application/json", []byte(`{"inputs": ["x", "y"]}`))
+	if code != 200 || string(body) != "[[],[]]\n" {
+		t.Fatalf("/embed_all of texts without tokens: %d %q", code, body)
+	}
+	code, body, _ = ts.get(t, "/v1/tables/t")
+	if !strings.Contains(string(body), `"tokenizer":true`) {
+		t.Fatalf("/v1/tables/t does not report the tokenizer: %s", body)
+	}
+}
+
+type emptyEncoder struct{}
+
+func (emptyEncoder) Encode(dst []int64, text string, addSpecial bool) []int64 { return dst }

@@ -52,14 +52,17 @@ func (rw *rowWriter) emit(vals []float32, first int) *apiError {
 	for off := 0; off < len(vals); off += rw.dim {
 		i := first + off/rw.dim
 		b := r.buf
-		switch {
-		case rw.groups != nil && rw.g < len(rw.groups) && int64(i) == rw.groups[rw.g]:
+		opened := false
+		for rw.groups != nil && rw.g < len(rw.groups) && rw.groups[rw.g] <= int64(i) {
+			// Row i starts a group (and ends the empty groups before it).
 			if rw.g > 0 {
 				b = append(b, "],"...)
 			}
 			b = append(b, '[')
 			rw.g++
-		case i > 0:
+			opened = true
+		}
+		if !opened && i > 0 {
 			b = append(b, ',')
 		}
 		if rw.prefix != nil {
@@ -91,8 +94,16 @@ func (rw *rowWriter) end() {
 	if !rw.opened {
 		rw.begin()
 	}
-	if rw.groups != nil && rw.g > 0 && rw.enc != encRaw && rw.enc != encNpy {
-		rw.resp.buf = append(rw.resp.buf, ']')
+	if rw.groups != nil && rw.enc != encRaw && rw.enc != encNpy {
+		for ; rw.g < len(rw.groups); rw.g++ { // empty groups at the end
+			if rw.g > 0 {
+				rw.resp.buf = append(rw.resp.buf, "],"...)
+			}
+			rw.resp.buf = append(rw.resp.buf, '[')
+		}
+		if len(rw.groups) > 0 {
+			rw.resp.buf = append(rw.resp.buf, ']')
+		}
 	}
 	if rw.after != nil {
 		rw.resp.buf = rw.after(rw.resp.buf)
