@@ -42,6 +42,8 @@ start serve "$work/embquery" serve "$work/t.emb" --addr 127.0.0.1:0 --max-concur
 serve=$addr
 start floor "$work/httpfloor" --size 1024
 floor=$addr
+start floor8192 "$work/httpfloor" --size $((8192 * 256 * 4))
+floor8192=$addr
 
 export WRK_LUA_DIR=bench/wrk TABLE=t ROWS=50257
 run() { # NAME ENV... -- WRK-ARGS...
@@ -59,6 +61,7 @@ for round in $(seq "$rounds"); do
 	{
 		run floor-batch1 BATCH=1 -- -t1 -c8 -d"${secs}s" -s bench/wrk/lookup_binary.lua "http://$floor"
 		run serve-batch1 BATCH=1 -- -t1 -c8 -d"${secs}s" -s bench/wrk/lookup_binary.lua "http://$serve"
+		run floor-batch8192 BATCH=8192 -- -t1 -c2 -d"${secs}s" -s bench/wrk/lookup_binary.lua "http://$floor8192"
 		run serve-batch8192 BATCH=8192 -- -t1 -c2 -d"${secs}s" -s bench/wrk/lookup_binary.lua "http://$serve"
 		echo "{\"run\": \"inprocess-batch8192\", \"round\": $round, $("$work/embquery" bench "$work/t.emb" --batch 8192 --threads 2 --seconds "$secs" | sed 's/^{//')"
 		run serve-binary16 BATCH=16 -- -t1 -c8 -d"${secs}s" -s bench/wrk/lookup_binary.lua "http://$serve"
@@ -89,4 +92,12 @@ b = runs["serve-batch8192"]; i = runs["inprocess-batch8192"]
 ratio = [x["req_per_s"] * 8192 / y["rows_per_s"] for x, y in zip(b, i)]
 print("batch 8192: serve rows/s %.3g, in-process %.3g, ratio per round %s, median %.2f" % (
     med(b, "req_per_s") * 8192, med(i, "rows_per_s"), " ".join("%.2f" % x for x in ratio), statistics.median(ratio)))
+f8 = runs["floor-batch8192"]
+ratio = [x["req_per_s"] / y["req_per_s"] for x, y in zip(b, f8)]
+print("batch 8192: serve / floor (a fixed 8 MiB body) req/s per round %s, median %.2f; floor %.3g rows/s" % (
+    " ".join("%.2f" % x for x in ratio), statistics.median(ratio), med(f8, "req_per_s") * 8192))
+j = runs["serve-json16"]; bb = runs["serve-binary16"]; b6 = runs["serve-base64-16"]
+print("batch 16: JSON floats %.2f and base64 %.2f of binary req/s" % (
+    statistics.median(x["req_per_s"] / y["req_per_s"] for x, y in zip(j, bb)),
+    statistics.median(x["req_per_s"] / y["req_per_s"] for x, y in zip(b6, bb))))
 PY

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -90,5 +91,46 @@ func TestOpenAINodeClient(t *testing.T) {
 	}
 	if len(got.Models) != 1 || got.Models[0] != "t" {
 		t.Errorf("models: %v", got.Models)
+	}
+}
+
+// TestWrkScripts runs each wrk script of bench/ (what bench/serve.sh
+// measures with) for a moment against a real server: every request must
+// succeed, so that the benchmarks measure answers, not errors. It needs
+// wrk; without it it skips, unless EMBSTORE_REQUIRE_ORACLES=1.
+func TestWrkScripts(t *testing.T) {
+	wrk := requireOracle(t, "wrk", "the load generator of bench/serve.sh")
+	dir := t.TempDir()
+	ts := newTestServer(t, Config{}, map[string]string{"t": seeded(t, dir, "t", 1000, 16, 0)})
+	luaDir, _ := filepath.Abs(filepath.Join("..", "..", "bench", "wrk"))
+	for _, c := range []struct {
+		script string
+		env    []string
+	}{
+		{"lookup_binary.lua", []string{"BATCH=1"}},
+		{"lookup_binary.lua", []string{"BATCH=300"}},
+		{"lookup_json.lua", []string{"BATCH=16", "ENCODING=float"}},
+		{"lookup_json.lua", []string{"BATCH=16", "ENCODING=base64"}},
+		{"embeddings.lua", []string{"INPUTS=64", "IDS=32"}},
+	} {
+		cmd := exec.Command(wrk, "-t1", "-c2", "-d1s", "-s", filepath.Join(luaDir, c.script), ts.url)
+		cmd.Env = append(os.Environ(), append(c.env, "WRK_LUA_DIR="+luaDir, "TABLE=t", "ROWS=1000")...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("wrk %s %v: %v\n%s", c.script, c.env, err, out)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		var res struct {
+			Requests     int     `json:"requests"`
+			ReqPerS      float64 `json:"req_per_s"`
+			Non2xx       int     `json:"non2xx"`
+			SocketErrors int     `json:"socket_errors"`
+		}
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+			t.Fatalf("wrk %s: last line is not the JSON summary:\n%s", c.script, out)
+		}
+		if res.Requests == 0 || res.Non2xx != 0 || res.SocketErrors != 0 {
+			t.Fatalf("wrk %s %v: %+v\n%s", c.script, c.env, res, out)
+		}
 	}
 }
