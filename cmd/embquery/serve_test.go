@@ -417,3 +417,29 @@ func TestReadmeServeExamples(t *testing.T) {
 		t.Error("the .npy example wrote no rows.npy")
 	}
 }
+
+// TestServeSlowClients checks that a client that sends its headers too
+// slowly, or holds an idle connection, is cut off.
+func TestServeSlowClients(t *testing.T) {
+	path, _, _ := seedTable(t, 10, 4, 0)
+	p := startServe(t, path, "--read-header-timeout", "200ms", "--idle-timeout", "300ms")
+	for _, c := range []struct {
+		name, send string
+	}{
+		{"slow headers", "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\n"},
+		{"idle keep-alive", "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"},
+	} {
+		conn, err := net.Dial("tcp", p.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		conn.Write([]byte(c.send))
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = io.Copy(io.Discard, conn) // returns when the server closes
+		conn.Close()
+		if d := time.Since(start); err != nil || d > 3*time.Second {
+			t.Errorf("%s: connection held %v (%v)", c.name, d, err)
+		}
+	}
+}
