@@ -1,6 +1,9 @@
 package server
 
 import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
 	"encoding/base64"
 	"encoding/json"
 	"math/rand/v2"
@@ -79,4 +82,55 @@ func BenchmarkDecodeOpenAI64x32(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchHandler serves requests to a Server in-process (no sockets), to
+// separate the handler's cost from HTTP's.
+func benchHandler(b *testing.B, path, ctype string, body []byte, accept string) {
+	dir := b.TempDir()
+	s, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.AddTable("t", seeded(b, dir, "t", 50257, 256, 0)); err != nil {
+		b.Fatal(err)
+	}
+	h := s.Handler()
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("%d %s", rec.Code, rec.Body.Bytes())
+		}
+	}
+}
+
+func ids16() []int64 {
+	r := rand.New(rand.NewPCG(7, 8))
+	ids := make([]int64, 16)
+	for i := range ids {
+		ids[i] = r.Int64N(50257)
+	}
+	return ids
+}
+
+func BenchmarkHandlerLookup16Binary(b *testing.B) {
+	benchHandler(b, "/v1/lookup?table=t", ctypeOctet, le64(ids16()), ctypeOctet)
+}
+
+func BenchmarkHandlerLookup16JSON(b *testing.B) {
+	body, _ := json.Marshal(map[string]any{"table": "t", "ids": ids16()})
+	benchHandler(b, "/v1/lookup", ctypeJSON, body, "")
+}
+
+func BenchmarkHandlerLookup16Base64(b *testing.B) {
+	body, _ := json.Marshal(map[string]any{"table": "t", "ids": ids16(), "encoding_format": "base64"})
+	benchHandler(b, "/v1/lookup", ctypeJSON, body, "")
 }
