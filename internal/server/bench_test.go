@@ -2,11 +2,11 @@ package server
 
 import (
 	"bytes"
-	"net/http"
-	"net/http/httptest"
 	"encoding/base64"
 	"encoding/json"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 )
 
