@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -183,9 +185,14 @@ func TestWatchDir(t *testing.T) {
 	dir := t.TempDir()
 	seeded(t, dir, "a", 10, 4, 0)
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a table"), 0o644)
-	ts := newTestServer(t, Config{}, nil)
+	os.WriteFile(filepath.Join(dir, "broken.emb"), []byte("not a table either"), 0o644)
+	var logs syncBuf
+	ts := newTestServer(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, nil)
 	if err := ts.WatchDir(dir, 10*time.Millisecond); err != nil {
 		t.Fatal(err)
+	}
+	if err := ts.WatchDir(filepath.Join(dir, "missing"), time.Second); err == nil {
+		t.Fatal("a missing directory was accepted")
 	}
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
@@ -202,6 +209,13 @@ func TestWatchDir(t *testing.T) {
 	}
 	seeded(t, dir, "b", 20, 8, 0)
 	waitFor("b to be served", func() bool { return fmt.Sprint(ts.Tables()) == "[a b]" })
+	// The broken file was reported once, not on every scan.
+	if n := strings.Count(logs.String(), "broken.emb"); n != 1 {
+		t.Fatalf("the broken table was logged %d times:\n%s", n, logs.String())
+	}
+	seeded(t, dir, "broken", 5, 4, 0) // fixed: picked up
+	waitFor("the fixed table", func() bool { return fmt.Sprint(ts.Tables()) == "[a b broken]" })
+	os.Remove(filepath.Join(dir, "broken.emb"))
 	if code, body, _ := ts.post(t, "/v1/embeddings", "application/json", []byte(`{"model": "b", "input": [19]}`)); code != 200 {
 		t.Fatalf("new table b: %d %s", code, body)
 	}
@@ -215,4 +229,22 @@ func TestWatchDir(t *testing.T) {
 	if code, _, _ := ts.get(t, "/health"); code != 503 {
 		t.Fatalf("/health with no table: %d", code)
 	}
+}
+
+// syncBuf is a bytes.Buffer safe for concurrent writes (logs).
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,9 +111,14 @@ func (s *Server) AddTable(name, path string) error { return s.tables.add(name, p
 
 // WatchDir serves every *.emb file of dir under its base name, and from then
 // on checks dir every interval (and on Reload) for tables added or removed.
+// It fails if dir cannot be read; a file in it that fails to open is logged
+// (and counted as a reload failure) and tried again when it changes.
 func (s *Server) WatchDir(dir string, interval time.Duration) error {
-	if err := s.tables.syncDir(dir); err != nil {
+	if _, err := os.ReadDir(dir); err != nil {
 		return err
+	}
+	if err := s.tables.syncDir(dir, true); err != nil {
+		s.log.Error("table directory", "dir", dir, "err", err)
 	}
 	s.dirsMu.Lock()
 	s.dirs = append(s.dirs, dir)
@@ -126,7 +132,7 @@ func (s *Server) WatchDir(dir string, interval time.Duration) error {
 				case <-s.stop:
 					return
 				case <-t.C:
-					if err := s.tables.syncDir(dir); err != nil {
+					if err := s.tables.syncDir(dir, false); err != nil {
 						s.log.Error("table directory", "dir", dir, "err", err)
 					}
 				}
@@ -154,7 +160,7 @@ func (s *Server) Reload() error {
 	dirs := append([]string(nil), s.dirs...)
 	s.dirsMu.Unlock()
 	for _, d := range dirs {
-		if err := s.tables.syncDir(d); err != nil {
+		if err := s.tables.syncDir(d, true); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -43,6 +43,9 @@ type tables struct {
 	mu     sync.Mutex
 	byName atomic.Pointer[map[string]*served]
 	order  []string // names in the order given, for the default table
+	// refused holds the files of watched directories that failed to open,
+	// with their size and modification time then.
+	refused map[string]string
 
 	follow  store.FollowOptions
 	log     *slog.Logger
@@ -50,7 +53,7 @@ type tables struct {
 }
 
 func newTables(follow store.FollowOptions, log *slog.Logger, m *metrics) *tables {
-	ts := &tables{follow: follow, log: log, metrics: m}
+	ts := &tables{follow: follow, log: log, metrics: m, refused: map[string]string{}}
 	empty := map[string]*served{}
 	ts.byName.Store(&empty)
 	return ts
@@ -177,9 +180,10 @@ func (ts *tables) check() {
 }
 
 // syncDir serves every *.emb file in dir under its base name and stops
-// serving the tables that came from dir and whose file is gone. Files that
-// fail to open are logged and tried again on the next sync.
-func (ts *tables) syncDir(dir string) error {
+// serving the tables that came from dir and whose file is gone. A file that
+// fails to open is reported once and tried again when it changes, or on a
+// forced sync (SIGHUP).
+func (ts *tables) syncDir(dir string, force bool) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
@@ -200,7 +204,22 @@ func (ts *tables) syncDir(dir string) error {
 			}
 			continue
 		}
+		st, err := os.Stat(path)
+		if err != nil {
+			continue // gone since ReadDir
+		}
+		seen := fmt.Sprintf("%d %d", st.Size(), st.ModTime().UnixNano())
+		ts.mu.Lock()
+		refused := ts.refused[path] == seen
+		ts.mu.Unlock()
+		if refused && !force {
+			continue
+		}
 		if err := ts.add(name, path, true); err != nil {
+			ts.mu.Lock()
+			ts.refused[path] = seen
+			ts.mu.Unlock()
+			ts.metrics.reloadFailures.WithLabelValues(name).Inc()
 			errs = append(errs, err)
 		}
 	}
