@@ -148,8 +148,11 @@ func TestAppendFloat32Exhaustive(t *testing.T) {
 	}
 }
 
-func FuzzAppendFloat32(f *testing.F) {
+// FuzzServerFloat32 checks appendFloat32 against strconv on fuzzer-chosen
+// float32 bits.
+func FuzzServerFloat32(f *testing.F) {
 	f.Add(uint32(0x3dcccccd))
+	addCorpus(f, "FuzzServerFloat32")
 	f.Fuzz(func(t *testing.T, u uint32) {
 		if msg := checkFloat32(u, nil); msg != "" {
 			t.Fatal(msg)

@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/embstore/embstore/internal/fuzzcorpus"
 )
 
-// FuzzDecoders feeds arbitrary bytes to every request decoder: none may
+// FuzzServerDecoders feeds arbitrary bytes to every request decoder: none may
 // panic, and what they accept must respect the limits.
-func FuzzDecoders(f *testing.F) {
+func FuzzServerDecoders(f *testing.F) {
 	for _, s := range []string{
 		`{"model": "t", "input": [[1, 2], [3]]}`, `{"model": "t", "input": "héllo\u00e9"}`, `{"model": "t", "input": ["a", "b\n"]}`,
 		`{"model": "t", "input": [1, -2, 99999999999999999999]}`, `{"inputs": [1, 2], "normalize": false}`,
@@ -22,6 +24,7 @@ func FuzzDecoders(f *testing.F) {
 		f.Add([]byte(s), "table=t&mode=sum&offsets=1")
 	}
 	f.Add([]byte("\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"), "table=t&positions=1&seq_len=1")
+	addCorpus(f, "FuzzServerDecoders")
 	f.Fuzz(func(t *testing.T, body []byte, query string) {
 		lim := batchLimits{maxInputs: 16, maxTokens: 64, status: http.StatusRequestEntityTooLarge}
 		checkBatch := func(b *batch) {
@@ -81,10 +84,10 @@ func checkBag(t *testing.T, q *bagQuery) {
 	}
 }
 
-// FuzzRoutes posts arbitrary bodies to every POST route of a real handler:
+// FuzzServerRoutes posts arbitrary bodies to every POST route of a real handler:
 // every answer is 200 or a 4xx with a JSON error body, never a 5xx or a
 // panic.
-func FuzzRoutes(f *testing.F) {
+func FuzzServerRoutes(f *testing.F) {
 	dir := f.TempDir()
 	path := seeded(f, dir, "t", 50, 4, 3)
 	s, err := New(Config{MaxInputs: 8, MaxTokens: 32, MaxBody: 4096})
@@ -108,6 +111,7 @@ func FuzzRoutes(f *testing.F) {
 	}
 	f.Add(uint8(1), []byte("\x01\x00\x00\x00\x00\x00\x00\x00"), true, "table=t&positions=true&start=2")
 	f.Add(uint8(2), []byte("\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"), true, "table=t&offsets=1&padding_idx=1")
+	addCorpus(f, "FuzzServerRoutes")
 	f.Fuzz(func(t *testing.T, route uint8, body []byte, binary bool, query string) {
 		target := routes[int(route)%len(routes)]
 		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
@@ -125,4 +129,16 @@ func FuzzRoutes(f *testing.F) {
 			t.Fatalf("%s %q: %d with a body that is not JSON: %q", target, body, rec.Code, rec.Body.Bytes())
 		}
 	})
+}
+
+// addCorpus adds the corpus the repository keeps for fuzz target name in
+// testdata/fuzz/<name> at its root (grown by long -fuzz runs).
+func addCorpus(f *testing.F, name string) {
+	corpus, err := fuzzcorpus.Load(fuzzcorpus.Dir(2, name))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, args := range corpus {
+		f.Add(args...)
+	}
 }
