@@ -1,5 +1,7 @@
 package tokenizer
 
+import "strings"
+
 // bpe is the BPE model: a vocabulary, ranked merges, and the options of Hugging
 // Face's BPE (unk_token, fuse_unk, byte_fallback, continuing_subword_prefix,
 // end_of_word_suffix, ignore_merges).
@@ -74,7 +76,9 @@ func (m *bpe) encodeWord(st *state, p piece, dst []int64) []int64 {
 			st.cache = make(map[string]uint32, 1024)
 			st.cacheIDs = st.cacheIDs[:0]
 		}
-		st.cache[string(w)] = uint32(len(st.cacheIDs))<<8 | uint32(n)
+		// w may be a string in the state's arena, which the next call
+		// overwrites: the key must be a copy (string(w) of a string is not).
+		st.cache[strings.Clone(w)] = uint32(len(st.cacheIDs))<<8 | uint32(n)
 		for _, id := range dst[mark:] {
 			st.cacheIDs = append(st.cacheIDs, int32(id))
 		}

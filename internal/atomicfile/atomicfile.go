@@ -83,10 +83,10 @@ type Options struct {
 	Size int64
 }
 
-// tempMarker is part of the name of every temporary file, so that a later
+// TempMarker is part of the name of every temporary file, so that a later
 // write can recognise (and remove) one left behind by a killed writer:
 // ".<dest>.embstore-tmp-<random>".
-const tempMarker = ".embstore-tmp-"
+const TempMarker = ".embstore-tmp-"
 
 // staleAge is how old an unlocked temporary file must be before Create
 // removes it. The age guards the instant between another writer creating its
@@ -144,7 +144,7 @@ func Create(path string, o *Options) (*File, error) {
 	removeStaleTemps(dir)
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := filepath.Join(dir, "."+base+tempMarker+hex.EncodeToString(rnd[:]))
+	tmp := filepath.Join(dir, "."+base+TempMarker+hex.EncodeToString(rnd[:]))
 	live.Lock()
 	if live.interrupted {
 		live.Unlock()
@@ -305,7 +305,7 @@ func Interrupt() int {
 }
 
 // removeStaleTemps removes temporary files of killed writers from dir: files
-// named with tempMarker that no live writer holds locked and that are older
+// named with TempMarker that no live writer holds locked and that are older
 // than staleAge. Errors are ignored: cleaning up is best effort.
 func removeStaleTemps(dir string) {
 	entries, err := os.ReadDir(dir)
@@ -314,7 +314,7 @@ func removeStaleTemps(dir string) {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if !e.Type().IsRegular() || !strings.HasPrefix(name, ".") || !strings.Contains(name, tempMarker) {
+		if !e.Type().IsRegular() || !strings.HasPrefix(name, ".") || !strings.Contains(name, TempMarker) {
 			continue
 		}
 		info, err := e.Info()

@@ -307,8 +307,8 @@ func TestInterrupt(t *testing.T) {
 func TestRemovesStaleTemps(t *testing.T) {
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "t.emb")
-	stale := filepath.Join(dir, ".t.emb"+tempMarker+"0123456789abcdef")
-	fresh := filepath.Join(dir, ".u.emb"+tempMarker+"fedcba9876543210")
+	stale := filepath.Join(dir, ".t.emb"+TempMarker+"0123456789abcdef")
+	fresh := filepath.Join(dir, ".u.emb"+TempMarker+"fedcba9876543210")
 	other := filepath.Join(dir, "notes.txt")
 	for _, p := range []string{stale, fresh, other} {
 		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
