@@ -402,7 +402,7 @@ func applyConventions(ck *safetensors.Checkpoint, spec ImportSpec, srcDType safe
 	offset, reason := int64(0), ""
 	switch {
 	case spec.PositionOffset != nil:
-		offset, reason = *spec.PositionOffset, "set explicitly"
+		offset, reason = *spec.PositionOffset, "--position-offset"
 	case meta[metaPositionOffset] != "":
 		v, err := strconv.ParseInt(meta[metaPositionOffset], 10, 64)
 		if err != nil {
@@ -428,7 +428,7 @@ func applyConventions(ck *safetensors.Checkpoint, spec ImportSpec, srcDType safe
 	compute, creason := format.DType(0), ""
 	switch {
 	case spec.ComputeDType != nil:
-		compute, creason = *spec.ComputeDType, "set explicitly"
+		compute, creason = *spec.ComputeDType, "--compute-dtype"
 	case meta[metaComputeDType] != "":
 		d, err := parseComputeDType(meta[metaComputeDType])
 		if err != nil {
@@ -459,7 +459,7 @@ func applyConventions(ck *safetensors.Checkpoint, spec ImportSpec, srcDType safe
 	roundScale := false
 	switch {
 	case spec.Scale != nil:
-		scale, reason = *spec.Scale, "set explicitly"
+		scale, reason = *spec.Scale, "--scale"
 	case meta[metaTokenScale] != "":
 		v, err := strconv.ParseFloat(meta[metaTokenScale], 32)
 		if err != nil {
