@@ -48,8 +48,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-
-	"github.com/embstore/embstore/internal/fma32"
 )
 
 // MathPath selects which of PyTorch's CPU kernels to reproduce.
@@ -249,32 +247,74 @@ func (t *Tensor) Fill(dst []float32) int {
 			dst[i] = float32(t.g.normalDouble(t.mean64, t.std64, t.fusedSmallNormal))
 		}
 	case modeBlocks:
-		for len(dst) > 0 {
-			if t.bpos == t.blen {
-				t.nextBlockValues()
-			}
-			k := copy(dst, t.block[t.bpos:t.blen])
-			t.bpos += k
-			dst = dst[k:]
-		}
+		t.fillBlocks(dst)
 	}
 	t.done += int64(n)
 	return n
 }
 
 // fillUniform computes uniform_real_distribution<float>(from, to):
-// u*(to-from)+from, fused on the AVX2 path.
+// u*(to-from)+from, fused on the AVX2 path, straight from the generator's
+// buffered outputs.
 func (t *Tensor) fillUniform(dst []float32) {
-	g, lo, span := t.g, t.low32, t.span32
+	uniform := kern.uniformPlain
 	if t.path == MathAVX2 {
-		for i := range dst {
-			dst[i] = fma32.FMA(g.uniformFloat(), span, lo)
+		uniform = kern.uniformFused
+	}
+	m := &t.g.mt
+	for len(dst) > 0 {
+		src := m.buffered()
+		k := min(len(dst), len(src))
+		uniform(dst[:k], src[:k], t.low32, t.span32)
+		m.next += k
+		dst = dst[k:]
+	}
+}
+
+// fillBlocks writes the next values of the block path to dst. Whole
+// blocks that the tensor keeps entirely go straight from the generator's
+// buffered outputs into dst; the rest (a block cut by a chunk edge, the
+// last full block and the recomputed tail of a size that is not a multiple
+// of 16) goes through t.block.
+func (t *Tensor) fillBlocks(dst []float32) {
+	normal := t.normalKernel()
+	m := &t.g.mt
+	for len(dst) > 0 {
+		if t.bpos == t.blen {
+			// Blocks that are kept whole: all full blocks, but the last
+			// one when a recomputed tail overwrites part of it.
+			whole := t.fullBlocks - t.nextBlock
+			if t.rem != 0 {
+				whole--
+			}
+			if nb := min(int64(len(dst)/blockSize), whole); nb > 0 {
+				src := m.buffered()
+				k := min(int(nb), len(src)/blockSize) * blockSize
+				if k == 0 {
+					// The next block straddles the end of the
+					// generator's buffer.
+					t.nextBlockValues()
+					continue
+				}
+				normal(dst[:k], src[:k], t.mean32, t.std32)
+				m.next += k
+				t.nextBlock += int64(k / blockSize)
+				dst = dst[k:]
+				continue
+			}
+			t.nextBlockValues()
 		}
-		return
+		k := copy(dst, t.block[t.bpos:t.blen])
+		t.bpos += k
+		dst = dst[k:]
 	}
-	for i := range dst {
-		dst[i] = float32(g.uniformFloat()*span) + lo
+}
+
+func (t *Tensor) normalKernel() func(dst []float32, src []uint32, mean, std float32) {
+	if t.path == MathAVX2 {
+		return kern.normalAVX2
 	}
+	return kern.normalDefault
 }
 
 // nextBlockValues produces the next block of the normal_fill stream into
@@ -287,37 +327,25 @@ func (t *Tensor) fillUniform(dst []float32) {
 // tensor ends with the fresh block. The draws happen in exactly that order
 // here, one block at a time.
 func (t *Tensor) nextBlockValues() {
-	g := t.g
+	var raw [blockSize]uint32
+	m := &t.g.mt
 	switch {
 	case t.nextBlock < t.fullBlocks:
-		for i := range t.block {
-			t.block[i] = g.uniformFloat()
-		}
-		t.transform()
+		m.fill(raw[:])
 		t.blen = blockSize
 		if t.rem != 0 && t.nextBlock == t.fullBlocks-1 {
 			t.blen = t.rem
 		}
 	case t.rem != 0 && t.nextBlock == t.fullBlocks:
-		for range t.rem {
-			g.random() // uniforms of the partial block, overwritten in torch
-		}
-		for i := range t.block {
-			t.block[i] = g.uniformFloat()
-		}
-		t.transform()
+		// The uniforms of the partial block, overwritten in torch, then
+		// the fresh block.
+		m.fill(raw[:t.rem])
+		m.fill(raw[:])
 		t.blen = blockSize
 	default:
 		panic("torchinit: block stream overrun")
 	}
+	t.normalKernel()(t.block[:], raw[:], t.mean32, t.std32)
 	t.bpos = 0
 	t.nextBlock++
-}
-
-func (t *Tensor) transform() {
-	if t.path == MathAVX2 {
-		normal16AVX2(&t.block, t.mean32, t.std32)
-	} else {
-		normal16Default(&t.block, t.mean32, t.std32)
-	}
 }
