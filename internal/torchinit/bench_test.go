@@ -32,3 +32,54 @@ func BenchmarkUniform50257x256AVX2(b *testing.B) {
 func BenchmarkUniform50257x256Default(b *testing.B) {
 	benchmarkTable(b, 50257, 256, Uniform(-0.1, 0.1), MathDefault)
 }
+
+// BenchmarkLevels streams a 50257 x 256 embedding table (both math paths)
+// and a uniform one with the kernel set of every level.
+func BenchmarkLevels(b *testing.B) {
+	for _, l := range supportedLevels() {
+		for _, c := range []struct {
+			name string
+			init Init
+			path MathPath
+		}{
+			{"embedding-avx2", Embedding(), MathAVX2},
+			{"embedding-default", Embedding(), MathDefault},
+			{"uniform-avx2", Uniform(-0.1, 0.1), MathAVX2},
+		} {
+			b.Run("level="+l.String()+"/"+c.name, func(b *testing.B) {
+				defer useKernels(l)()
+				benchmarkTable(b, 50257, 256, c.init, c.path)
+			})
+		}
+	}
+}
+
+// BenchmarkKernels times each kernel of every level on its own, per value.
+func BenchmarkKernels(b *testing.B) {
+	src := make([]uint32, 624*16)
+	for i := range src {
+		src[i] = uint32(i) * 2654435761
+	}
+	dst := make([]float32, len(src))
+	for _, l := range supportedLevels() {
+		k := kernelsFor(l)
+		b.Run("level="+l.String()+"/mt", func(b *testing.B) {
+			var m mt19937
+			m.seed(5)
+			for b.Loop() {
+				k.mtBlock(&m.state, &m.out)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*mtN), "ns/value")
+		})
+		for name, f := range map[string]func([]float32, []uint32, float32, float32){
+			"normal-avx2": k.normalAVX2, "normal-default": k.normalDefault, "uniform-fused": k.uniformFused,
+		} {
+			b.Run("level="+l.String()+"/"+name, func(b *testing.B) {
+				for b.Loop() {
+					f(dst, src, 0, 1)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(src)), "ns/value")
+			})
+		}
+	}
+}
