@@ -1,6 +1,9 @@
 package torchinit
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // benchmarkTable streams a rows x dim embedding table in 64 Ki-value chunks,
 // as a file writer would.
@@ -81,5 +84,47 @@ func BenchmarkKernels(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(src)), "ns/value")
 			})
 		}
+	}
+}
+
+// BenchmarkKernelsSideBySide runs the kernels of every level in turn in
+// each iteration and reports each one's time per value, so that their
+// ratios hold on a noisy machine.
+func BenchmarkKernelsSideBySide(b *testing.B) {
+	src := make([]uint32, 624*16)
+	for i := range src {
+		src[i] = uint32(i) * 2654435761
+	}
+	dst := make([]float32, len(src))
+	type entry struct {
+		name string
+		run  func()
+		n    int
+	}
+	var entries []entry
+	for _, l := range supportedLevels()[1:] {
+		k := kernelsFor(l)
+		var m mt19937
+		m.seed(5)
+		entries = append(entries,
+			entry{l.String() + "-mt", func() {
+				for range 16 {
+					k.mtBlock(&m.state, &m.out)
+				}
+			}, 16 * mtN},
+			entry{l.String() + "-normal-avx2", func() { k.normalAVX2(dst, src, 0, 1) }, len(src)},
+			entry{l.String() + "-normal-default", func() { k.normalDefault(dst, src, 0, 1) }, len(src)},
+			entry{l.String() + "-uniform", func() { k.uniformFused(dst, src, 0, 1) }, len(src)})
+	}
+	total := make([]time.Duration, len(entries))
+	for b.Loop() {
+		for i, e := range entries {
+			t0 := time.Now()
+			e.run()
+			total[i] += time.Since(t0)
+		}
+	}
+	for i, e := range entries {
+		b.ReportMetric(float64(total[i].Nanoseconds())/float64(b.N*e.n), e.name+"-ns/value")
 	}
 }

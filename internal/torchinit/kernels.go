@@ -13,7 +13,10 @@ import (
 // below, refKernels, defines the results; on amd64 the assembly sets of
 // kernels_amd64.go (written by _generate) compute the same bits faster,
 // and init installs the fastest one the CPU runs. Tests compare every set
-// with the reference and with torch.
+// with the reference and with torch. Results are the same bits at every
+// level, except that where a result is NaN (only possible with an infinite
+// or NaN mean or std) its payload may differ: the reference's software
+// float32 FMA does not propagate NaN operands as the FMA instructions do.
 type kernelSet struct {
 	// mtBlock regenerates the generator state and writes its mtN tempered
 	// outputs to out.
