@@ -102,7 +102,7 @@ func BenchmarkKernelsSideBySide(b *testing.B) {
 		n    int
 	}
 	var entries []entry
-	for _, l := range supportedLevels()[1:] {
+	for _, l := range supportedLevels() {
 		k := kernelsFor(l)
 		var m mt19937
 		m.seed(5)
