@@ -82,8 +82,9 @@ func useKernels(l kernelLevel) (restore func()) {
 	return func() { kern = old }
 }
 
-// uniform24 is the float uniform in [0, 1) of one raw output: its low 24
-// bits times 2^-24 (Generator.uniformFloat).
+// uniform24 is at::uniform_real_distribution<float>(0, 1) of one raw
+// output: its low 24 bits times 2^-24 (TransformationHelper.h
+// uniform_real), which is exact in float32.
 func uniform24(r uint32) float32 { return float32(r&(1<<24-1)) * 0x1p-24 }
 
 func normalAVX2Ref(dst []float32, src []uint32, mean, std float32) {
