@@ -256,6 +256,19 @@ func firstNonZero(b []byte, from, to int) (int64, bool) {
 	return 0, true
 }
 
+// readAt fills p from r at off. An io.ReaderAt may return io.EOF along with
+// a complete read that ends at the end of its input: that is a success.
+func readAt(r io.ReaderAt, p []byte, off int64) error {
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrUnexpectedEOF // a ReaderAt that breaks its contract
+	}
+	return err
+}
+
 // A Reader reads a table file through an io.ReaderAt. NewReader validates the
 // header and the metadata; it reads no row. Its methods are safe for
 // concurrent use if the underlying ReaderAt is.
@@ -274,7 +287,7 @@ func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
 		return nil, formatErr(ErrTruncated, 0, "header", size, "the file holds %d bytes; a header needs %d", size, HeaderSize)
 	}
 	buf := make([]byte, HeaderSize)
-	if _, err := r.ReadAt(buf, 0); err != nil {
+	if err := readAt(r, buf, 0); err != nil {
 		return nil, fmt.Errorf("embstore: read header: %w", err)
 	}
 	h, err := ParseHeader(buf, size)
@@ -284,7 +297,7 @@ func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
 	rd := &Reader{Header: *h, r: r}
 	if s, ok := h.Section(SectionMetadata); ok {
 		md := make([]byte, s.Length) // s.Length <= MaxMetadataSize, checked by ParseHeader
-		if _, err := r.ReadAt(md, s.Offset); err != nil {
+		if err := readAt(r, md, s.Offset); err != nil {
 			return nil, fmt.Errorf("embstore: read metadata: %w", err)
 		}
 		if got := CRC(md); got != s.CRC {
@@ -324,7 +337,7 @@ func (r *Reader) ReadRows(s Section, first, n int64, dst []float32) error {
 	for done := int64(0); done < n; {
 		k := min(n-done, int64(len(buf))/s.RowStride)
 		chunk := buf[:k*s.RowStride]
-		if _, err := r.r.ReadAt(chunk, s.Offset+(first+done)*s.RowStride); err != nil {
+		if err := readAt(r.r, chunk, s.Offset+(first+done)*s.RowStride); err != nil {
 			return fmt.Errorf("embstore: read %s rows: %w", s.Kind, err)
 		}
 		for i := range k {
@@ -410,7 +423,7 @@ func (r *Reader) scanSection(s Section, buf []byte) (crc uint32, padErr, err err
 	}
 	for off := int64(0); off < s.Length; {
 		chunk := buf[:min(int64(len(buf)), s.Length-off)]
-		if _, err := r.r.ReadAt(chunk, s.Offset+off); err != nil {
+		if err := readAt(r.r, chunk, s.Offset+off); err != nil {
 			return 0, nil, fmt.Errorf("embstore: read %s section: %w", s.Kind, err)
 		}
 		crc = UpdateCRC(crc, chunk)
@@ -430,7 +443,7 @@ func (r *Reader) scanSection(s Section, buf []byte) (crc uint32, padErr, err err
 func (r *Reader) firstNonZeroAt(from, to int64, buf []byte) (int64, error) {
 	for off := from; off < to; {
 		chunk := buf[:min(int64(len(buf)), to-off)]
-		if _, err := r.r.ReadAt(chunk, off); err != nil {
+		if err := readAt(r.r, chunk, off); err != nil {
 			return 0, fmt.Errorf("embstore: read padding: %w", err)
 		}
 		for i, c := range chunk {

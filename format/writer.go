@@ -301,7 +301,11 @@ func (w *Writer) Close() error {
 		}
 	}
 	if w.err == nil {
-		if _, err := w.w.WriteAt(h.Encode(), 0); err != nil {
+		hdr := h.Encode()
+		if n, err := w.w.WriteAt(hdr, 0); err != nil || n < len(hdr) {
+			if err == nil {
+				err = io.ErrShortWrite // a WriterAt that breaks its contract
+			}
 			w.err = w.ioErr("write header of", err)
 		}
 	}

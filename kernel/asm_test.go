@@ -2,16 +2,23 @@ package kernel
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/internal/fuzzcorpus"
 )
 
 // The tests in this file check every kernel level this machine supports
-// against the reference, bit for bit, NaN payloads included.
+// against the reference, bit for bit, NaN payloads included. Where there is
+// no level to compare they skip, saying so; EMBSTORE_KERNEL_LEVELS makes
+// levels required (see checkRequiredLevels).
 
 var allDTypes = []format.DType{format.F32, format.F16, format.BF16, format.Int8}
 
@@ -23,6 +30,44 @@ var testDims = []int{1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 31, 32, 33, 48, 63,
 // fastLevels returns the supported levels other than the reference.
 func fastLevels() []kernelLevel {
 	return supportedLevels()[1:]
+}
+
+// levelsEnv names the kernel levels a test run requires, comma-separated
+// ("avx2,avx512"): CI sets it to the levels the machine's CPU has, so that a
+// level that goes missing (a detection or build-tag mistake) fails the run
+// instead of leaving the differential tests with less, or nothing, to
+// compare.
+const levelsEnv = "EMBSTORE_KERNEL_LEVELS"
+
+// checkRequiredLevels fails t if a level named by EMBSTORE_KERNEL_LEVELS is
+// not supported by this build on this CPU.
+func checkRequiredLevels(t testing.TB) {
+	t.Helper()
+	have := map[string]bool{}
+	for _, l := range supportedLevels() {
+		have[l.String()] = true
+	}
+	for _, name := range strings.Split(os.Getenv(levelsEnv), ",") {
+		if name = strings.TrimSpace(name); name != "" && !have[name] {
+			t.Fatalf("%s=%q requires kernel level %s; this build on this CPU has %v",
+				levelsEnv, os.Getenv(levelsEnv), name, supportedLevels())
+		}
+	}
+}
+
+// diffLevels returns the assembly levels a differential test compares with
+// the reference. With none (a -tags noasm build, another architecture, a
+// CPU without AVX2) the test is skipped, saying so, rather than passing
+// without comparing anything. TestLevels logs the levels there are.
+func diffLevels(t testing.TB) []kernelLevel {
+	t.Helper()
+	checkRequiredLevels(t)
+	levels := fastLevels()
+	if len(levels) == 0 {
+		t.Skipf("no assembly kernel level in this build on this CPU (%s/%s, levels %v): nothing to compare with the reference",
+			runtime.GOOS, runtime.GOARCH, supportedLevels())
+	}
+	return levels
 }
 
 // special32 returns a float32 that exercises an edge of the arithmetic:
@@ -223,7 +268,7 @@ func compareGather(t *testing.T, what string, tab *Table, ids []int64, pos *Posi
 	if bad, err := gatherAt(levelRef, want, tab, ids, pos); bad != -1 || err != nil {
 		t.Fatalf("%s: reference Gather = %d, %v", what, bad, err)
 	}
-	for _, l := range fastLevels() {
+	for _, l := range diffLevels(t) {
 		got := withCanary(len(want))
 		if bad, err := gatherAt(l, got, tab, ids, pos); bad != -1 || err != nil {
 			t.Fatalf("%s %s: Gather = %d, %v", what, l, bad, err)
@@ -242,7 +287,7 @@ func compareBag(t *testing.T, what string, tab *Table, ids, offsets []int64, mod
 	if bad, err := bagAt(levelRef, want, tab, ids, offsets, mode, weights, pad); bad != -1 || err != nil {
 		t.Fatalf("%s: reference Bag = %d, %v", what, bad, err)
 	}
-	for _, l := range fastLevels() {
+	for _, l := range diffLevels(t) {
 		got := withCanary(len(want))
 		if bad, err := bagAt(l, got, tab, ids, offsets, mode, weights, pad); bad != -1 || err != nil {
 			t.Fatalf("%s %s: Bag = %d, %v", what, l, bad, err)
@@ -256,6 +301,7 @@ func compareBag(t *testing.T, what string, tab *Table, ids, offsets []int64, mod
 }
 
 func TestLevels(t *testing.T) {
+	checkRequiredLevels(t)
 	levels := supportedLevels()
 	if levels[0] != levelRef {
 		t.Fatalf("supportedLevels() = %v; the reference must come first", levels)
@@ -421,7 +467,7 @@ func TestBagNaNAndZeroOrder(t *testing.T) {
 // the table.
 func TestAsmRejectsBadIDs(t *testing.T) {
 	tab := randomTable(t, rand.New(rand.NewPCG(41, 42)), format.F32, 20, 4, 0, 0)
-	for _, l := range fastLevels() {
+	for _, l := range diffLevels(t) {
 		for _, bad := range []int64{4, -1, math.MaxInt64} {
 			func() {
 				defer useKernels(l)()
@@ -448,14 +494,31 @@ func TestAsmRejectsBadIDs(t *testing.T) {
 // FuzzGatherMatchesReference builds a table from the fuzzer's bytes (so
 // that it explores bit patterns: NaN payloads, subnormals, int8 scales)
 // and checks gathers, positional gathers and bags at every level against
-// the reference.
+// the reference. Seeds: the cases below and the corpus in
+// testdata/fuzz/FuzzGatherMatchesReference.
 func FuzzGatherMatchesReference(f *testing.F) {
+	diffLevels(f)
 	f.Add(uint8(1), uint16(7), uint16(0), uint64(1), []byte{0, 0, 0x80, 0x7f, 1, 0, 0xc0, 0xff})
 	f.Add(uint8(2), uint16(17), uint16(30), uint64(2), []byte{0x00, 0x7c, 0x01, 0x7c, 0x00, 0xfe, 0x01, 0x00})
 	f.Add(uint8(3), uint16(33), uint16(64), uint64(3), []byte{0x80, 0x7f, 0xc1, 0xff, 0x00, 0x80})
 	f.Add(uint8(4), uint16(9), uint16(4), uint64(4), []byte{0, 255, 0, 0, 0x80, 0x7f, 0, 0, 0xc0, 0x7f, 3})
 	f.Add(uint8(4), uint16(300), uint16(4000), uint64(5), []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
 	f.Add(uint8(1), uint16(768), uint16(0), uint64(6), []byte{0x01, 0x00, 0x80, 0xff})
+	corpus, err := fuzzcorpus.Load(fuzzcorpus.Dir(1, "FuzzGatherMatchesReference"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, a := range corpus {
+		dt, err1 := fuzzcorpus.Arg[uint8](a, 0)
+		dim, err2 := fuzzcorpus.Arg[uint16](a, 1)
+		extra, err3 := fuzzcorpus.Arg[uint16](a, 2)
+		seed, err4 := fuzzcorpus.Arg[uint64](a, 3)
+		data, err5 := fuzzcorpus.Arg[[]byte](a, 4)
+		if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(dt, dim, extra, seed, data)
+	}
 	f.Fuzz(func(t *testing.T, dt uint8, dim uint16, extra uint16, seed uint64, data []byte) {
 		d := allDTypes[int(dt)%len(allDTypes)]
 		dimN := 1 + int(dim)%800

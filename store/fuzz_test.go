@@ -137,7 +137,7 @@ func openFuzzTable(path string, threads int, copyOut bool) (*fuzzTable, error) {
 	}
 	defer f.Close()
 	ft := &fuzzTable{tab: tab, rows: f.Rows, dim: f.Dim, posOffset: f.PositionOffset,
-		viewable: f.DType == format.F32 && f.TokenScale == 1 && f.ComputeDType == 0}
+		viewable: f.DType == format.F32 && f.TokenScale == 1 && f.ComputeDType == 0 && nativeLittleEndian}
 	ft.tokens = make([]float32, f.Rows*int64(f.Dim))
 	if err := f.ReadRows(f.Tokens(), 0, f.Rows, ft.tokens); err != nil {
 		return nil, err
@@ -667,6 +667,9 @@ func TestFuzzStoreLookupSeeds(t *testing.T) {
 	tables := fuzzTables(t)
 	for _, s := range storeSeeds() {
 		c := model(tables, s.op, s.flags, s.ids, s.offsets, s.seqLen, s.start, s.pad)
+		if !nativeLittleEndian && c.op == opView && s.wantOutcome != wantArgError {
+			s.wantOutcome = wantNoView // big-endian machines view no rows
+		}
 		if c.want != s.wantOutcome {
 			t.Errorf("seed %s: the rules say %s, the seed is for %s", s.name, c.want, s.wantOutcome)
 		}

@@ -40,8 +40,17 @@ func TestMapModes(t *testing.T) {
 		if mode == MapAnonHugePages && s.ResidentFraction() != 1 {
 			t.Errorf("anon copy: resident fraction %v", s.ResidentFraction())
 		}
-		if mode == MapAnonHugePages && thpAvailable() && s.HugePageBytes == 0 {
-			t.Errorf("anon copy: no huge pages although transparent huge pages are enabled")
+		if mode == MapAnonHugePages && s.HugePageBytes == 0 {
+			// Whether the kernel grants huge pages to advised memory also
+			// depends on its defrag setting, free memory and
+			// fragmentation (and an emulator may ignore the advice), so a
+			// machine where THP is enabled may still give none. CI, on a
+			// machine known to grant them, requires them.
+			if os.Getenv("EMBSTORE_REQUIRE_THP") == "1" {
+				t.Errorf("anon copy: no huge pages, and EMBSTORE_REQUIRE_THP=1 (transparent huge pages: %s)", thpSetting())
+			} else {
+				t.Logf("anon copy: no huge pages (transparent huge pages: %s); set EMBSTORE_REQUIRE_THP=1 to require them", thpSetting())
+			}
 		}
 		t.Logf("%-15s resident %.2f huge %.2f", mode, s.ResidentFraction(), s.HugePageFraction())
 		tab.Close()
@@ -60,9 +69,17 @@ func TestMapModes(t *testing.T) {
 	}
 }
 
-// thpAvailable reports whether this Linux kernel grants transparent huge
-// pages to memory advised with MADV_HUGEPAGE.
-func thpAvailable() bool {
-	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
-	return err == nil && !strings.Contains(string(b), "[never]")
+// thpSetting returns the kernel's transparent huge page settings, enabled
+// and defrag, as the kernel shows them ("always [madvise] never"), for
+// messages.
+func thpSetting() string {
+	var parts []string
+	for _, name := range []string{"enabled", "defrag"} {
+		b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/" + name)
+		if err != nil {
+			return "unknown"
+		}
+		parts = append(parts, name+" "+strings.TrimSpace(string(b)))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -55,6 +56,35 @@ func runBinary(t *testing.T, bin string, args ...string) (int, string) {
 	}
 	t.Fatalf("run %v: %v", args, err)
 	return 0, ""
+}
+
+// crashSeed returns the seed of the kill delays: EMBSTORE_CRASH_SEED, to
+// replay a run, or else the clock. It is logged either way, so that a
+// failure can be replayed (the delays then repeat; the machine's timing may
+// not).
+func crashSeed(t *testing.T) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("EMBSTORE_CRASH_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("EMBSTORE_CRASH_SEED=%q is not a uint64", s)
+		}
+		seed = v
+	}
+	t.Logf("kill delays drawn with seed %d (EMBSTORE_CRASH_SEED=%d replays them)", seed, seed)
+	return seed
+}
+
+// testDeadline is how long a test waits for something another process must
+// do: until shortly before the test binary's own deadline (go test
+// -timeout), or two minutes when it has none. A fixed few seconds fails on a
+// loaded machine; the wait ends as soon as the thing happens.
+func testDeadline(t *testing.T) time.Time {
+	if d, ok := t.Deadline(); ok {
+		return d.Add(-5 * time.Second)
+	}
+	return time.Now().Add(2 * time.Minute)
 }
 
 // tempName matches the temporary files a table writer creates for dest.
@@ -121,7 +151,7 @@ func TestKilledWritersLeaveNoPartialTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	rng := rand.New(rand.NewPCG(crashSeed(t), 1))
 	for _, wc := range writeCommands(t, bin, srcDir) {
 		t.Run(wc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -233,7 +263,7 @@ func TestLiveWriterTempSurvives(t *testing.T) {
 	defer cmd.Process.Kill()
 	temp := tempName(dest)
 	var tmp string
-	for deadline := time.Now().Add(10 * time.Second); tmp == "" && time.Now().Before(deadline); {
+	for deadline := testDeadline(t); tmp == "" && time.Now().Before(deadline); {
 		// A temporary file holding data has been locked: the writer locks
 		// it before writing anything.
 		for _, name := range matching(t, dir, temp) {

@@ -9,6 +9,7 @@
 //	lookup   print the rows of token ids, optionally with positions added
 //	bag      pool bags of ids (sum, mean, max), as torch's EmbeddingBag
 //	bench    measure lookups on this machine; prints one JSON line
+//	serve    serve tables over HTTP (OpenAI, TEI and native routes)
 //
 // Run 'embquery <command> --help' for a command's flags. Exit status is 0 on
 // success, 1 when the command fails, 2 for a mistake on the command line.
@@ -28,6 +29,7 @@ func subcommands() []cli.Sub {
 		{Command: lookupCommand, Summary: "print the rows of token ids, optionally with positions added", Run: runLookup},
 		{Command: bagCommand, Summary: "pool bags of ids (sum, mean, max), as torch's EmbeddingBag", Run: runBag},
 		{Command: benchCommand, Summary: "measure lookups on this machine; prints one JSON line", Run: runBench},
+		{Command: serveCommand, Summary: "serve tables over HTTP (OpenAI, TEI and native routes)", Run: runServe},
 	}
 }
 

@@ -2,8 +2,10 @@
 // to Go tests as reference oracles.
 //
 // It exists because Go does not allow cgo in _test.go files. Only tests import
-// it: the library and the commands never call C. Building it needs cgo and a C
-// compiler; .ci/run makes sure gcc is installed.
+// it, from test files built only with cgo (//go:build cgo), so that the
+// suite also builds and passes without a C compiler; the library and the
+// commands never call C. .ci/run makes sure gcc is installed and runs the
+// suite both ways.
 package cref
 
 /*

@@ -1,11 +1,12 @@
 package fma32
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 	"testing"
-
-	"github.com/embstore/embstore/internal/cref"
 )
 
 // same reports whether a and b are the same float32: identical bits, or both
@@ -19,33 +20,93 @@ func same(a, b float32) bool {
 
 func f32(bits uint32) float32 { return math.Float32frombits(bits) }
 
-// compare checks FMA, and its exact path on its own, against the C
-// library's fmaf on every triple, in batches so the cgo call does not
-// dominate.
+// libcFmaf, when not nil, sets out[i] = fmaf(x[i], y[i], z[i]) with the C
+// library. Builds with cgo set it (fmaf_cgo_test.go).
+var libcFmaf func(x, y, z, out []float32)
+
+// oracleStride is how often compare checks the math/big oracle against the
+// C library when both are there: every 8th triple (the oracle is the slow
+// part, and without cgo it checks every triple on its own).
+const oracleStride = 8
+
+// compare checks FMA, and its exact path on its own, on every triple:
+// against the C library's fmaf with cgo (and the math/big oracle bigFMA
+// against fmaf on every oracleStride-th triple), against bigFMA without.
+// The triples are split over the available CPUs.
 func compare(t *testing.T, name string, x, y, z []float32) {
 	t.Helper()
-	want := make([]float32, len(x))
-	cref.FmafSlice(x, y, z, want)
-	bad := 0
-	for i := range x {
-		if got := FMA(x[i], y[i], z[i]); !same(got, want[i]) {
-			if bad < 10 {
-				t.Errorf("%s: FMA(%g, %g, %g) = %g (%#08x), fmaf = %g (%#08x)", name,
-					x[i], y[i], z[i], got, math.Float32bits(got), want[i], math.Float32bits(want[i]))
-			}
-			bad++
+	var libc []float32
+	if libcFmaf != nil {
+		libc = make([]float32, len(x))
+		libcFmaf(x, y, z, libc)
+	}
+	var (
+		mu     sync.Mutex
+		bad    int
+		report []string
+	)
+	note := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if bad < 10 {
+			report = append(report, s)
 		}
-		if got := exact(x[i], y[i], z[i]); !same(got, want[i]) {
-			if bad < 10 {
-				t.Errorf("%s: exact(%g, %g, %g) = %g (%#08x), fmaf = %g (%#08x)", name,
-					x[i], y[i], z[i], got, math.Float32bits(got), want[i], math.Float32bits(want[i]))
+		bad++
+	}
+	parallel(len(x), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			var want float32
+			src := "oracle"
+			switch {
+			case libc == nil:
+				want = bigFMA(x[i], y[i], z[i])
+			case i%oracleStride == 0:
+				want, src = libc[i], "C fmaf"
+				if o := bigFMA(x[i], y[i], z[i]); !same(o, want) {
+					note(fmt.Sprintf("%s: oracle(%g, %g, %g) = %g (%#08x), C fmaf = %g (%#08x)", name,
+						x[i], y[i], z[i], o, math.Float32bits(o), want, math.Float32bits(want)))
+				}
+			default:
+				want, src = libc[i], "C fmaf"
 			}
-			bad++
+			if got := FMA(x[i], y[i], z[i]); !same(got, want) {
+				note(fmt.Sprintf("%s: FMA(%g, %g, %g) = %g (%#08x), %s = %g (%#08x)", name,
+					x[i], y[i], z[i], got, math.Float32bits(got), src, want, math.Float32bits(want)))
+			}
+			if got := exact(x[i], y[i], z[i]); !same(got, want) {
+				note(fmt.Sprintf("%s: exact(%g, %g, %g) = %g (%#08x), %s = %g (%#08x)", name,
+					x[i], y[i], z[i], got, math.Float32bits(got), src, want, math.Float32bits(want)))
+			}
 		}
+	})
+	for _, s := range report {
+		t.Error(s)
 	}
 	if bad > 0 {
 		t.Errorf("%s: %d of %d differ", name, bad, len(x))
 	}
+}
+
+// parallel calls fn on consecutive ranges [lo, hi) covering [0, n), spread
+// over GOMAXPROCS goroutines.
+func parallel(n int, fn func(lo, hi int)) {
+	const chunk = 1 << 14
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for lo := range next {
+				fn(lo, min(lo+chunk, n))
+			}
+		}()
+	}
+	for lo := 0; lo < n; lo += chunk {
+		next <- lo
+	}
+	close(next)
+	wg.Wait()
 }
 
 // specials are values every edge-case test combines: zeros, the smallest and

@@ -5,7 +5,10 @@
 // The repository keeps every fuzz target's corpus in testdata/fuzz/<name> at
 // its root, so that a corpus grown by a long `go test -fuzz` run (Go keeps it
 // in the build cache, under fuzz/<import path>/<name>) can be copied there as
-// it is. Only tests import this package.
+// it is: bench/fuzz.sh -grow does that. A target that does not load its
+// corpus through this package keeps it where go test reads it by itself,
+// <package>/testdata/fuzz/<name>, and the script copies there instead. Only
+// tests import this package.
 package fuzzcorpus
 
 import (
@@ -51,7 +54,8 @@ func Load(dir string) ([][]any, error) {
 }
 
 // Parse decodes one corpus file, for the argument types this repository's
-// fuzz targets use: []byte, string, bool, byte, int, int64 and uint64.
+// fuzz targets use: []byte, string, bool, byte, int, int64, uint16, uint32
+// and uint64.
 func Parse(s string) ([]any, error) {
 	lines := strings.Split(s, "\n")
 	if strings.TrimSuffix(lines[0], "\r") != "go test fuzz v1" {
@@ -101,6 +105,12 @@ func parseValue(typ, lit string) (any, error) {
 			return int(v), err
 		}
 		return v, err
+	case "uint16":
+		v, err := strconv.ParseUint(lit, 0, 16)
+		return uint16(v), err
+	case "uint32":
+		v, err := strconv.ParseUint(lit, 0, 32)
+		return uint32(v), err
 	case "uint64":
 		return strconv.ParseUint(lit, 0, 64)
 	}

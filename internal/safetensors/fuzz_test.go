@@ -104,12 +104,24 @@ func FuzzParseHeader(f *testing.F) {
 
 // FuzzCheckJSON feeds arbitrary bytes to the index and config.json checker:
 // it must never panic, and what it accepts must be one JSON object that
-// encoding/json also accepts.
+// encoding/json also accepts. Seeds: a few documents, a real index, and the
+// corpus in testdata/fuzz/FuzzCheckJSON.
 func FuzzCheckJSON(f *testing.F) {
 	for _, s := range []string{`{}`, `{"weight_map":{"a":"b.safetensors"}}`, `{"a":[1,{"b":null}],"c":"\ud83d\ude00"}`, `{"a":1,"a":2}`, `[{}]`, `{"a":{"b":{"c":[[[]]]}}}`} {
 		f.Add([]byte(s))
 	}
 	if b, err := os.ReadFile(filepath.Join(smallDir, "llama-small-sharded", IndexFileName)); err == nil {
+		f.Add(b)
+	}
+	corpus, err := fuzzcorpus.Load(fuzzcorpus.Dir(2, "FuzzCheckJSON"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, args := range corpus {
+		b, err := fuzzcorpus.Arg[[]byte](args, 0)
+		if err != nil {
+			f.Fatal(err)
+		}
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -1,0 +1,28 @@
+// Package server is the HTTP server behind embquery serve: it serves embstore
+// tables to programs in any language through the APIs they already have
+// clients for.
+//
+//   - OpenAI's POST /v1/embeddings (and GET /v1/models): one vector per
+//     input, the mean of its tokens' rows, as float arrays or base64;
+//   - Hugging Face text-embeddings-inference's POST /embed, POST /embed_all
+//     and GET /info;
+//   - native routes for per-token rows and bags, POST /v1/lookup and
+//     POST /v1/bag, in JSON or as little-endian binary bodies, and
+//     GET /v1/tables;
+//   - GET /health and GET /metrics (Prometheus, on the server's own registry).
+//
+// Each table is a store.Follower, so a table file renamed over is swapped in
+// without failing a request, and every response is computed from one
+// version of one file. Errors on /v1/* have OpenAI's shape
+// ({"error": {"message", "type", "param", "code"}}), on the TEI routes TEI's
+// ({"error", "error_type"}). Requests are bounded (body size, inputs,
+// tokens, requests at once) and optionally need a bearer key.
+//
+// The files have one job each: server.go the routes and what every request
+// goes through; errors.go the error shapes; scan.go the parser of id, text
+// and weight arrays; decode.go the request bodies; compute.go the chunked
+// lookups and bags; encode.go, rows.go and ftoa.go the output encodings (a
+// Schubfach float32 formatter for JSON numbers); tables.go the served
+// tables; limits.go and auth.go what guards the handlers; metrics.go the
+// Prometheus metrics; handlers_*.go the routes.
+package server
