@@ -6,19 +6,75 @@ import (
 	"encoding/hex"
 	"math"
 	"math/rand/v2"
+	"os"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 )
 
-// forEachLevel runs f with the kernel set of every level this build and CPU
-// support, the reference included.
-func forEachLevel(t *testing.T, f func(t *testing.T)) {
+// The tests in this file check the kernel set of every level this build
+// and CPU support against the reference, and the assembly against torch.
+// Where there is no assembly level the differential tests skip, saying so;
+// EMBSTORE_KERNEL_LEVELS (the variable the kernel package's tests read,
+// "avx2,avx512") makes levels required.
+
+// levelsEnv names the kernel levels a test run requires, comma-separated.
+// CI sets it to the levels the machine's CPU has (for the kernel package,
+// whose levels need more CPU features than these), so that a level that
+// goes missing fails the run instead of leaving less to compare.
+const levelsEnv = "EMBSTORE_KERNEL_LEVELS"
+
+// checkRequiredLevels fails t if a level named by EMBSTORE_KERNEL_LEVELS is
+// not supported by this build on this CPU.
+func checkRequiredLevels(t testing.TB) {
+	t.Helper()
+	have := map[string]bool{}
 	for _, l := range supportedLevels() {
+		have[l.String()] = true
+	}
+	for _, name := range strings.Split(os.Getenv(levelsEnv), ",") {
+		if name = strings.TrimSpace(name); name != "" && !have[name] {
+			t.Fatalf("%s=%q requires kernel level %s; this build on this CPU has %v",
+				levelsEnv, os.Getenv(levelsEnv), name, supportedLevels())
+		}
+	}
+}
+
+// diffLevels returns the assembly levels a differential test compares with
+// the reference. With none (a -tags noasm build, another architecture, a
+// CPU without AVX2 and FMA) the test is skipped, saying so, rather than
+// passing without comparing anything.
+func diffLevels(t testing.TB) []kernelLevel {
+	t.Helper()
+	checkRequiredLevels(t)
+	levels := supportedLevels()[1:]
+	if len(levels) == 0 {
+		t.Skipf("no assembly kernel level in this build on this CPU (%s/%s, levels %v): nothing to compare with the reference",
+			runtime.GOOS, runtime.GOARCH, supportedLevels())
+	}
+	return levels
+}
+
+// forEachLevel runs f with the kernel set of every assembly level (see
+// diffLevels).
+func forEachLevel(t *testing.T, f func(t *testing.T)) {
+	for _, l := range diffLevels(t) {
 		t.Run(l.String(), func(t *testing.T) {
 			defer useKernels(l)()
 			f(t)
 		})
 	}
+}
+
+// TestLevels checks the level list and logs it.
+func TestLevels(t *testing.T) {
+	checkRequiredLevels(t)
+	levels := supportedLevels()
+	if levels[0] != levelRef {
+		t.Fatalf("supportedLevels() = %v; the reference must come first", levels)
+	}
+	t.Logf("torchinit kernel levels on this machine: %v", levels)
 }
 
 // TestMTBlockMatchesReference compares every level's twist and tempering
@@ -155,11 +211,7 @@ func TestKernelsEveryUniformLanes(t *testing.T) {
 	if f.Pairs != 1<<24 || f.Mult%2 == 0 {
 		t.Fatalf("unexpected arrangement: %+v", f)
 	}
-	levels := supportedLevels()[1:]
-	if len(levels) == 0 {
-		t.Log("no assembly level on this build or CPU; TestEveryUniformLanes covers the reference")
-	}
-	for _, l := range levels {
+	for _, l := range diffLevels(t) {
 		t.Run(l.String(), func(t *testing.T) {
 			defer useKernels(l)()
 			for _, path := range paths {
@@ -203,13 +255,17 @@ func TestKernelsEveryUniformLanes(t *testing.T) {
 }
 
 // TestLevelsMatchTorch runs the torch reference tests with the kernel set
-// of every level, not only the one init picks.
+// of every level, the reference included, not only the one init picks.
 func TestLevelsMatchTorch(t *testing.T) {
-	forEachLevel(t, func(t *testing.T) {
-		t.Run("shared", TestSharedReferences)
-		t.Run("extra", TestExtraReferences)
-		t.Run("pipeline", TestSeedDocPipeline)
-	})
+	checkRequiredLevels(t)
+	for _, l := range supportedLevels() {
+		t.Run(l.String(), func(t *testing.T) {
+			defer useKernels(l)()
+			t.Run("shared", TestSharedReferences)
+			t.Run("extra", TestExtraReferences)
+			t.Run("pipeline", TestSeedDocPipeline)
+		})
+	}
 }
 
 // TestStreamsMatchReference compares whole streamed tensors of every level
@@ -219,6 +275,7 @@ func TestLevelsMatchTorch(t *testing.T) {
 // both paths, after a first tensor that leaves the generator at various
 // offsets; then the generator must be in the same state.
 func TestStreamsMatchReference(t *testing.T) {
+	levels := diffLevels(t)
 	sizes := []int{1, 2, 15, 16, 17, 30, 31, 32, 33, 47, 48, 49, 100, 255, 256, 257, 623, 624, 625, 640, 1000, 1248, 4099, 10007}
 	inits := []Init{Embedding(), Normal(0.25, 2), Normal(-1, 1e-3), Uniform(-0.1, 0.1), Uniform(-3, 7)}
 	type key struct {
@@ -276,19 +333,22 @@ func TestStreamsMatchReference(t *testing.T) {
 			want[k] = [2][]uint32{bits, after}
 		}
 	}()
-	forEachLevel(t, func(t *testing.T) {
-		for i, k := range keys {
-			chunk := []int{1, 7, 16, 17, 64, 1000, sizes[k.size]}[i%7]
-			vals, after := run(k, chunk)
-			w := want[k]
-			for j, v := range vals {
-				if math.Float32bits(v) != w[0][j] {
-					t.Fatalf("%+v chunk %d: value %d is %v, want %v", k, chunk, j, v, math.Float32frombits(w[0][j]))
+	for _, l := range levels {
+		t.Run(l.String(), func(t *testing.T) {
+			defer useKernels(l)()
+			for i, k := range keys {
+				chunk := []int{1, 7, 16, 17, 64, 1000, sizes[k.size]}[i%7]
+				vals, after := run(k, chunk)
+				w := want[k]
+				for j, v := range vals {
+					if math.Float32bits(v) != w[0][j] {
+						t.Fatalf("%+v chunk %d: value %d is %v, want %v", k, chunk, j, v, math.Float32frombits(w[0][j]))
+					}
+				}
+				if !slices.Equal(after, w[1]) {
+					t.Fatalf("%+v chunk %d: generator state differs afterwards", k, chunk)
 				}
 			}
-			if !slices.Equal(after, w[1]) {
-				t.Fatalf("%+v chunk %d: generator state differs afterwards", k, chunk)
-			}
-		}
-	})
+		})
+	}
 }
