@@ -38,7 +38,9 @@ type CreateOptions struct {
 // untouched; a crash leaves at most the temporary file, which a later Create
 // in the same directory removes. A file another process has mapped is never
 // rewritten in place. The rules for destinations (file types, symbolic and
-// hard links, modes, free space) are in SPEC.md, "Writing".
+// hard links, modes, free space) are in SPEC.md, "Writing". On Linux the
+// kernel is asked to start writing the rows to disk as they come
+// (writeback.go), so that Commit's sync waits less.
 type FileWriter struct {
 	*Writer
 	f *atomicfile.File
@@ -69,7 +71,7 @@ func CreateWith(path string, l Layout, o *CreateOptions) (*FileWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := NewWriter(f, l)
+	w, err := NewWriter(&writebackFile{File: f.File}, l)
 	if err != nil {
 		f.Abort()
 		return nil, err
