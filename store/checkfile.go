@@ -62,7 +62,17 @@ func (t *Table) CheckFile() error {
 // diagnose fills in what most likely caused fault fe: a read of a page the
 // file no longer has (it was truncated), a write into the read-only mapping
 // (a row from View modified), or an address outside the table's mapping.
+// The file's size is the first evidence: some platforms (s390x under
+// emulation among them) report fault addresses that cannot be trusted.
 func (t *Table) diagnose(fe *FaultError) {
+	fe.OpenSize = t.openInfo.Size()
+	if fi, err := t.f.Stat(); err == nil {
+		fe.Size = fi.Size()
+		if fe.Size < fe.OpenSize {
+			fe.Cause = FaultTruncated
+			return
+		}
+	}
 	if data := t.m.bytes(); data != nil {
 		lo := uintptr(unsafe.Pointer(unsafe.SliceData(data)))
 		if fe.Addr < lo || fe.Addr-lo >= uintptr(len(data)) {
@@ -70,15 +80,8 @@ func (t *Table) diagnose(fe *FaultError) {
 			return
 		}
 	}
-	fe.OpenSize = t.openInfo.Size()
-	fi, err := t.f.Stat()
-	if err != nil {
-		return
-	}
-	fe.Size = fi.Size()
-	if fe.Size < fe.OpenSize {
-		fe.Cause = FaultTruncated
-		return
+	if fe.Size == 0 {
+		return // the file could not be examined
 	}
 	// Every page of the mapping is backed by the file, which is still
 	// whole: a read there cannot fault, so it was a write (or an I/O error

@@ -96,22 +96,25 @@ func TestFaultCauses(t *testing.T) {
 	}
 	path, _, _ := writeTable(t, format.Layout{Rows: 4096, Dim: 256})
 	tab := openTable(t, path)
-	err := tab.View(func(v View) error {
+	var fe *FaultError
+	if !nativeLittleEndian {
+		goto truncate // rows cannot be viewed in place (TestView)
+	}
+	if err := tab.View(func(v View) error {
 		row, err := v.Row(7)
 		if err != nil {
 			return err
 		}
 		row[0] = 1 // the mapping is read-only
 		return nil
-	})
-	var fe *FaultError
-	if !errors.As(err, &fe) || fe.Cause != FaultWrite || !strings.Contains(err.Error(), "read-only") {
+	}); !errors.As(err, &fe) || fe.Cause != FaultWrite || !strings.Contains(err.Error(), "read-only") {
 		t.Fatalf("writing a View row = %v; want a FaultWrite *FaultError", err)
 	}
+truncate:
 	if err := os.Truncate(path, format.HeaderSize); err != nil {
 		t.Fatal(err)
 	}
-	err = tab.Lookup(make([]float32, 256), []int64{4000})
+	err := tab.Lookup(make([]float32, 256), []int64{4000})
 	if !errors.As(err, &fe) || fe.Cause != FaultTruncated || fe.Size != format.HeaderSize || !strings.Contains(err.Error(), "truncated") {
 		t.Fatalf("lookup of a truncated table = %v (%+v); want a FaultTruncated *FaultError", err, fe)
 	}
@@ -157,7 +160,7 @@ func TestErrorStyle(t *testing.T) {
 	path, _, _ := writeTable(t, format.Layout{Rows: 8, Dim: 4, Positions: 2})
 	tab := openTable(t, path)
 	err := tab.View(func(v View) error { _, err := v.Row(-1); return err })
-	if err == nil || err.Error() != "embstore: id -1 is out of range [0, 8) of the token table" {
+	if nativeLittleEndian && (err == nil || err.Error() != "embstore: id -1 is out of range [0, 8) of the token table") {
 		t.Errorf("View.Row(-1): %v", err)
 	}
 	err = tab.View(func(v View) error { _, err := v.PositionRow(2); return err })

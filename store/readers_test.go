@@ -60,6 +60,9 @@ func TestNestedLookupDuringClose(t *testing.T) {
 					t.Error("Close returned while a View callback was running")
 				}
 				nestedAfter = tab.Lookup(dst, []int64{3})
+				if !nativeLittleEndian {
+					return nil // rows cannot be viewed in place (TestView)
+				}
 				row, err := v.Row(5) // the mapping is still there
 				if err == nil && row[0] != tokens[5*8] {
 					t.Error("View row changed while Close waited")
@@ -104,11 +107,13 @@ func TestCloseWaitsForCalls(t *testing.T) {
 					err := tab.View(func(v View) error {
 						inside.Add(1)
 						defer inside.Add(-1)
-						row, err := v.Row(ids[1])
-						if err != nil {
-							return err
+						if nativeLittleEndian { // else rows cannot be viewed in place (TestView)
+							row, err := v.Row(ids[1])
+							if err != nil {
+								return err
+							}
+							sum += row[31]
 						}
-						sum += row[31]
 						if err := tab.Lookup(dst, ids); err != nil {
 							return err
 						}
