@@ -129,8 +129,8 @@ var ErrNotShard = errors.New("not a shard: the metadata has no \"shard\" key")
 // when the key is there but malformed.
 func Parse(md []byte) (*Doc, error) {
 	var raw struct {
-		Creator  string          `json:"creator"`
-		Shard    *Info           `json:"shard"`
+		Creator  string `json:"creator"`
+		Shard    *Info  `json:"shard"`
 		Original *struct {
 			FileSize  int64           `json:"file_size"`
 			HeaderCRC uint32          `json:"header_crc32c"`
