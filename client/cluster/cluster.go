@@ -89,7 +89,7 @@ type Options struct {
 var (
 	// ErrNoVersion: no version of the table has a live replica of every
 	// shard (or the table is not registered).
-	ErrNoVersion = errors.New("embstore cluster: no version of the table has a live replica of every shard")
+	ErrNoVersion = errors.New("no version of the table has a live replica of every shard")
 	// ErrClosed: the Table or Cluster was closed.
 	ErrClosed = errors.New("embstore cluster: closed")
 )
@@ -289,6 +289,19 @@ func (c *Cluster) update(m map[string]*registry.Entry) {
 	}
 }
 
+// Table returns the table name of the cluster, whether or not a version of
+// it is served now: its calls fail with ErrNoVersion while none is.
+func (c *Cluster) Table(name string) *Table {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.tables[name]
+	if st == nil {
+		st = newState(c, name)
+		c.tables[name] = st
+	}
+	return &Table{c: c, st: st}
+}
+
 // Open returns the table name of the cluster, once a version of it has a
 // live replica of every shard (it waits for one until ctx ends).
 func (c *Cluster) Open(ctx context.Context, name string) (*Table, error) {
@@ -307,7 +320,7 @@ func (c *Cluster) Open(ctx context.Context, name string) (*Table, error) {
 			if st != nil {
 				why = st.reasons()
 			}
-			return nil, fmt.Errorf("embstore cluster: table %s: %w%s (%v)", name, ErrNoVersion, why, ctx.Err())
+			return nil, fmt.Errorf("embstore cluster: table %s: %w%s (waited until %v)", name, ErrNoVersion, why, ctx.Err())
 		}
 	}
 }
@@ -398,6 +411,12 @@ func (st *state) update(es map[string]*registry.Entry) bool {
 	}
 	if next != nil && st.dim == 0 {
 		st.dim = next.dim
+	}
+	if next != nil {
+		next.since = time.Now()
+		if old != nil && old.version == next.version {
+			next.since = old.since
+		}
 	}
 	st.cur.Store(next)
 	switch {

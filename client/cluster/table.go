@@ -42,7 +42,7 @@ func (t *Table) Snapshot() (*Snapshot, error) {
 	}
 	s := t.st.cur.Load()
 	if s == nil {
-		return nil, fmt.Errorf("table %s: %w%s", t.st.name, ErrNoVersion, t.st.reasons())
+		return nil, fmt.Errorf("embstore cluster: table %s: %w%s", t.st.name, ErrNoVersion, t.st.reasons())
 	}
 	return s, nil
 }
@@ -157,6 +157,7 @@ type Snapshot struct {
 	compute        format.DType
 	scale          float32
 	shards         []shardSet
+	since          time.Time // when the version began to serve
 }
 
 type shardSet struct {
@@ -202,13 +203,14 @@ type Info struct {
 	PositionOffset int64       `json:"position_offset"`
 	TokenScale     float32     `json:"token_scale"`
 	ComputeDType   string      `json:"compute_dtype"`
+	Since          time.Time   `json:"since"` // when the version began to serve here
 	Shards         []ShardInfo `json:"shards"`
 }
 
 // Info describes the snapshot.
 func (s *Snapshot) Info() Info {
 	info := Info{Table: s.st.name, Version: s.version, Rows: s.rows, Dim: s.dim, DType: s.dtype,
-		Positions: s.positions, PositionOffset: s.positionOffset, TokenScale: s.scale, ComputeDType: "f32"}
+		Positions: s.positions, PositionOffset: s.positionOffset, TokenScale: s.scale, ComputeDType: "f32", Since: s.since}
 	if s.compute != 0 {
 		info.ComputeDType = s.compute.String()
 	}

@@ -33,10 +33,13 @@ type Source interface {
 	// Acquire returns the Table a request uses and the function that
 	// releases it when the request is done. It is called once per
 	// request, so a source that changes (a file reloaded, a new version
-	// of a cluster's table) never mixes two versions in one response.
-	Acquire() (t Table, release func())
+	// of a cluster's table) never mixes two versions in one response. An
+	// error (a cluster's table with no version served) is answered with
+	// 503.
+	Acquire() (t Table, release func(), err error)
 	// Info describes t (for /v1/tables, /v1/models and /info); Name and
-	// Tokenizer are filled in by the server.
+	// Tokenizer are filled in by the server. t is nil when Acquire failed:
+	// Info then says why.
 	Info(t Table) TableInfo
 	// Close releases the source once the server stops serving it.
 	Close() error
@@ -79,9 +82,9 @@ type fileSource struct {
 	follower *store.Follower
 }
 
-func (f *fileSource) Acquire() (Table, func()) {
+func (f *fileSource) Acquire() (Table, func(), error) {
 	t, release := f.follower.Acquire()
-	return (*localTable)(t), release
+	return (*localTable)(t), release, nil
 }
 
 func (f *fileSource) Close() error { return f.follower.Close() }

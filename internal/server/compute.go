@@ -63,7 +63,7 @@ func lookupRows(ctx context.Context, t Table, q *lookupQuery, emit emitFunc) *ap
 	ids := q.ids.ids
 	dim := t.Dim()
 	param := func(k int) string { return q.ids.paramOf("ids", k) }
-	chunk := chunkRows(dim)
+	chunk := chunkFor(t, dim)
 	bufp := getFloats(min(chunk, len(ids)) * dim)
 	defer putFloats(bufp)
 	buf := *bufp
@@ -178,7 +178,7 @@ func bagRows(ctx context.Context, t Table, q *bagQuery, emit emitFunc) *apiError
 	}
 	dim := t.Dim()
 	bags := len(q.offsets)
-	chunk := chunkRows(dim)
+	chunk := chunkFor(t, dim)
 	bufp := getFloats(min(chunk, bags) * dim)
 	defer putFloats(bufp)
 	buf := *bufp
@@ -224,4 +224,14 @@ func normalizeRows(vals []float32, dim int) {
 			row[i] /= n
 		}
 	}
+}
+
+// chunkFor returns how many rows of dim values a response computes at a
+// time from t: chunkValues, or what a Table whose rows come over the
+// network asks for (fewer, larger requests).
+func chunkFor(t Table, dim int) int {
+	if c, ok := t.(interface{ ChunkValues() int }); ok {
+		return max(1, c.ChunkValues()/dim)
+	}
+	return chunkRows(dim)
 }

@@ -173,7 +173,7 @@ type FileInfo struct {
 func (s *Server) infoOf(sv *served, t Table) TableInfo {
 	info := sv.src.Info(t)
 	info.Name = sv.name
-	info.Tokenizer = s.encoder(sv, t) != nil
+	info.Tokenizer = t != nil && s.encoder(sv, t) != nil
 	if info.Metadata == nil {
 		info.Metadata = json.RawMessage("null")
 	}

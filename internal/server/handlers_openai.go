@@ -166,12 +166,10 @@ func (s *Server) model(w *reply, r *http.Request) *apiError {
 // appendModel appends an OpenAI model object for a table, with how
 // /v1/embeddings pools it.
 func (s *Server) appendModel(b []byte, sv *served) []byte {
-	t, release := sv.src.Acquire()
-	defer release()
-	info := s.infoOf(sv, t)
+	info := s.describe(sv)
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, sv.name)
 	b = append(b, fmt.Sprintf(`,"object":"model","created":%d,"owned_by":"embstore","dim":%d,"rows":%d,"pooling":"mean","tokenizer":%t}`,
-		info.LoadedAt.Unix(), t.Dim(), t.Rows(), info.Tokenizer)...)
+		info.LoadedAt.Unix(), info.Dim, info.Rows, info.Tokenizer)...)
 	return b
 }

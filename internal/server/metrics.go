@@ -148,9 +148,11 @@ func (c *tableCollector) Collect(ch chan<- prometheus.Metric) {
 		if s == nil {
 			continue
 		}
-		t, release := s.src.Acquire()
+		t, release, err := s.src.Acquire()
 		info := s.src.Info(t)
-		release()
+		if err == nil {
+			release()
+		}
 		ch <- prometheus.MustNewConstMetric(descTableInfo, prometheus.GaugeValue, 1, name, info.DType, strconv.Itoa(info.Dim))
 		ch <- prometheus.MustNewConstMetric(descTableRows, prometheus.GaugeValue, float64(info.Rows), name)
 		ch <- prometheus.MustNewConstMetric(descGen, prometheus.GaugeValue, float64(info.Generation), name)

@@ -165,12 +165,20 @@ func (s *Server) TableInfos() []TableInfo {
 	var out []TableInfo
 	for _, name := range s.tables.names() {
 		if sv := s.tables.get(name); sv != nil {
-			t, release := sv.src.Acquire()
-			out = append(out, s.infoOf(sv, t))
-			release()
+			out = append(out, s.describe(sv))
 		}
 	}
 	return out
+}
+
+// describe describes the current version of a served table.
+func (s *Server) describe(sv *served) TableInfo {
+	t, release, err := sv.src.Acquire()
+	if err != nil {
+		return s.infoOf(sv, nil)
+	}
+	defer release()
+	return s.infoOf(sv, t)
 }
 
 // Reload does what SIGHUP asks: it re-reads the API key file (keeping the
@@ -430,7 +438,10 @@ func (s *Server) acquire(name, param string, f family) (*served, Table, func(), 
 	if sv == nil {
 		return nil, nil, nil, errorf(http.StatusNotFound, param, "model_not_found", "%s %s: no such table (served: %s)", param, strconv.Quote(name), strings.Join(s.tables.names(), ", "))
 	}
-	t, release := sv.src.Acquire()
+	t, release, err := sv.src.Acquire()
+	if err != nil {
+		return nil, nil, nil, errorf(http.StatusServiceUnavailable, param, "table_unavailable", "%s", trimPrefix(err.Error()))
+	}
 	return sv, t, release, nil
 }
 
