@@ -89,6 +89,10 @@ func runServe(e env, args []string) error {
 			if _, err := registry.MemberOf(*advertise); err != nil {
 				return cli.Usagef("--advertise: %v", err)
 			}
+		} else if host, _, err := net.SplitHostPort(*hf.addr); err == nil {
+			if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+				return cli.Usagef("--etcd needs --advertise URL when listening on all addresses (--addr %s): the URL clients reach this server at", *hf.addr)
+			}
 		}
 	}
 	log, err := newLogger(e, *hf.logFormat, *hf.logLevel)
