@@ -24,6 +24,22 @@ Workloads, batch 8192:
   bag mean    F.embedding_bag(ids, W, offsets, mode="mean"), 256 bags of 32
 It also checks that both sides return the same values (bit for bit for the
 gathers, within 1e-5 relative for bag mean, whose summation order may differ).
+
+Seeded initialisation (--init-dims, default 768,256; --init-rounds rounds):
+  torch     torch.manual_seed(seed); torch.nn.Embedding(rows, dim) in a fresh
+            Python process (ATEN_CPU_CAPABILITY=default for the scalar math
+            path), timed inside it, import excluded: the first call (which
+            also faults in the new tensor's memory) and a second one
+  embstore  `embpack init --rows R --dim D --seed S --torch-math PATH`, the
+            whole process timed from outside: start, draw, write the file,
+            fsync, rename
+on both math paths, checking once per shape and path that the tables are
+equal. --init-dir puts embstore's table elsewhere (e.g. on a tmpfs, to
+leave the disk out). Ratios are torch median time over embstore median time (above 1:
+embstore is faster), against torch's first and its second call. The CPU
+time (user + system) each side used is reported next to them: on a shared
+machine it is what noisy neighbours disturb least.
+--init-only runs only this comparison, --no-init skips it.
 """
 
 import argparse
@@ -31,6 +47,7 @@ import hashlib
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -92,11 +109,27 @@ def main():
     ap.add_argument("--map-mode", default="lazy",
                     help="embstore mapping (embquery bench --map-mode): lazy, populate, hugepages, anon-hugepages")
     ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument("--init-dims", default="768,256", help="table widths of the init comparison (rows: --rows)")
+    ap.add_argument("--init-rounds", type=int, default=7, help="rounds alternating the two sides in the init comparison")
+    ap.add_argument("--init-dir", help="directory embpack init writes its tables to (default: a temporary directory)")
+    ap.add_argument("--init-only", action="store_true", help="run only the init comparison")
+    ap.add_argument("--no-init", action="store_true", help="skip the init comparison")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="embstore-vs-torch-")
     try:
         embpack, embquery = find_binaries(args, tmp)
+        results = {"torch": torch.__version__, "torch_capability": capability(), "map_mode": args.map_mode,
+                   "fbgemm": "fbgemm" in torch.backends.quantized.supported_engines,
+                   "cpu": cpu_name(), "rows": args.rows, "dim": args.dim, "batch": 8192, "runs": [], "init": []}
+        if not args.no_init:
+            compare_init(args, embpack, embquery, tmp, results)
+            print_init(results)
+        if args.init_only:
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump(results, f, indent=2)
+            return
         table = os.path.join(tmp, "table.emb")
         run([embpack, "init", "--rows", str(args.rows), "--dim", str(args.dim), "--seed", str(args.seed),
              "--positions", str(args.positions), "-o", table, "-q"])
@@ -121,9 +154,6 @@ def main():
 
         check_values(embquery, table, ids_np, W, P, seq, offsets)
 
-        results = {"torch": torch.__version__, "torch_capability": capability(), "map_mode": args.map_mode,
-                   "fbgemm": "fbgemm" in torch.backends.quantized.supported_engines,
-                   "cpu": cpu_name(), "rows": args.rows, "dim": args.dim, "batch": 8192, "runs": []}
         for threads in [int(t) for t in args.threads.split(",")]:
             torch.set_num_threads(threads)
             os.environ["OMP_NUM_THREADS"] = str(threads)
@@ -163,6 +193,111 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# TORCH_INIT runs in a fresh Python process: it times torch's seeded
+# initialisation of one table, twice, and prints the times and the table's
+# SHA-256 (float32, little-endian) as JSON.
+TORCH_INIT = r"""
+import hashlib, json, sys, time
+import torch
+rows, dim, seed, threads, want_hash = (int(a) for a in sys.argv[1:6])
+torch.set_num_threads(threads)
+times, cpu = [], []
+for _ in range(2):
+    torch.manual_seed(seed)
+    c0, t0 = time.process_time_ns(), time.perf_counter_ns()
+    w = torch.nn.Embedding(rows, dim).weight
+    times.append(time.perf_counter_ns() - t0)
+    cpu.append(time.process_time_ns() - c0)
+    if want_hash and len(times) == 1:
+        h = hashlib.sha256(w.detach().numpy().astype("<f4").tobytes()).hexdigest()
+    del w
+try:
+    cap = torch.backends.cpu.get_cpu_capability()
+except AttributeError:  # torch < 2.0: "CPU capability usage: AVX2" (or "NO AVX")
+    cap = [l.split(":", 1)[1].strip() for l in torch.__config__.show().splitlines() if "CPU capability" in l][0]
+    cap = "DEFAULT" if cap == "NO AVX" else cap
+print(json.dumps({"first_ns": times[0], "second_ns": times[1], "first_cpu_ns": cpu[0], "second_cpu_ns": cpu[1],
+                  "capability": cap,
+                  "sha256": h if want_hash else None}))
+"""
+
+
+def torch_init(rows, dim, seed, threads, path, want_hash=False):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    if path == "default":
+        env["ATEN_CPU_CAPABILITY"] = "default"
+    else:
+        env.pop("ATEN_CPU_CAPABILITY", None)
+    out = run([sys.executable, "-c", TORCH_INIT, str(rows), str(dim), str(seed), str(threads), str(int(want_hash))],
+              env=env).stdout
+    return json.loads(out)
+
+
+def embpack_init(embpack, out, rows, dim, seed, threads, path):
+    """Runs embpack init; returns its wall time and its CPU time (user + system), in ns."""
+    env = dict(os.environ, GOMAXPROCS=str(max(threads, 1)))
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter_ns()
+    run([embpack, "init", "--rows", str(rows), "--dim", str(dim), "--seed", str(seed), "--torch-math", path,
+         "-q", "-o", out], env=env)
+    wall = time.perf_counter_ns() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, int(((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)) * 1e9)
+
+
+def compare_init(args, embpack, embquery, tmp, results):
+    """Seeded initialisation: torch's nn.Embedding against embpack init."""
+    out = os.path.join(args.init_dir or tmp, f"embstore-init-{os.getpid()}.emb")
+    for dim in [int(d) for d in args.init_dims.split(",")]:
+        for path in ("avx2", "default"):
+            ref = torch_init(args.rows, dim, args.seed, 1, path, want_hash=True)
+            # torch takes the AVX2 normal kernel on AVX-512 machines too.
+            if (ref["capability"].lower() == "default") != (path == "default"):
+                sys.exit(f"torch ran with CPU capability {ref['capability']} for the {path} path: "
+                         "the comparison needs a CPU with AVX2")
+            embpack_init(embpack, out, args.rows, dim, args.seed, 1, path)
+            got = hashlib.sha256(run(f"seq 0 {args.rows - 1} | {embquery} lookup {out} --format raw",
+                                     shell=True).stdout).hexdigest()
+            if got != ref["sha256"]:
+                sys.exit(f"init {args.rows}x{dim} {path}: tables differ: torch {ref['sha256']}, embstore {got}")
+            for threads in [int(t) for t in args.threads.split(",")]:
+                firsts, seconds, ours, cpu1, cpu2, ourcpu = [], [], [], [], [], []
+                for _ in range(args.init_rounds):
+                    r = torch_init(args.rows, dim, args.seed, threads, path)
+                    firsts.append(r["first_ns"] / 1e6)
+                    seconds.append(r["second_ns"] / 1e6)
+                    cpu1.append(r["first_cpu_ns"] / 1e6)
+                    cpu2.append(r["second_cpu_ns"] / 1e6)
+                    wall, cpu = embpack_init(embpack, out, args.rows, dim, args.seed, threads, path)
+                    ours.append(wall / 1e6)
+                    ourcpu.append(cpu / 1e6)
+                t1, t2, e, c1, c2, ec = (float(np.median(x)) for x in (firsts, seconds, ours, cpu1, cpu2, ourcpu))
+                results["init"].append({
+                    "threads": threads, "path": path, "rows": args.rows, "dim": dim, "rounds": args.init_rounds,
+                    "torch_first_ms": t1, "torch_second_ms": t2, "embstore_ms": e,
+                    "ratio_first": t1 / e, "ratio_second": t2 / e,
+                    "round_ratios_first": [a / b for a, b in zip(firsts, ours)],
+                    "round_ratios_second": [a / b for a, b in zip(seconds, ours)],
+                    "torch_first_cpu_ms": c1, "torch_second_cpu_ms": c2, "embstore_cpu_ms": ec,
+                    "load_average": os.getloadavg()[0],
+                })
+    os.remove(out)
+
+
+def print_init(r):
+    print(f"seeded init: torch {r['torch']} nn.Embedding (fresh process, first and second call) against "
+          f"embpack init (whole process, file written and synced); ratio = torch median / embstore median")
+    print("wall ms: torch 1st, 2nd call, embstore; ratios; CPU ms (user + system): torch 1st, 2nd, embstore; load average")
+    print(f"{'threads':>7} {'path':<8} {'shape':<10} {'1st':>7} {'2nd':>7} {'emb':>7} {'r 1st':>6} {'r 2nd':>6} "
+          f"{'cpu 1st':>7} {'cpu 2nd':>7} {'cpu emb':>7} {'load':>5}  per round (2nd)")
+    for x in r["init"]:
+        rounds = " ".join(f"{q:.2f}" for q in x["round_ratios_second"])
+        print(f"{x['threads']:>7} {x['path']:<8} {str(x['rows']) + 'x' + str(x['dim']):<10} {x['torch_first_ms']:>7.1f} "
+              f"{x['torch_second_ms']:>7.1f} {x['embstore_ms']:>7.1f} {x['ratio_first']:>6.2f} {x['ratio_second']:>6.2f} "
+              f"{x['torch_first_cpu_ms']:>7.1f} {x['torch_second_cpu_ms']:>7.1f} {x['embstore_cpu_ms']:>7.1f} "
+              f"{x['load_average']:>5.1f}  {rounds}")
+
+
 def check_values(embquery, table, ids_np, W, P, seq, offsets):
     """Both sides must compute the same values."""
     idlist = ",".join(str(i) for i in ids_np[:2 * seq])
@@ -187,8 +322,11 @@ def check_values(embquery, table, ids_np, W, P, seq, offsets):
 def capability():
     try:
         return torch.backends.cpu.get_cpu_capability()
-    except AttributeError:
-        return torch._C._get_cpu_capability() if hasattr(torch._C, "_get_cpu_capability") else "unknown"
+    except AttributeError:  # torch < 2.0: "CPU capability usage: AVX2" in the build configuration
+        for line in torch.__config__.show().splitlines():
+            if "CPU capability usage" in line:
+                return line.split(":", 1)[1].strip()
+        return "unknown"
 
 
 def cpu_name():

@@ -26,7 +26,8 @@ var staleAge = 2 * time.Second
 // only once it is complete and synced. Until then the destination is
 // untouched; a crash leaves at most the temporary file, which a later Create
 // in the same directory removes. A file another process has mapped is never
-// rewritten in place.
+// rewritten in place. On Linux the kernel is asked to start writing the rows
+// to disk as they come (writeback.go), so that Commit's sync waits less.
 type FileWriter struct {
 	*Writer
 	f         *os.File
@@ -58,7 +59,7 @@ func Create(path string, l Layout) (*FileWriter, error) {
 		return nil, err
 	}
 	lockFile(f) // held until the file is closed; tells other writers it is alive
-	w, err := NewWriter(f, l)
+	w, err := NewWriter(&writebackFile{File: f}, l)
 	if err == nil {
 		// Reserve the table's space now, where the file system can: a disk
 		// too small for the table fails here, at once, not after minutes of

@@ -39,7 +39,7 @@ func Seeded(path string, spec SeedSpec, progress Progress) error {
 	defer fw.Abort()
 	g := torchinit.NewGenerator(spec.Seed)
 	total := spec.Rows + spec.Positions
-	buf := make([]float32, max(1, chunkValues/spec.Dim)*spec.Dim)
+	chunk := max(1, chunkValues/spec.Dim) * spec.Dim
 	done := int64(0)
 	for _, part := range []struct {
 		rows  int64
@@ -52,16 +52,16 @@ func Seeded(path string, spec SeedSpec, progress Progress) error {
 		if err != nil {
 			return err
 		}
-		for {
-			n := t.Fill(buf)
-			if n == 0 {
-				break
-			}
-			if err := part.write(buf[:n]); err != nil {
+		err = t.Stream(chunk, func(vals []float32) error {
+			if err := part.write(vals); err != nil {
 				return err
 			}
-			done += int64(n / spec.Dim)
+			done += int64(len(vals) / spec.Dim)
 			progress.report(done, total)
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	prov := &format.Provenance{

@@ -43,12 +43,9 @@ func (g *Generator) random64() uint64 {
 	return uint64(hi)<<32 | uint64(lo)
 }
 
-// uniformFloat returns at::uniform_real_distribution<float>(0, 1): the low
-// 24 bits of one output times 2^-24 (TransformationHelper.h uniform_real),
-// which is exact in float32.
-func (g *Generator) uniformFloat() float32 {
-	return float32(g.random()&(1<<24-1)) * 0x1p-24
-}
+// uniformFloat returns at::uniform_real_distribution<float>(0, 1) of the
+// next output (see uniform24). The kernels convert outputs in bulk instead.
+func (g *Generator) uniformFloat() float32 { return uniform24(g.random()) }
 
 // uniformDouble returns at::uniform_real_distribution<double>(0, 1): the low
 // 53 bits of random64 times 2^-53, exact in float64.
