@@ -403,7 +403,9 @@ func TestClusterHedges(t *testing.T) {
 	ids := []int64{1, 2, 3}
 	got, want := make([]float32, 12), make([]float32, 12)
 	whole.Lookup(want, ids)
-	for i := range 6 {
+	// Until the stalled replica was asked a few times (the first pick is
+	// random).
+	for i := 0; i < 200 && reps[0][0].requests.Load() < 3; i++ {
 		start := time.Now()
 		if err := tab.Lookup(context.Background(), got, ids); err != nil {
 			t.Fatal(err)
@@ -413,8 +415,8 @@ func TestClusterHedges(t *testing.T) {
 			t.Fatalf("call %d took %v with one replica stalled: not hedged", i, took)
 		}
 	}
-	if reps[0][0].requests.Load() == 0 {
-		t.Error("the stalled replica was never asked: the test did not test hedging")
+	if reps[0][0].requests.Load() < 3 {
+		t.Error("the stalled replica was asked less than 3 times in 200 calls: the test did not test hedging")
 	}
 }
 

@@ -133,7 +133,7 @@ func (t *Table) Bag(ctx context.Context, dst []float32, ids, offsets []int64, op
 // withDeadline bounds ctx by d when it has no deadline of its own.
 func withDeadline(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
+		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, d)
 }
@@ -322,7 +322,7 @@ func (s *Snapshot) split(ids []int64) []piece {
 // gather fetches the rows of ids (checked) into dst.
 func (s *Snapshot) gather(ctx context.Context, dst []float32, ids []int64) error {
 	dim := s.dim
-	return s.run(ctx, s.split(ids), func(p piece) (func(context.Context, *replica, []float32) error, int, func([]float32)) {
+	return s.run(ctx, s.split(ids), func(p piece) (doFunc, int, func([]float32)) {
 		do := func(ctx context.Context, r *replica, buf []float32) error { return r.t.Lookup(ctx, buf, p.local) }
 		scatter := func(buf []float32) {
 			for k, i := range p.idx {
@@ -336,7 +336,7 @@ func (s *Snapshot) gather(ctx context.Context, dst []float32, ids []int64) error
 // run fetches every piece, in parallel, and hands each answer to its
 // scatter function (from the piece's goroutine: pieces write disjoint
 // parts of the output). The first failure cancels the others.
-func (s *Snapshot) run(ctx context.Context, pieces []piece, plan func(piece) (do func(context.Context, *replica, []float32) error, n int, scatter func([]float32))) error {
+func (s *Snapshot) run(ctx context.Context, pieces []piece, plan func(piece) (do doFunc, n int, scatter func([]float32))) error {
 	if len(pieces) == 1 {
 		do, n, scatter := plan(pieces[0])
 		buf, err := s.fetch(ctx, pieces[0].shard, n, do)
@@ -387,104 +387,151 @@ func putBuf(b *[]float32) {
 
 // attempt is the outcome of one request of a part to one replica.
 type attempt struct {
-	buf  *[]float32
-	r    *replica
-	err  error
-	took time.Duration
+	buf *[]float32
+	err error
+}
+
+// doFunc sends a part's request to r and writes the answer's values to
+// dst.
+type doFunc func(ctx context.Context, r *replica, dst []float32) error
+
+// try sends a part to r, keeping the replica's books: requests in flight,
+// failures (not counting a request cancelled by the caller) and latency.
+func (s *Snapshot) try(ctx context.Context, shard int, r *replica, buf *[]float32, do doFunc) attempt {
+	r.inflight.Add(1)
+	t0 := time.Now()
+	err := do(ctx, r, *buf)
+	r.inflight.Add(-1)
+	switch {
+	case err == nil:
+		r.succeeded()
+		s.shards[shard].lat.observe(time.Since(t0))
+	case ctx.Err() == nil && retryable(err):
+		r.failed()
+	}
+	return attempt{buf: buf, err: err}
+}
+
+// A hedge is a second request of a part, sent when the first is slow.
+type hedge struct {
+	r      *replica
+	timer  *time.Timer
+	cancel context.CancelFunc // cancels the hedged request
+	done   chan attempt       // its outcome
 }
 
 // fetch gets one part of a call from a replica of shard: do sends the
-// request to r and writes the n values of the answer to its buffer. It
-// sends the part to another replica when one fails in a way another may
-// not, and a second request when the first is slower than the shard's
-// 95th percentile; the first answer wins. It returns the answer in a
-// buffer from getBuf.
-func (s *Snapshot) fetch(ctx context.Context, shard, n int, do func(context.Context, *replica, []float32) error) (*[]float32, error) {
+// request to a replica and writes the n values of the answer to its
+// buffer. It sends the part to another replica when one fails in a way
+// another may not, and to every replica again (after a pause that doubles
+// to 200 ms) until the deadline. When the shard's 95th percentile is known
+// (see hedgeDelay), a request that outlasts it is doubled to a second
+// replica and the first answer wins. The first request runs on the
+// caller's goroutine; only a hedge starts another. It returns the answer in
+// a buffer from getBuf.
+func (s *Snapshot) fetch(ctx context.Context, shard, n int, do doFunc) (*[]float32, error) {
 	sh := &s.shards[shard]
 	replicas := sh.replicas
-	actx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	results := make(chan attempt)
 	var tried []*replica
-	running, tries := 0, 0
-	launch := func(r *replica) {
-		tried = append(tried, r)
-		running++
-		tries++
-		buf := getBuf(n)
-		r.inflight.Add(1)
-		go func() {
-			t0 := time.Now()
-			err := do(actx, r, *buf)
-			r.inflight.Add(-1)
-			select {
-			case results <- attempt{buf: buf, r: r, err: err, took: time.Since(t0)}:
-			case <-actx.Done(): // the part was answered (or given up): drop this one
-			}
-		}()
-	}
-	first := pick(replicas, nil)
-	if first == nil {
-		return nil, s.partErr(shard, 0, errVersionGone)
-	}
-	launch(first)
-	var hedge <-chan time.Time
-	if d := s.hedgeDelay(sh); d > 0 && len(replicas) > 1 {
-		timer := time.NewTimer(d)
-		defer timer.Stop()
-		hedge = timer.C
-	}
+	tries, wait := 0, 10*time.Millisecond
 	var last error
-	wait := 10 * time.Millisecond
+	giveUp := func(err error) (*[]float32, error) {
+		if last != nil {
+			err = fmt.Errorf("%w (last failure: %v)", err, last)
+		}
+		return nil, s.partErr(shard, tries, err)
+	}
 	for {
-		select {
-		case a := <-results:
-			running--
-			if a.err == nil {
-				a.r.succeeded()
-				sh.lat.observe(a.took)
-				return a.buf, nil
-			}
-			last = a.err
-			if !retryable(a.err) || ctx.Err() != nil {
-				if ctx.Err() != nil {
-					return nil, s.partErr(shard, tries, fmt.Errorf("%w (last failure: %v)", ctx.Err(), last))
-				}
-				return nil, a.err
-			}
-			a.r.failed()
-			if r := pick(replicas, tried); r != nil {
-				launch(r)
-				continue
-			}
-			if running > 0 {
-				continue // a hedged request is still out
-			}
+		if ctx.Err() != nil {
+			return giveUp(ctx.Err())
+		}
+		r := pick(replicas, tried)
+		if r == nil {
 			// Every replica failed: look again at those registered for
 			// this version, and try them all again after a pause.
-			replicas = s.st.replicasOf(s.version, shard)
-			if len(replicas) == 0 {
-				return nil, s.partErr(shard, tries, fmt.Errorf("%w (last failure: %v)", errVersionGone, last))
+			if replicas = s.st.replicasOf(s.version, shard); len(replicas) == 0 {
+				return giveUp(errVersionGone)
 			}
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return nil, s.partErr(shard, tries, fmt.Errorf("%w (last failure: %v)", ctx.Err(), last))
+				return giveUp(ctx.Err())
 			case <-t.C:
 			}
 			wait = min(2*wait, 200*time.Millisecond)
 			tried = tried[:0]
-			launch(pick(replicas, nil))
-		case <-hedge:
-			hedge = nil
-			if r := pick(replicas, tried); r != nil {
-				launch(r)
+			continue
+		}
+		tried = append(tried, r)
+		tries++
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		var h *hedge
+		if d := s.hedgeDelay(sh); d > 0 {
+			if r2 := pick(replicas, tried); r2 != nil {
+				actx, cancel = context.WithCancel(ctx)
+				h = s.armHedge(ctx, shard, n, do, r2, d, cancel)
 			}
-		case <-ctx.Done():
-			return nil, s.partErr(shard, tries, fmt.Errorf("%w (last failure: %v)", ctx.Err(), last))
+		}
+		buf := getBuf(n)
+		a := s.try(actx, shard, r, buf, do)
+		if h != nil && !h.timer.Stop() {
+			// The hedge was sent: the first success wins.
+			tried = append(tried, h.r)
+			tries++
+			if a.err == nil {
+				h.cancel() // its buffer is dropped: it may still be written
+				cancel()
+				return buf, nil
+			}
+			var ha attempt
+			select {
+			case ha = <-h.done:
+			case <-ctx.Done():
+				h.cancel()
+				cancel()
+				return giveUp(ctx.Err())
+			}
+			cancel()
+			if ha.err == nil {
+				putBuf(buf)
+				return ha.buf, nil
+			}
+			putBuf(ha.buf)
+			if !errors.Is(a.err, context.Canceled) || ctx.Err() != nil {
+				last = a.err
+			}
+			if a.err == nil || errors.Is(a.err, context.Canceled) {
+				a.err = ha.err
+			}
+		} else if h != nil {
+			h.cancel()
+		}
+		cancel()
+		if a.err == nil {
+			return buf, nil
+		}
+		putBuf(buf)
+		last = a.err
+		if !retryable(a.err) && ctx.Err() == nil {
+			return nil, a.err
 		}
 	}
+}
+
+// armHedge starts the timer that sends the part to r after d; a success
+// of the hedge cancels the first request (cancelFirst).
+func (s *Snapshot) armHedge(ctx context.Context, shard, n int, do doFunc, r *replica, d time.Duration, cancelFirst context.CancelFunc) *hedge {
+	hctx, hcancel := context.WithCancel(ctx)
+	h := &hedge{r: r, cancel: hcancel, done: make(chan attempt, 1)}
+	h.timer = time.AfterFunc(d, func() {
+		a := s.try(hctx, shard, r, getBuf(n), do)
+		if a.err == nil {
+			cancelFirst()
+		}
+		h.done <- a
+	})
+	return h
 }
 
 func (s *Snapshot) partErr(shard, tries int, err error) error {
@@ -614,7 +661,7 @@ func (s *Snapshot) positionRows(ctx context.Context, dst []float32, rows []int64
 		hi := min(lo+s.st.c.opts.MaxPartIDs, len(rows))
 		pieces = append(pieces, piece{shard: shard, idx: []int32{int32(lo)}, local: rows[lo:hi]})
 	}
-	return s.run(ctx, pieces, func(p piece) (func(context.Context, *replica, []float32) error, int, func([]float32)) {
+	return s.run(ctx, pieces, func(p piece) (doFunc, int, func([]float32)) {
 		do := func(ctx context.Context, r *replica, buf []float32) error {
 			return r.t.LookupPositionRows(ctx, buf, p.local)
 		}
@@ -792,7 +839,7 @@ func (s *Snapshot) bag(ctx context.Context, dst []float32, ids, offsets []int64,
 	if mode == store.BagMax {
 		remoteMode = store.BagMax
 	}
-	err := s.run(ctx, pieces, func(pc piece) (func(context.Context, *replica, []float32) error, int, func([]float32)) {
+	err := s.run(ctx, pieces, func(pc piece) (doFunc, int, func([]float32)) {
 		p := done[pc.idx[0]]
 		bo := &store.BagOptions{Mode: remoteMode, PerSampleWeights: p.weights}
 		do := func(ctx context.Context, r *replica, buf []float32) error {
