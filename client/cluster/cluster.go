@@ -177,16 +177,7 @@ func connect(ctx context.Context, endpoints []string, table string, opts *Option
 	}
 	c.hc = o.HTTPClient
 	if c.hc == nil {
-		c.hc = &http.Client{Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        1024,
-			MaxIdleConnsPerHost: 64,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-			ForceAttemptHTTP2:   true,
-		}}
-		c.ownHC = true
+		c.hc, c.ownHC = newHTTPClient(), true
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
@@ -205,6 +196,21 @@ func connect(ctx context.Context, endpoints []string, table string, opts *Option
 		c.Close()
 		return nil, fmt.Errorf("embstore cluster: reading the registry: %w", ctx.Err())
 	}
+}
+
+// newHTTPClient returns the client of the replicas' requests: keep-alive
+// connections, up to 64 idle per replica, and no transparent compression
+// (float32 rows do not compress; asking for it makes servers gzip them).
+func newHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   true,
+	}}
 }
 
 // Close stops watching the registry and closes the connections the

@@ -140,7 +140,7 @@ func shardCluster(t *testing.T, l format.Layout, seed uint64, n, replicas int, v
 // testCluster is a Cluster fed by hand instead of by etcd.
 func testCluster(t *testing.T, opts Options, entries map[string]*registry.Entry) (*Cluster, *Table) {
 	t.Helper()
-	c := &Cluster{opts: opts, tables: map[string]*state{}, log: slog.New(slog.DiscardHandler), hc: &http.Client{}}
+	c := &Cluster{opts: opts, tables: map[string]*state{}, log: slog.New(slog.DiscardHandler), hc: newHTTPClient()}
 	if c.opts.Prefix == "" {
 		c.opts.Prefix = registry.DefaultPrefix
 	}
