@@ -18,6 +18,10 @@
 // Ids are checked against the table's shape before they are sent: an id out
 // of range is a *store.IndexError, as from store.Table. Errors the server
 // returns are *Error values carrying its status, message, field and code.
+//
+// Source is the interface a Table, a mapped store.Table (through Local) and
+// a table sharded over a cluster (package client/cluster) share, so that a
+// service can move from one to another without changing its code.
 package client
 
 import (

@@ -441,6 +441,7 @@ func TestCluster(t *testing.T) {
 
 	t.Run("an etcd member stopped", func(t *testing.T) {
 		lc := startLoad("cluster client", ct, []*store.Table{v1}, 2)
+		lr := startLoad("router", rt, []*store.Table{v1}, 1)
 		etcd.Stop(0)
 		// Longer than the lease TTL: the servers keep their leases alive
 		// through the other members.
@@ -454,6 +455,7 @@ func TestCluster(t *testing.T) {
 			t.Errorf("with one etcd member stopped, %d keys registered, want 4: %v", len(keys), keys)
 		}
 		lc.finish(t)
+		lr.finish(t)
 		etcd.Restart(0)
 	})
 

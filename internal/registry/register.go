@@ -28,8 +28,8 @@ type RegistrarConfig struct {
 	// Entries returns what the server serves now; URL and Member are filled
 	// in by the Registrar. It is called after each Changed and every Resync.
 	Entries func() []Entry
-	// Resync is how often every key is put again, repairing keys removed
-	// by hand; 0 means a minute.
+	// Resync is how often the Registrar checks that its keys are still in
+	// etcd, and puts those removed (by hand, say) again; 0 means a minute.
 	Resync time.Duration
 	Logger *slog.Logger // nil: discard
 }
@@ -163,9 +163,7 @@ func (r *Registrar) run() {
 		case <-r.kick:
 		case <-retry:
 		case <-resync.C:
-			r.mu.Lock()
-			r.keys = map[string]string{} // put everything again
-			r.mu.Unlock()
+			r.forgetMissing(ctx)
 		case _, ok := <-alive:
 			if ok {
 				goto wait // a keep-alive answer: nothing to do
@@ -175,6 +173,22 @@ func (r *Registrar) run() {
 			r.lease, r.keys = 0, map[string]string{}
 			r.mu.Unlock()
 			alive = nil
+		}
+	}
+}
+
+// forgetMissing drops from the registered keys those no longer in etcd
+// (removed by hand, say), so that the next sync puts them again.
+func (r *Registrar) forgetMissing(ctx context.Context) {
+	for _, k := range r.Keys() {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		resp, err := r.cfg.Client.Get(cctx, k, clientv3.WithKeysOnly())
+		cancel()
+		if err == nil && resp.Count == 0 {
+			r.mu.Lock()
+			delete(r.keys, k)
+			r.mu.Unlock()
+			r.log.Warn("a registered table's key was removed from etcd; putting it again", "key", k)
 		}
 	}
 }

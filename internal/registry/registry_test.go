@@ -121,7 +121,7 @@ func TestRegistrarAndWatch(t *testing.T) {
 
 	var mu sync.Mutex
 	served := []Entry{*entry(1, 0, 2, 0, 5, 10, ""), *entry(1, 1, 2, 5, 10, 10, "")}
-	r, err := NewRegistrar(RegistrarConfig{Client: newClient(t, etcd.Endpoints), Advertise: "http://127.0.0.1:9001", TTL: 2 * time.Second,
+	r, err := NewRegistrar(RegistrarConfig{Client: newClient(t, etcd.Endpoints), Advertise: "http://127.0.0.1:9001", TTL: 2 * time.Second, Resync: 200 * time.Millisecond,
 		Entries: func() []Entry { mu.Lock(); defer mu.Unlock(); return slices.Clone(served) }})
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +131,12 @@ func TestRegistrarAndWatch(t *testing.T) {
 	if e := w.last[want[1]]; e.URL != "http://127.0.0.1:9001" || e.Member != "127.0.0.1:9001" || e.RowStart != 5 {
 		t.Errorf("watched entry %+v", e)
 	}
+
+	// A key removed by hand is put back at the next resync.
+	if _, err := cli.Delete(context.Background(), want[0]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the removed key put back", 10*time.Second, func() bool { return slices.Equal(w.keys(), want) })
 
 	// A change: shard 1 is gone, version 2 of shard 0 came.
 	mu.Lock()
