@@ -9,8 +9,9 @@
 //
 // A table is split into row ranges by embpack shard; each shard is served
 // by one or more replicas (embquery serve --etcd ... --advertise URL), which
-// register it in etcd under a lease (package internal/registry documents
-// the keys). The client watches the registry and, for each call, splits the
+// register it in etcd under a lease, one key per replica:
+// /embstore/tables/NAME/VERSION/SHARD/MEMBER, holding the shard's range, the
+// table's shape and the replica's URL (Options.Prefix changes /embstore/). The client watches the registry and, for each call, splits the
 // batch by row range, sends each shard's part to a live replica of that
 // shard over the binary routes (keep-alive connections, as package client),
 // and writes the answers into the caller's buffer in order.

@@ -33,7 +33,24 @@ import (
 //
 // Sections that later format versions add plug in at the places marked
 // "New sections" below: shardableKinds, shardLayout and writeShard for the
-// split, joinLayout and writeJoined for the join.
+// split, joinLayout, writeJoined (and sameSet, for sections every shard
+// carries whole) for the join. What each becomes:
+//
+//	vocabulary  the strings of the shard's rows, as its local ids 0 to
+//	            n-1, with the string index built again over them; the
+//	            join concatenates the strings in shard order and builds
+//	            the index over the whole table, which gives the original
+//	            bytes as long as the writer derives the index from the
+//	            strings alone
+//	norms       the range's norms (one f32 a row), copied byte for byte
+//	tokenizer   the whole section, byte for byte (not recompressed), in
+//	            every shard; the join takes shard 0's
+//	subwords    the whole bucket table in every shard, as positions
+//
+// Each needs a Layout field and a raw writer in package format, as
+// WriteTokenRows and WritePositionRows are for the row sections here, so
+// that bytes that a decode and re-encode would change (compressed streams,
+// NaN payloads, int8 rows) are copied as they are.
 
 // ManifestName is the name of the manifest in a shard directory.
 const ManifestName = "manifest.json"
