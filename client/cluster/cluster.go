@@ -257,6 +257,18 @@ func (c *Cluster) Notify() <-chan struct{} {
 	return ch
 }
 
+// stopNotify drops a channel Notify returned.
+func (c *Cluster) stopNotify(ch <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, s := range c.subs {
+		if s == ch {
+			c.subs = append(c.subs[:i], c.subs[i+1:]...)
+			return
+		}
+	}
+}
+
 func (c *Cluster) notify() {
 	for _, ch := range c.subs {
 		select {
@@ -313,6 +325,7 @@ func (c *Cluster) Table(name string) *Table {
 // live replica of every shard (it waits for one until ctx ends).
 func (c *Cluster) Open(ctx context.Context, name string) (*Table, error) {
 	ch := c.Notify()
+	defer c.stopNotify(ch)
 	for {
 		c.mu.Lock()
 		st := c.tables[name]
