@@ -18,6 +18,10 @@
 // Ids are checked against the table's shape before they are sent: an id out
 // of range is a *store.IndexError, as from store.Table. Errors the server
 // returns are *Error values carrying its status, message, field and code.
+//
+// Source is the interface a Table, a mapped store.Table (through Local) and
+// a table sharded over a cluster (package client/cluster) share, so that a
+// service can move from one to another without changing its code.
 package client
 
 import (
@@ -82,6 +86,22 @@ type Info struct {
 	ComputeDType   string  `json:"compute_dtype"`
 	Tokenizer      bool    `json:"tokenizer"`
 	Generation     uint64  `json:"generation"`
+	// Shard is set when the table is a shard made by embpack shard: the
+	// rows of the whole table it holds.
+	Shard *ShardInfo `json:"shard,omitempty"`
+}
+
+// ShardInfo is the range of a shard: rows [RowStart, RowEnd) of the
+// RowsTotal rows of version Version of table Table, as shard Index of
+// Count.
+type ShardInfo struct {
+	Table     string `json:"table"`
+	Version   uint64 `json:"version"`
+	Index     int    `json:"index"`
+	Count     int    `json:"count"`
+	RowStart  int64  `json:"row_start"`
+	RowEnd    int64  `json:"row_end"`
+	RowsTotal int64  `json:"rows_total"`
 }
 
 // An Error is a request the server refused or failed: its HTTP status and
@@ -103,6 +123,34 @@ func (e *Error) Error() string {
 // Open connects to the table name served at baseURL (such as
 // "http://127.0.0.1:8080") and reads its shape.
 func Open(ctx context.Context, baseURL, name string, opts *Options) (*Table, error) {
+	t, err := newTable(baseURL, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Refresh(ctx); err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// New returns the table name served at baseURL with the shape info gives,
+// without asking the server: for callers that know it already, as the
+// cluster client does from its registry. info needs Rows, Dim, Positions
+// and PositionOffset.
+func New(baseURL, name string, info Info, opts *Options) (*Table, error) {
+	if info.Dim < 1 || info.Rows < 1 {
+		return nil, fmt.Errorf("embstore client: table %s: %d rows of %d values", name, info.Rows, info.Dim)
+	}
+	t, err := newTable(baseURL, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	t.info = info
+	return t, nil
+}
+
+func newTable(baseURL, name string, opts *Options) (*Table, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -133,10 +181,6 @@ func Open(ctx context.Context, baseURL, name string, opts *Options) (*Table, err
 	}
 	if t.backoff <= 0 {
 		t.backoff = 20 * time.Millisecond
-	}
-	if err := t.Refresh(ctx); err != nil {
-		t.Close()
-		return nil, err
 	}
 	return t, nil
 }
@@ -360,6 +404,11 @@ type errTransport struct{ err error }
 
 func (e *errTransport) Error() string { return "embstore client: " + e.err.Error() }
 func (e *errTransport) Unwrap() error { return e.err }
+
+// Temporary reports whether err, from a method of Table, is a failure that
+// may pass on a second try or on another server (a connection refused or
+// cut, 429, 502, 503, 504), as opposed to a request the server refused.
+func Temporary(err error) bool { return retryable(err) }
 
 func retryable(err error) bool {
 	var te *errTransport

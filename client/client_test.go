@@ -266,3 +266,30 @@ func TestClientAPIKey(t *testing.T) {
 }
 
 func writeKeys(path, keys string) error { return os.WriteFile(path, []byte(keys), 0o600) }
+
+func TestLocalSource(t *testing.T) {
+	url, local, _ := serve(t, server.Config{}, nil)
+	remote, err := Open(context.Background(), url, "t", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remote.Close()
+	ids := []int64{5, 2999, 0, 5}
+	for _, src := range []Source{Local(local), remote} {
+		if src.Rows() != 3000 || src.Dim() != 40 || src.Positions() != 16 || src.PositionOffset() != 0 {
+			t.Fatalf("%T: shape %d x %d", src, src.Rows(), src.Dim())
+		}
+		got, want := make([]float32, 4*40), make([]float32, 4*40)
+		if err := src.LookupPositions(context.Background(), got, ids, 2, 3); err != nil {
+			t.Fatal(err)
+		}
+		local.LookupPositions(want, ids, 2, 3)
+		if !equalBits(got, want) {
+			t.Fatalf("%T: positional lookup differs from the table", src)
+		}
+		var ie *store.IndexError
+		if err := src.CheckIDs([]int64{1, 3000}); !errors.As(err, &ie) || ie.Index != 1 {
+			t.Fatalf("%T: CheckIDs: %v", src, err)
+		}
+	}
+}

@@ -199,6 +199,13 @@ func (w *Writer) WriteTokens(vals []float32) error {
 		w.write(w.row)
 		w.tokensDone++
 	}
+	w.tokensWritten()
+	return w.err
+}
+
+// tokensWritten closes the token section once its last row is written: it
+// records the section's checksum and pads up to the positional table.
+func (w *Writer) tokensWritten() {
 	if w.tokensDone == w.layout.Rows && w.err == nil {
 		w.h.Sections[0].CRC = w.crc
 		if w.layout.Positions > 0 {
@@ -206,7 +213,6 @@ func (w *Writer) WriteTokens(vals []float32) error {
 			w.crc = 0
 		}
 	}
-	return w.err
 }
 
 // WritePositions appends positional rows, after all token rows have been

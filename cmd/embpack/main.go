@@ -12,6 +12,8 @@
 //	import   import the embedding table of a safetensors checkpoint
 //	export   write a table as a safetensors file
 //	convert  store a table's rows in another dtype (f32, f16, bf16, int8)
+//	shard    split a table into row-range shards with a manifest (or --verify them)
+//	unshard  join shards back into the original table, bit for bit
 //	demo     build the seed example table and look up ids 2,3,5,1 with positions
 //
 // Run 'embpack <command> --help' for a command's flags. Exit status is 0 on
@@ -36,6 +38,8 @@ func subcommands() []cli.Sub {
 		{Command: importCommand, Summary: "import the embedding table of a safetensors checkpoint", Run: runImport},
 		{Command: exportCommand, Summary: "write a table as a safetensors file", Run: runExport},
 		{Command: convertCommand, Summary: "store a table's rows in another dtype (f32, f16, bf16, int8)", Run: runConvert},
+		{Command: shardCommand, Summary: "split a table into row-range shards with a manifest (or --verify them)", Run: runShard},
+		{Command: unshardCommand, Summary: "join shards back into the original table, bit for bit", Run: runUnshard},
 		{Command: demoCommand, Summary: "build the seed example table and look up ids 2,3,5,1 with positions", Run: runDemo},
 	}
 }

@@ -436,3 +436,54 @@ func TestHelpBooleans(t *testing.T) {
 		}
 	}
 }
+
+// TestShardWriters: shard and unshard follow the writers' rules too: an
+// existing manifest or table is refused without --force, unshard never
+// writes over a shard or the manifest it reads, and -o - is refused.
+func TestShardWriters(t *testing.T) {
+	bin := buildEmbpackBinary(t)
+	f := newWriterFixture(t, bin)
+	dir := filepath.Join(f.dir, "shards")
+	shard := []string{"shard", f.table, "--shards", "2", "-q", "-o", dir}
+	if code, _, stderr := runIn(t, f.dir, bin, shard...); code != 0 {
+		t.Fatal(stderr)
+	}
+	manifest, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	code, _, stderr := runIn(t, f.dir, bin, shard...)
+	if code != 1 {
+		t.Errorf("shard into a directory with a manifest: exit %d", code)
+	}
+	oneLine(t, "shard again", stderr, "exists; add --force to replace it")
+	if code, _, stderr := runIn(t, f.dir, bin, append(shard, "--force")...); code != 0 {
+		t.Fatalf("shard --force: %s", stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "manifest.json")); !bytes.Equal(b, manifest) {
+		t.Error("the same split wrote another manifest")
+	}
+	entries := dirEntries(t, dir)
+	back := filepath.Join(f.dir, "back.emb")
+	if code, _, stderr := runIn(t, f.dir, bin, "unshard", dir, "-q", "-o", back); code != 0 {
+		t.Fatal(stderr)
+	}
+	code, _, stderr = runIn(t, f.dir, bin, "unshard", dir, "-q", "-o", back)
+	if code != 1 {
+		t.Errorf("unshard over an existing table: exit %d", code)
+	}
+	oneLine(t, "unshard again", stderr, "exists; add --force to replace it")
+	for _, victim := range []string{filepath.Join(dir, entries[0]), filepath.Join(dir, "manifest.json")} {
+		before, _ := os.ReadFile(victim)
+		code, _, stderr := runIn(t, f.dir, bin, "unshard", dir, "-q", "--force", "-o", victim)
+		if code != 1 {
+			t.Errorf("unshard -o %s: exit %d", filepath.Base(victim), code)
+		}
+		oneLine(t, "unshard over its input", stderr, "destination is an input of this write")
+		if after, _ := os.ReadFile(victim); !bytes.Equal(before, after) {
+			t.Fatalf("unshard wrote over %s", victim)
+		}
+	}
+	for _, args := range [][]string{{"unshard", dir, "-o", "-"}, {"shard", f.table, "--shards", "2", "-o", "-"}} {
+		if code, _, stderr := runIn(t, f.dir, bin, args...); code != 2 || !strings.Contains(stderr, "standard output") {
+			t.Errorf("%s -o -: exit %d, %q", args[0], code, stderr)
+		}
+	}
+}

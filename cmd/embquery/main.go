@@ -10,6 +10,7 @@
 //	bag      pool bags of ids (sum, mean, max), as torch's EmbeddingBag
 //	bench    measure lookups on this machine; prints one JSON line
 //	serve    serve tables over HTTP (OpenAI, TEI and native routes)
+//	route    serve a cluster's sharded tables over the same HTTP API
 //
 // Run 'embquery <command> --help' for a command's flags. Exit status is 0 on
 // success, 1 when the command fails, 2 for a mistake on the command line.
@@ -29,8 +30,9 @@ func subcommands() []cli.Sub {
 		{Command: lookupCommand, Summary: "print the rows of token ids, optionally with positions added", Run: runLookup},
 		{Command: bagCommand, Summary: "pool bags of ids (sum, mean, max), as torch's EmbeddingBag", Run: runBag},
 		{Command: benchCommand, Summary: "measure lookups on this machine; prints one JSON line", Run: runBench},
-		// serve drains requests in flight on SIGTERM itself.
+		// serve and route drain requests in flight on SIGTERM themselves.
 		{Command: serveCommand, Summary: "serve tables over HTTP (OpenAI, TEI and native routes)", Run: runServe, OwnSignals: true},
+		{Command: routeCommand, Summary: "serve a cluster's sharded tables over the same HTTP API", Run: runRoute, OwnSignals: true},
 	}
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"math"
 	"net/http"
@@ -33,6 +34,13 @@ func storeErr(err error, param func(k int) string) *apiError {
 	case errors.Is(err, store.ErrClosed):
 		return errorf(http.StatusServiceUnavailable, "", "table_closed", "the table was closed; retry")
 	}
+	var ue *UpstreamError
+	if errors.As(err, &ue) {
+		return errorf(ue.Status, "", "upstream_error", "%s", trimPrefix(ue.Err.Error()))
+	}
+	if errors.Is(err, context.Canceled) {
+		return errorf(499, "", "cancelled", "request cancelled: %v", err)
+	}
 	var fe *store.FaultError
 	if errors.As(err, &fe) {
 		return errorf(http.StatusInternalServerError, "", "table_fault", "%s", trimPrefix(err.Error()))
@@ -51,11 +59,11 @@ func trimPrefix(s string) string {
 // lookupRows computes the rows of q from t in chunks of at most chunkRows
 // rows and passes them to emit. Every id and position is checked before the
 // first row is computed, so an error comes before any output.
-func lookupRows(t *store.Table, q *lookupQuery, emit emitFunc) *apiError {
+func lookupRows(ctx context.Context, t Table, q *lookupQuery, emit emitFunc) *apiError {
 	ids := q.ids.ids
 	dim := t.Dim()
 	param := func(k int) string { return q.ids.paramOf("ids", k) }
-	chunk := chunkRows(dim)
+	chunk := chunkFor(t, dim)
 	bufp := getFloats(min(chunk, len(ids)) * dim)
 	defer putFloats(bufp)
 	buf := *bufp
@@ -72,7 +80,7 @@ func lookupRows(t *store.Table, q *lookupQuery, emit emitFunc) *apiError {
 		}
 		for lo := 0; lo < len(ids); lo += chunk {
 			hi := min(lo+chunk, len(ids))
-			if err := t.LookupPositionRows(buf[:(hi-lo)*dim], ids[lo:hi]); err != nil {
+			if err := t.LookupPositionRows(ctx, buf[:(hi-lo)*dim], ids[lo:hi]); err != nil {
 				return storeErr(err, param)
 			}
 			if err := emit(buf[:(hi-lo)*dim], lo); err != nil {
@@ -87,7 +95,7 @@ func lookupRows(t *store.Table, q *lookupQuery, emit emitFunc) *apiError {
 	if !q.positions {
 		for lo := 0; lo < len(ids); lo += chunk {
 			hi := min(lo+chunk, len(ids))
-			if err := t.Lookup(buf[:(hi-lo)*dim], ids[lo:hi]); err != nil {
+			if err := t.Lookup(ctx, buf[:(hi-lo)*dim], ids[lo:hi]); err != nil {
 				return storeErr(err, param)
 			}
 			if err := emit(buf[:(hi-lo)*dim], lo); err != nil {
@@ -126,7 +134,7 @@ func lookupRows(t *store.Table, q *lookupQuery, emit emitFunc) *apiError {
 				j++
 			}
 			hi := lo + (j-i)*n
-			if err := t.LookupPositions(buf[:(hi-lo)*dim], ids[lo:hi], n, q.start); err != nil {
+			if err := t.LookupPositions(ctx, buf[:(hi-lo)*dim], ids[lo:hi], n, q.start); err != nil {
 				return storeErr(err, param)
 			}
 			if err := emit(buf[:(hi-lo)*dim], lo); err != nil {
@@ -137,7 +145,7 @@ func lookupRows(t *store.Table, q *lookupQuery, emit emitFunc) *apiError {
 		}
 		for o := 0; o < n; o += chunk {
 			m := min(chunk, n-o)
-			if err := t.LookupPositions(buf[:m*dim], ids[lo+o:lo+o+m], m, q.start+int64(o)); err != nil {
+			if err := t.LookupPositions(ctx, buf[:m*dim], ids[lo+o:lo+o+m], m, q.start+int64(o)); err != nil {
 				return storeErr(err, param)
 			}
 			if err := emit(buf[:m*dim], lo+o); err != nil {
@@ -161,7 +169,7 @@ func seqLenAt(starts []int64, i, n int) int {
 
 // bagRows pools q's bags from t in chunks and passes them to emit. q was
 // normalised (see bagQuery.normalise): offsets are checked and start at 0.
-func bagRows(t *store.Table, q *bagQuery, emit emitFunc) *apiError {
+func bagRows(ctx context.Context, t Table, q *bagQuery, emit emitFunc) *apiError {
 	if err := t.CheckIDs(q.ids); err != nil {
 		return storeErr(err, q.param)
 	}
@@ -170,7 +178,7 @@ func bagRows(t *store.Table, q *bagQuery, emit emitFunc) *apiError {
 	}
 	dim := t.Dim()
 	bags := len(q.offsets)
-	chunk := chunkRows(dim)
+	chunk := chunkFor(t, dim)
 	bufp := getFloats(min(chunk, bags) * dim)
 	defer putFloats(bufp)
 	buf := *bufp
@@ -191,7 +199,7 @@ func bagRows(t *store.Table, q *bagQuery, emit emitFunc) *apiError {
 		if q.opts.PerSampleWeights != nil {
 			opts.PerSampleWeights = q.opts.PerSampleWeights[first:end]
 		}
-		if err := t.Bag(buf[:(hi-lo)*dim], q.ids[first:end], offs, &opts); err != nil {
+		if err := t.Bag(ctx, buf[:(hi-lo)*dim], q.ids[first:end], offs, &opts); err != nil {
 			return storeErr(err, func(k int) string { return q.param(int(first) + k) })
 		}
 		if err := emit(buf[:(hi-lo)*dim], lo); err != nil {
@@ -219,4 +227,14 @@ func normalizeRows(vals []float32, dim int) {
 			row[i] /= n
 		}
 	}
+}
+
+// chunkFor returns how many rows of dim values a response computes at a
+// time from t: chunkValues, or what a Table whose rows come over the
+// network asks for (fewer, larger requests).
+func chunkFor(t Table, dim int) int {
+	if c, ok := t.(interface{ ChunkValues() int }); ok {
+		return max(1, c.ChunkValues()/dim)
+	}
+	return chunkRows(dim)
 }

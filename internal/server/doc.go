@@ -11,9 +11,12 @@
 //     GET /v1/tables;
 //   - GET /health and GET /metrics (Prometheus, on the server's own registry).
 //
-// Each table is a store.Follower, so a table file renamed over is swapped in
+// Each table is a Source that hands every request one version of the table:
+// a table file is a store.Follower, so a file renamed over is swapped in
 // without failing a request, and every response is computed from one
-// version of one file. Errors on /v1/* have OpenAI's shape
+// version of one file; embquery route adds the tables of a cluster as
+// Sources of their own (AddSource), answered through the same handlers.
+// Errors on /v1/* have OpenAI's shape
 // ({"error": {"message", "type", "param", "code"}}), on the TEI routes TEI's
 // ({"error", "error_type"}). Requests are bounded (body size, inputs,
 // tokens, requests at once) and optionally need a bearer key.
@@ -23,6 +26,7 @@
 // and weight arrays; decode.go the request bodies; compute.go the chunked
 // lookups and bags; encode.go, rows.go and ftoa.go the output encodings (a
 // Schubfach float32 formatter for JSON numbers); tables.go the served
-// tables; limits.go and auth.go what guards the handlers; metrics.go the
+// tables; backend.go the Table and Source interfaces, and the table file as
+// one; limits.go and auth.go what guards the handlers; metrics.go the
 // Prometheus metrics; handlers_*.go the routes.
 package server

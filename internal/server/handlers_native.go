@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/embstore/embstore/format"
-	"github.com/embstore/embstore/store"
+	"github.com/embstore/embstore/internal/shardmeta"
 )
 
 func (s *Server) limits(status int) batchLimits {
@@ -64,7 +64,7 @@ func (s *Server) lookup(w *reply, r *http.Request) *apiError {
 		}
 		rw.after = func(b []byte) []byte { return append(b, "]}\n"...) }
 	}
-	if err := lookupRows(t, q, rw.emit); err != nil {
+	if err := lookupRows(r.Context(), t, q, rw.emit); err != nil {
 		resp.release()
 		return err
 	}
@@ -118,7 +118,7 @@ func (s *Server) bag(w *reply, r *http.Request) *apiError {
 		}
 		rw.after = func(b []byte) []byte { return append(b, "]}\n"...) }
 	}
-	if err := bagRows(t, q, rw.emit); err != nil {
+	if err := bagRows(r.Context(), t, q, rw.emit); err != nil {
 		resp.release()
 		return err
 	}
@@ -130,9 +130,13 @@ func (s *Server) bag(w *reply, r *http.Request) *apiError {
 }
 
 // TableInfo is what GET /v1/tables/NAME reports about a served table.
+// Tables served from files have Path and File; shards (from embpack shard)
+// have Shard, their range of the whole table's rows; tables of a cluster
+// (embquery route) have Cluster instead, which describes the versions and
+// replicas behind them.
 type TableInfo struct {
 	Name           string          `json:"name"`
-	Path           string          `json:"path"`
+	Path           string          `json:"path,omitempty"`
 	Rows           int64           `json:"rows"`
 	Dim            int             `json:"dim"`
 	DType          string          `json:"dtype"`
@@ -147,8 +151,12 @@ type TableInfo struct {
 	Reloads        uint64          `json:"reloads"`
 	ReloadFailures uint64          `json:"reload_failures"`
 	LastError      string          `json:"last_reload_error,omitempty"`
-	File           FileInfo        `json:"file"`
+	File           *FileInfo       `json:"file,omitempty"`
+	Shard          *shardmeta.Info `json:"shard,omitempty"`
+	Cluster        any             `json:"cluster,omitempty"`
 	Metadata       json.RawMessage `json:"metadata"`
+
+	mapped int64 // bytes mapped, for the metrics; -1 if unknown
 }
 
 // FileInfo describes the file behind a table and how far its checksums were
@@ -162,31 +170,25 @@ type FileInfo struct {
 }
 
 // infoOf describes a served table from one version of it.
-func (s *Server) infoOf(sv *served, t *store.Table) TableInfo {
-	h := t.Header()
-	st := sv.follower.Stats()
-	info := TableInfo{
-		Name: sv.name, Path: sv.path, Rows: t.Rows(), Dim: t.Dim(), DType: t.DType().String(),
-		Positions: t.Positions(), PositionOffset: t.PositionOffset(), TokenScale: h.TokenScale,
-		ComputeDType: computeName(h.ComputeDType), Tokenizer: s.cfg.Encoder(t) != nil, Pooling: "mean",
-		Generation: st.Generation, LoadedAt: st.LoadedAt.UTC(), Reloads: st.Reloads, ReloadFailures: st.Failures,
-		File:     FileInfo{Size: h.FileSize, HeaderCRC: h.CRC, Checksums: "header only", Resident: -1},
-		Metadata: json.RawMessage("null"),
-	}
-	if st.LastError != nil {
-		info.LastError = st.LastError.Error()
-	}
-	if t.VerifyDuration() > 0 {
-		info.File.Checksums = "verified"
-	}
-	if stats, err := t.Stats(); err == nil {
-		info.File.MapMode = stats.Mode.String()
-		info.File.Resident = stats.ResidentBytes
-	}
-	if md := t.Metadata(); json.Valid(md) {
-		info.Metadata = md
+func (s *Server) infoOf(sv *served, t Table) TableInfo {
+	info := sv.src.Info(t)
+	info.Name = sv.name
+	info.Tokenizer = t != nil && s.encoder(sv, t) != nil
+	if info.Metadata == nil {
+		info.Metadata = json.RawMessage("null")
 	}
 	return info
+}
+
+// encoder returns the tokenizer of a version of a served table, or nil.
+func (s *Server) encoder(sv *served, t Table) TextEncoder {
+	if lt, ok := t.(*localTable); ok {
+		return s.cfg.Encoder(lt.st())
+	}
+	if e, ok := sv.src.(TableEncoder); ok {
+		return e.Encoder(t)
+	}
+	return nil
 }
 
 func computeName(d format.DType) string {
@@ -202,12 +204,8 @@ func (s *Server) tableList(w *reply, r *http.Request) *apiError {
 		Object string      `json:"object"`
 		Data   []TableInfo `json:"data"`
 	}{Object: "list", Data: []TableInfo{}}
-	for _, name := range s.tables.names() {
-		if sv := s.tables.get(name); sv != nil {
-			t, release := sv.follower.Acquire()
-			out.Data = append(out.Data, s.infoOf(sv, t))
-			release()
-		}
+	if infos := s.TableInfos(); infos != nil {
+		out.Data = infos
 	}
 	return writeJSON(w, out)
 }

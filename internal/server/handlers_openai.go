@@ -48,12 +48,12 @@ func decodeOpenAI(body []byte, lim batchLimits) (*embedQuery, *apiError) {
 
 // encodeTexts turns a batch of texts into ids with the table's tokenizer,
 // or says that the table has none.
-func (s *Server) encodeTexts(q *embedQuery, t *store.Table, field string, lim batchLimits) *apiError {
+func (s *Server) encodeTexts(q *embedQuery, sv *served, t Table, field string, lim batchLimits) *apiError {
 	b := q.batch
 	if b.texts == nil {
 		return nil
 	}
-	enc := s.cfg.Encoder(t)
+	enc := s.encoder(sv, t)
 	if enc == nil {
 		return errorf(lim.status422(), field, "no_tokenizer", "table %s has no tokenizer: %s holds text; send token ids instead", q.table, field)
 	}
@@ -99,7 +99,7 @@ func (s *Server) embeddings(w *reply, r *http.Request) *apiError {
 	if q.dims != nil && *q.dims != int64(t.Dim()) {
 		return badRequest("dimensions", "dimensions: %d; table %s has %d dimensions and does not shorten them", *q.dims, q.table, t.Dim())
 	}
-	if err := s.encodeTexts(q, t, "input", lim); err != nil {
+	if err := s.encodeTexts(q, sv, t, "input", lim); err != nil {
 		return err
 	}
 	bq := &bagQuery{ids: q.batch.ids, offsets: q.batch.starts, opts: store.BagOptions{Mode: store.BagMean},
@@ -123,7 +123,7 @@ func (s *Server) embeddings(w *reply, r *http.Request) *apiError {
 			return append(b, "}}\n"...)
 		},
 	}
-	if err := bagRows(t, bq, rw.emit); err != nil {
+	if err := bagRows(r.Context(), t, bq, rw.emit); err != nil {
 		resp.release()
 		return err
 	}
@@ -166,11 +166,10 @@ func (s *Server) model(w *reply, r *http.Request) *apiError {
 // appendModel appends an OpenAI model object for a table, with how
 // /v1/embeddings pools it.
 func (s *Server) appendModel(b []byte, sv *served) []byte {
-	t, release := sv.follower.Acquire()
-	defer release()
+	info := s.describe(sv)
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, sv.name)
 	b = append(b, fmt.Sprintf(`,"object":"model","created":%d,"owned_by":"embstore","dim":%d,"rows":%d,"pooling":"mean","tokenizer":%t}`,
-		sv.follower.Stats().LoadedAt.Unix(), t.Dim(), t.Rows(), s.cfg.Encoder(t) != nil)...)
+		info.LoadedAt.Unix(), info.Dim, info.Rows, info.Tokenizer)...)
 	return b
 }

@@ -56,7 +56,7 @@ func teiStatus(e *apiError) *apiError {
 }
 
 // teiPrepare decodes a TEI request and acquires its table.
-func (s *Server) teiPrepare(w *reply, r *http.Request) (*embedQuery, *served, *store.Table, func(), *apiError) {
+func (s *Server) teiPrepare(w *reply, r *http.Request) (*embedQuery, *served, Table, func(), *apiError) {
 	body, err := s.readBody(r)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -76,7 +76,7 @@ func (s *Server) teiPrepare(w *reply, r *http.Request) (*embedQuery, *served, *s
 		release()
 		return nil, nil, nil, nil, errorf(http.StatusUnprocessableEntity, "dimensions", "", "dimensions: %d; table %s has %d dimensions and does not shorten them", *q.dims, q.table, t.Dim())
 	}
-	if err := s.encodeTexts(q, t, "inputs", lim); err != nil {
+	if err := s.encodeTexts(q, sv, t, "inputs", lim); err != nil {
 		release()
 		return nil, nil, nil, nil, err
 	}
@@ -107,7 +107,7 @@ func (s *Server) teiEmbed(w *reply, r *http.Request) *apiError {
 			return rw.emit(vals, first)
 		}
 	}
-	if err := bagRows(t, bq, emit); err != nil {
+	if err := bagRows(r.Context(), t, bq, emit); err != nil {
 		resp.release()
 		return teiStatus(err)
 	}
@@ -134,7 +134,7 @@ func (s *Server) teiEmbedAll(w *reply, r *http.Request) *apiError {
 		head:  func(b []byte) []byte { return append(b, '[') },
 		after: func(b []byte) []byte { return append(b, "]\n"...) },
 	}
-	if err := lookupRows(t, lq, rw.emit); err != nil {
+	if err := lookupRows(r.Context(), t, lq, rw.emit); err != nil {
 		resp.release()
 		return teiStatus(err)
 	}

@@ -148,16 +148,19 @@ func (c *tableCollector) Collect(ch chan<- prometheus.Metric) {
 		if s == nil {
 			continue
 		}
-		t, release := s.follower.Acquire()
-		ch <- prometheus.MustNewConstMetric(descTableInfo, prometheus.GaugeValue, 1, name, t.DType().String(), strconv.Itoa(t.Dim()))
-		ch <- prometheus.MustNewConstMetric(descTableRows, prometheus.GaugeValue, float64(t.Rows()), name)
-		ch <- prometheus.MustNewConstMetric(descGen, prometheus.GaugeValue, float64(s.follower.Generation()), name)
-		if st, err := t.Stats(); err == nil {
-			ch <- prometheus.MustNewConstMetric(descMapped, prometheus.GaugeValue, float64(st.MappedBytes), name)
-			if st.ResidentBytes >= 0 {
-				ch <- prometheus.MustNewConstMetric(descResident, prometheus.GaugeValue, float64(st.ResidentBytes), name)
+		t, release, err := s.src.Acquire()
+		info := s.src.Info(t)
+		if err == nil {
+			release()
+		}
+		ch <- prometheus.MustNewConstMetric(descTableInfo, prometheus.GaugeValue, 1, name, info.DType, strconv.Itoa(info.Dim))
+		ch <- prometheus.MustNewConstMetric(descTableRows, prometheus.GaugeValue, float64(info.Rows), name)
+		ch <- prometheus.MustNewConstMetric(descGen, prometheus.GaugeValue, float64(info.Generation), name)
+		if info.mapped >= 0 && info.File != nil {
+			ch <- prometheus.MustNewConstMetric(descMapped, prometheus.GaugeValue, float64(info.mapped), name)
+			if info.File.Resident >= 0 {
+				ch <- prometheus.MustNewConstMetric(descResident, prometheus.GaugeValue, float64(info.File.Resident), name)
 			}
 		}
-		release()
 	}
 }

@@ -44,6 +44,12 @@ type Config struct {
 	MaxConcurrent int           // requests answered at once
 	QueueWait     time.Duration // how long a request waits for a slot before 429; negative: not at all
 	Version       string        // reported by /info
+	// OnChange, if set, is called after a table is added, removed or
+	// reloaded (a new file swapped in), so that a registry can announce
+	// the change. It is called from the goroutine that made the change,
+	// possibly with the server's locks held: it must return at once
+	// (signal a goroutine of its own) and not call the Server.
+	OnChange func()
 }
 
 // A Server answers the HTTP API for a set of tables. Create it with New, add
@@ -95,7 +101,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, keys: k, gate: newGate(cfg.MaxConcurrent, cfg.QueueWait), stop: make(chan struct{})}
 	s.metrics = newMetrics(func() *tables { return s.tables })
-	s.tables = newTables(cfg.Follow, cfg.Logger, s.metrics)
+	s.tables = newTables(cfg.Follow, cfg.Logger, s.metrics, cfg.OnChange)
 	s.promh = s.metrics.handler()
 	s.routes = s.routeTable()
 	gz, err := gzhttp.NewWrapper(gzhttp.MinSize(1024))
@@ -142,8 +148,38 @@ func (s *Server) WatchDir(dir string, interval time.Duration) error {
 	return nil
 }
 
+// AddSource serves src under name: a table whose rows are not in a file of
+// this server (embquery route serves a cluster's tables this way). The
+// server closes src when it stops serving it.
+func (s *Server) AddSource(name string, src Source) error { return s.tables.addSource(name, src) }
+
+// Remove stops serving the table name; requests using it finish first.
+func (s *Server) Remove(name string) { s.tables.remove(name) }
+
 // Tables returns the names of the tables served, sorted.
 func (s *Server) Tables() []string { return s.tables.names() }
+
+// TableInfos describes every table served, sorted by name, as GET
+// /v1/tables does.
+func (s *Server) TableInfos() []TableInfo {
+	var out []TableInfo
+	for _, name := range s.tables.names() {
+		if sv := s.tables.get(name); sv != nil {
+			out = append(out, s.describe(sv))
+		}
+	}
+	return out
+}
+
+// describe describes the current version of a served table.
+func (s *Server) describe(sv *served) TableInfo {
+	t, release, err := sv.src.Acquire()
+	if err != nil {
+		return s.infoOf(sv, nil)
+	}
+	defer release()
+	return s.infoOf(sv, t)
+}
 
 // Reload does what SIGHUP asks: it re-reads the API key file (keeping the
 // old keys if that fails), makes every table check its file now, retrying
@@ -389,9 +425,9 @@ func putBytes(bp *[]byte) {
 	}
 }
 
-// acquire returns the served table name, a version of it held until release,
-// and its encoder; or a 404 naming param.
-func (s *Server) acquire(name, param string, f family) (*served, *store.Table, func(), *apiError) {
+// acquire returns the served table name and a version of it held until
+// release; or a 404 naming param.
+func (s *Server) acquire(name, param string, f family) (*served, Table, func(), *apiError) {
 	if name == "" {
 		if f == familyTEI {
 			return nil, nil, nil, errorf(http.StatusServiceUnavailable, "", "no_table", "no table is served")
@@ -402,7 +438,10 @@ func (s *Server) acquire(name, param string, f family) (*served, *store.Table, f
 	if sv == nil {
 		return nil, nil, nil, errorf(http.StatusNotFound, param, "model_not_found", "%s %s: no such table (served: %s)", param, strconv.Quote(name), strings.Join(s.tables.names(), ", "))
 	}
-	t, release := sv.follower.Acquire()
+	t, release, err := sv.src.Acquire()
+	if err != nil {
+		return nil, nil, nil, errorf(http.StatusServiceUnavailable, param, "table_unavailable", "%s", trimPrefix(err.Error()))
+	}
 	return sv, t, release, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/embstore/embstore/internal/shardmeta"
 	"github.com/embstore/embstore/store"
 )
 
@@ -28,13 +29,14 @@ type TextEncoder interface {
 // reloaded file brings its own tokenizer.
 type EncoderFunc func(t *store.Table) TextEncoder
 
-// A served table: a name, the file it follows, and where it came from.
+// A served table: a name, its source (a followed file, or what AddSource
+// gave), and where it came from.
 type served struct {
-	name     string
-	path     string
-	fromDir  bool
-	follower *store.Follower
-	addedAt  time.Time
+	name    string
+	path    string // the file, for tables served from files
+	fromDir bool
+	src     Source
+	addedAt time.Time
 }
 
 // tables is the set of served tables, by name. Reads are lock-free (a
@@ -47,13 +49,14 @@ type tables struct {
 	// with their size and modification time then.
 	refused map[string]string
 
-	follow  store.FollowOptions
-	log     *slog.Logger
-	metrics *metrics
+	follow   store.FollowOptions
+	log      *slog.Logger
+	metrics  *metrics
+	onChange func() // Config.OnChange, or nil
 }
 
-func newTables(follow store.FollowOptions, log *slog.Logger, m *metrics) *tables {
-	ts := &tables{follow: follow, log: log, metrics: m, refused: map[string]string{}}
+func newTables(follow store.FollowOptions, log *slog.Logger, m *metrics, onChange func()) *tables {
+	ts := &tables{follow: follow, log: log, metrics: m, refused: map[string]string{}, onChange: onChange}
 	empty := map[string]*served{}
 	ts.byName.Store(&empty)
 	return ts
@@ -96,17 +99,7 @@ func (ts *tables) defaultName() string {
 
 // ValidName reports whether name can name a table: 1 to 128 letters, digits
 // and ._- characters, not starting with a dot.
-func ValidName(name string) bool {
-	if name == "" || len(name) > 128 || name[0] == '.' {
-		return false
-	}
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func ValidName(name string) bool { return shardmeta.ValidName(name) }
 
 // add opens path and serves it as name.
 func (ts *tables) add(name, path string, fromDir bool) error {
@@ -124,7 +117,7 @@ func (ts *tables) add(name, path string, fromDir bool) error {
 	if err != nil {
 		return fmt.Errorf("table %s: %w", name, err)
 	}
-	s := &served{name: name, path: path, fromDir: fromDir, follower: f, addedAt: time.Now()}
+	s := &served{name: name, path: path, fromDir: fromDir, src: &fileSource{path: path, follower: f}, addedAt: time.Now()}
 	ts.store(func(m map[string]*served) { m[name] = s })
 	if !fromDir {
 		ts.order = append(ts.order, name)
@@ -132,7 +125,34 @@ func (ts *tables) add(name, path string, fromDir bool) error {
 	t, release := f.Acquire()
 	ts.log.Info("serving table", "table", name, "path", path, "rows", t.Rows(), "dim", t.Dim(), "dtype", t.DType().String())
 	release()
+	ts.changed()
 	return nil
+}
+
+// addSource serves src as name.
+func (ts *tables) addSource(name string, src Source) error {
+	if !ValidName(name) {
+		return fmt.Errorf("table name %q: want letters, digits, '.', '_' or '-', not starting with '.'", name)
+	}
+	ts.mu.Lock()
+	if (*ts.byName.Load())[name] != nil {
+		ts.mu.Unlock()
+		return fmt.Errorf("table name %q is used twice", name)
+	}
+	ts.store(func(m map[string]*served) { m[name] = &served{name: name, src: src, addedAt: time.Now()} })
+	ts.order = append(ts.order, name)
+	ts.mu.Unlock()
+	ts.log.Info("serving table", "table", name)
+	ts.changed()
+	return nil
+}
+
+// changed tells the OnChange hook that the set of tables, or a table's
+// file, changed.
+func (ts *tables) changed() {
+	if ts.onChange != nil {
+		ts.onChange()
+	}
 }
 
 // reloaded logs and counts a reload of table name.
@@ -144,6 +164,7 @@ func (ts *tables) reloaded(name string, r store.Reload) {
 	}
 	ts.log.Info("reloaded table", "table", name, "path", r.Path, "generation", r.Generation, "took", r.Duration)
 	ts.metrics.reloads.WithLabelValues(name).Inc()
+	ts.changed()
 }
 
 // remove stops serving name; requests holding it finish first.
@@ -155,9 +176,10 @@ func (ts *tables) remove(name string) {
 		return
 	}
 	ts.store(func(m map[string]*served) { delete(m, name) })
-	s.follower.Close()
+	s.src.Close()
 	ts.metrics.forget(name)
 	ts.log.Info("stopped serving table", "table", name, "path", s.path)
+	ts.changed()
 }
 
 // store replaces the map with a changed copy (ts.mu held).
@@ -175,7 +197,9 @@ func (ts *tables) store(change func(map[string]*served)) {
 // refused before.
 func (ts *tables) check() {
 	for _, s := range *ts.byName.Load() {
-		_ = s.follower.Check() // logged and counted by OnReload
+		if c, ok := s.src.(interface{ Check() error }); ok {
+			_ = c.Check() // logged and counted by OnReload
+		}
 	}
 }
 
