@@ -35,4 +35,12 @@
 // it writes to a temporary file in the destination directory, syncs it,
 // renames it over the destination and syncs the directory, so the destination
 // is always either the old file or the complete new one.
+//
+// Create and CreateWith follow the destination rules of SPEC.md
+// ("Destinations"): only regular files are written (ErrNotRegular for a
+// device, named pipe or directory); symbolic links are followed and hard
+// links broken; a replaced file keeps its mode; CreateOptions.NoReplace
+// refuses an existing file and CreateOptions.Inputs a destination that is
+// one of the inputs (ErrSameFile); a table larger than the free space fails
+// before its first row (ErrNoSpace).
 package format

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // memFile is an in-memory WriteTarget.
@@ -472,43 +471,6 @@ func TestCreateAtomic(t *testing.T) {
 	f.Close()
 	if names := dirNames(t, dir); len(names) != 1 {
 		t.Fatalf("directory after commit: %v", names)
-	}
-}
-
-func TestCreateRemovesStaleTemps(t *testing.T) {
-	dir := t.TempDir()
-	dest := filepath.Join(dir, "t.emb")
-	stale := filepath.Join(dir, ".t.emb"+tempMarker+"0123456789abcdef")
-	fresh := filepath.Join(dir, ".u.emb"+tempMarker+"fedcba9876543210")
-	other := filepath.Join(dir, "notes.txt")
-	for _, p := range []string{stale, fresh, other} {
-		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	old := time.Now().Add(-time.Hour)
-	os.Chtimes(stale, old, old)
-	os.Chtimes(other, old, old)
-	// A live writer's temporary file is locked and must survive.
-	live, err := Create(filepath.Join(dir, "live.emb"), fullLayout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer live.Abort()
-	os.Chtimes(live.tmp, old, old)
-
-	fw, err := Create(dest, fullLayout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fw.Abort()
-	if _, err := os.Stat(stale); !os.IsNotExist(err) {
-		t.Error("stale temporary file not removed")
-	}
-	for _, p := range []string{fresh, other, live.tmp} {
-		if _, err := os.Stat(p); err != nil {
-			t.Errorf("%s removed: %v", filepath.Base(p), err)
-		}
 	}
 }
 

@@ -8,6 +8,9 @@ import (
 	"math"
 	"os"
 	"sync"
+
+	"github.com/embstore/embstore/internal/errctx"
+	"github.com/embstore/embstore/internal/regfile"
 )
 
 // ParseHeader decodes and validates the first HeaderSize bytes of a table
@@ -478,22 +481,19 @@ type File struct {
 }
 
 // Open opens the named table file and validates it with NewReader. Errors
-// that come from the file system are *fs.PathError; format errors are
-// wrapped with the file name.
+// that come from the file system are *fs.PathError; a file that is not a
+// regular file (a directory, device or named pipe, which Open never blocks
+// on) is refused with one wrapping ErrNotRegular. Format errors are wrapped
+// with the file name.
 func Open(name string) (*File, error) {
-	f, err := os.Open(name)
+	f, st, err := regfile.Open(name)
 	if err != nil {
-		return nil, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	r, err := NewReader(f, st.Size())
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, errctx.In("embstore", name, err)
 	}
 	return &File{Reader: r, f: f}, nil
 }

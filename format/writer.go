@@ -39,23 +39,23 @@ func (l Layout) Header(metadataLen int64) (*Header, error) {
 	}
 	switch {
 	case !l.DType.Valid():
-		return nil, fmt.Errorf("embstore: layout: %w: %d", ErrBadDType, l.DType)
+		return nil, fmt.Errorf("%w: Layout.DType is %d", ErrBadDType, l.DType)
 	case l.Rows < 1 || l.Rows > MaxRows:
-		return nil, fmt.Errorf("embstore: layout: %w: rows %d, want 1 to %d", ErrBadShape, l.Rows, int64(MaxRows))
+		return nil, fmt.Errorf("%w: Layout.Rows is %d; want 1 to %d", ErrBadShape, l.Rows, int64(MaxRows))
 	case l.Dim < 1 || l.Dim > MaxDim:
-		return nil, fmt.Errorf("embstore: layout: %w: dim %d, want 1 to %d", ErrBadShape, l.Dim, MaxDim)
+		return nil, fmt.Errorf("%w: Layout.Dim is %d; want 1 to %d", ErrBadShape, l.Dim, MaxDim)
 	case l.Positions < 0 || l.Positions > MaxPositions:
-		return nil, fmt.Errorf("embstore: layout: %w: %d positions, want 0 to %d", ErrBadShape, l.Positions, MaxPositions)
+		return nil, fmt.Errorf("%w: Layout.Positions is %d; want 0 to %d", ErrBadShape, l.Positions, MaxPositions)
 	case l.PositionOffset < 0 || (l.PositionOffset > 0 && l.PositionOffset >= l.Positions):
-		return nil, fmt.Errorf("embstore: layout: %w: position offset %d with %d positions", ErrInconsistent, l.PositionOffset, l.Positions)
+		return nil, fmt.Errorf("%w: Layout.PositionOffset is %d with %d positions; want 0 to positions-1", ErrInconsistent, l.PositionOffset, l.Positions)
 	case math.IsNaN(float64(l.TokenScale)) || math.IsInf(float64(l.TokenScale), 0):
-		return nil, fmt.Errorf("embstore: layout: %w: %v", ErrBadScale, l.TokenScale)
+		return nil, fmt.Errorf("%w: Layout.TokenScale is %v; want a finite factor", ErrBadScale, l.TokenScale)
 	case l.ComputeDType != 0 && l.ComputeDType != F16 && l.ComputeDType != BF16:
-		return nil, fmt.Errorf("embstore: layout: %w: compute dtype %s, want f32, f16 or bf16", ErrBadDType, l.ComputeDType)
+		return nil, fmt.Errorf("%w: Layout.ComputeDType is %s (code %d); want 0 (f32 arithmetic), F16 or BF16", ErrBadDType, l.ComputeDType, uint32(l.ComputeDType))
 	case l.Alignment < MinAlignment || l.Alignment > MaxAlignment || l.Alignment&(l.Alignment-1) != 0:
-		return nil, fmt.Errorf("embstore: layout: %w: %d", ErrBadAlignment, l.Alignment)
+		return nil, fmt.Errorf("%w: Layout.Alignment is %d; want a power of two from %d to %d", ErrBadAlignment, l.Alignment, MinAlignment, MaxAlignment)
 	case metadataLen > MaxMetadataSize:
-		return nil, fmt.Errorf("embstore: layout: %w: %d bytes exceeds %d", ErrBadMetadata, metadataLen, MaxMetadataSize)
+		return nil, fmt.Errorf("%w: %d bytes of metadata; at most %d", ErrBadMetadata, metadataLen, MaxMetadataSize)
 	}
 	h := &Header{
 		Major: Major, Minor: Minor,
@@ -262,7 +262,7 @@ func (w *Writer) SetMetadata(md []byte) error {
 		return errWriterClosed
 	}
 	if err := ValidateMetadata(md); err != nil {
-		return fmt.Errorf("embstore: metadata: %w: %v", ErrBadMetadata, err)
+		return fmt.Errorf("%w: %v", ErrBadMetadata, err)
 	}
 	w.md = append([]byte(nil), md...)
 	return nil

@@ -66,6 +66,9 @@ func (t *Table) Bag(dst []float32, ids, offsets []int64, opts *BagOptions) error
 	switch {
 	case bags > 0 && offsets[0] != 0:
 		return fmt.Errorf("embstore: offsets[0] = %d; the first bag must start at 0, as in torch", offsets[0])
+	case bags == 0 && len(dst) != 0:
+		return fmt.Errorf("embstore: offsets is empty, so there are no bags, but the output holds %d values; "+
+			"offsets []int64{0} pools all %d ids into one bag", len(dst), len(ids))
 	case len(dst) != bags*t.hdr.Dim:
 		return fmt.Errorf("embstore: output holds %d values, %d bags of %d need %d", len(dst), bags, t.hdr.Dim, bags*t.hdr.Dim)
 	case o.PerSampleWeights != nil && len(o.PerSampleWeights) != len(ids):

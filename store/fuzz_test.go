@@ -313,11 +313,11 @@ func model(tables []*fuzzTable, op, flags byte, idBytes, offBytes []byte, seqLen
 		case !ft.viewable:
 			c.want = wantNoView
 		case c.ids[0] < 0 || c.ids[0] >= ft.rows:
-			c.want, c.wantIdx = wantIndexError, 0
+			c.want, c.wantIdx = wantIndexError, -1 // a single id, not an index into a slice
 		case !hasPos:
 			c.want = wantNoPositions
 		case c.ids[1] < 0 || c.ids[1] >= posRows:
-			c.want, c.wantIdx = wantIndexError, 0
+			c.want, c.wantIdx = wantIndexError, -1
 		default:
 			c.out = append(append([]float32{}, ft.tokens[c.ids[0]*int64(dim):(c.ids[0]+1)*int64(dim)]...),
 				ft.positions[c.ids[1]*int64(dim):(c.ids[1]+1)*int64(dim)]...)

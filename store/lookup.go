@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 
+	"github.com/embstore/embstore/internal/errctx"
 	"github.com/embstore/embstore/kernel"
 )
 
@@ -94,8 +95,8 @@ func (t *Table) gather(dst []float32, ids []int64, pos *kernel.Positions) error 
 	})
 }
 
-// wrapKernelErr prefixes an argument error from the kernel; store errors
-// (faults) pass unchanged.
+// wrapKernelErr gives an argument error from the kernel the store's prefix
+// (once); store errors (faults) pass unchanged.
 func wrapKernelErr(err error) error {
 	if err == nil {
 		return nil
@@ -103,24 +104,30 @@ func wrapKernelErr(err error) error {
 	if _, ok := err.(*FaultError); ok {
 		return err
 	}
-	return fmt.Errorf("embstore: %w", err)
+	return errctx.In("embstore", "", err)
 }
 
-// read runs fn under the read lock, with faults guarded.
+// read runs fn as a call of the table: registered with the table's readers,
+// so that Close waits for it, and with memory faults turned into a
+// *FaultError that says what most likely caused them.
 func (t *Table) read(fn func() error) error {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	if t.closed {
+	s := t.rd.enter()
+	if s == nil {
 		return ErrClosed
 	}
-	return guard(fn)
+	defer s.leave()
+	err := guard(fn)
+	if fe, ok := err.(*FaultError); ok {
+		t.diagnose(fe)
+	}
+	return err
 }
 
 // lookupErr turns a kernel result into an error: an *IndexError for the bad
 // index, if any.
 func lookupErr(bad int, err error, arg string, ids []int64, limit int64, what string) error {
 	if err != nil {
-		return fmt.Errorf("embstore: %w", err)
+		return wrapKernelErr(err)
 	}
 	if bad >= 0 {
 		return &IndexError{Arg: arg, Index: bad, Value: ids[bad], Limit: limit, What: what}

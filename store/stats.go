@@ -34,11 +34,11 @@ func fraction(n, of int64) float64 {
 // information (on Linux, mincore and /proc/self/smaps), so it costs far more
 // than a lookup: call it for monitoring, not per request.
 func (t *Table) Stats() (Stats, error) {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	if t.closed {
+	in := t.rd.enter()
+	if in == nil {
 		return Stats{}, ErrClosed
 	}
+	defer in.leave()
 	s := Stats{Mode: t.mode, Threads: t.threads, MappedBytes: t.hdr.FileSize, ResidentBytes: -1, HugePageBytes: -1}
 	if data := t.m.bytes(); data != nil {
 		s.ResidentBytes, s.HugePageBytes = residency(data)

@@ -36,7 +36,7 @@ func (v View) Row(id int64) ([]float32, error) {
 		return nil, ErrNoView
 	}
 	if uint64(id) >= uint64(t.hdr.Rows) {
-		return nil, &IndexError{Arg: "id", Value: id, Limit: t.hdr.Rows, What: "token table"}
+		return nil, &IndexError{Arg: "id", Index: -1, Value: id, Limit: t.hdr.Rows, What: "token table"}
 	}
 	return v.rowAt(t.tok.Data, int64(t.tok.Stride), id, t.hdr.Tokens().Offset)
 }
@@ -50,7 +50,7 @@ func (v View) PositionRow(r int64) ([]float32, error) {
 		return nil, ErrNoPositions
 	}
 	if uint64(r) >= uint64(t.pos.Rows) {
-		return nil, &IndexError{Arg: "row", Value: r, Limit: t.pos.Rows, What: "positional table"}
+		return nil, &IndexError{Arg: "row", Index: -1, Value: r, Limit: t.pos.Rows, What: "positional table"}
 	}
 	if !nativeLittleEndian {
 		return nil, ErrNoView

@@ -339,6 +339,7 @@ func TestClusterErrorsAreStore(t *testing.T) {
 			whole.Bag(out[:4], []int64{1}, []int64{0}, &store.BagOptions{PaddingIdx: 100, HasPaddingIdx: true})},
 		{"max weights", tab.Bag(ctx, out[:4], []int64{1}, []int64{0}, &store.BagOptions{Mode: store.BagMax, PerSampleWeights: []float32{1}}),
 			whole.Bag(out[:4], []int64{1}, []int64{0}, &store.BagOptions{Mode: store.BagMax, PerSampleWeights: []float32{1}})},
+		{"bag without offsets", tab.Bag(ctx, out[:4], []int64{1}, nil, nil), whole.Bag(out[:4], []int64{1}, nil, nil)},
 	}
 	for _, c := range cases {
 		if c.got == nil || c.want == nil || c.got.Error() != c.want.Error() {

@@ -736,15 +736,18 @@ func (s *Snapshot) Bag(ctx context.Context, dst []float32, ids, offsets []int64,
 	}
 	switch {
 	case o.Mode != store.BagSum && o.Mode != store.BagMean && o.Mode != store.BagMax:
-		return fmt.Errorf("embstore: kernel: invalid bag mode %d", int(o.Mode))
+		return fmt.Errorf("embstore: invalid bag mode %d", int(o.Mode))
 	case bags > 0 && offsets[0] != 0:
 		return fmt.Errorf("embstore: offsets[0] = %d; the first bag must start at 0, as in torch", offsets[0])
+	case bags == 0 && len(dst) != 0:
+		return fmt.Errorf("embstore: offsets is empty, so there are no bags, but the output holds %d values; "+
+			"offsets []int64{0} pools all %d ids into one bag", len(dst), len(ids))
 	case len(dst) != bags*s.dim:
 		return fmt.Errorf("embstore: output holds %d values, %d bags of %d need %d", len(dst), bags, s.dim, bags*s.dim)
 	case o.PerSampleWeights != nil && len(o.PerSampleWeights) != len(ids):
 		return fmt.Errorf("embstore: %d per-sample weights for %d ids", len(o.PerSampleWeights), len(ids))
 	case o.PerSampleWeights != nil && o.Mode != store.BagSum:
-		return fmt.Errorf("embstore: kernel: per-sample weights need mode sum, not %s", o.Mode)
+		return fmt.Errorf("embstore: per-sample weights need mode sum, not %s", o.Mode)
 	}
 	for i := 1; i < bags; i++ {
 		if offsets[i] < offsets[i-1] || offsets[i] > int64(len(ids)) {

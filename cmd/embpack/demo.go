@@ -14,7 +14,7 @@ import (
 
 var demoCommand = cli.Command{
 	Name:     "embpack demo",
-	Synopsis: "embpack demo [-o FILE] [--format text|json]",
+	Synopsis: "embpack demo [-o FILE [--force]] [--format text|json]",
 	Help: `
 Demo runs embstore's main job end to end on the seed example:
 
@@ -32,6 +32,7 @@ prints the four input embeddings, which equal torch's bit for bit.`,
 func runDemo(e env, args []string) error {
 	fs := cli.NewFlagSet(demoCommand)
 	out := fs.StringP("output", "o", "", "keep the table in `FILE` instead of a temporary file")
+	force := fs.BoolP("force", "f", false, "replace FILE if it exists")
 	outFormat := fs.String("format", "text", "output format: text or json")
 	if err := cli.Parse(fs, demoCommand, args, e.Stdout); err != nil {
 		return err
@@ -48,10 +49,15 @@ func runDemo(e env, args []string) error {
 		if err != nil {
 			return err
 		}
+		cancel := cli.OnInterrupt(func() { os.RemoveAll(dir) })
+		defer cancel()
 		defer os.RemoveAll(dir)
 		path = filepath.Join(dir, "seed123.emb")
+	} else if err := cli.TableOutput(path); err != nil {
+		return err
 	}
-	spec := pack.SeedSpec{Rows: 50257, Dim: 256, Seed: 123, Positions: 4, Init: torchinit.Embedding(), Math: torchinit.MathAVX2}
+	spec := pack.SeedSpec{Rows: 50257, Dim: 256, Seed: 123, Positions: 4, Init: torchinit.Embedding(), Math: torchinit.MathAVX2,
+		WriteOptions: pack.WriteOptions{NoReplace: !*force}}
 	if err := pack.Seeded(path, spec, nil); err != nil {
 		return err
 	}

@@ -233,7 +233,7 @@ func TestImportChoosingTables(t *testing.T) {
 	}
 	// Overriding the conventions.
 	opt := filepath.Join(smallDir, "opt-small")
-	if code, _, stderr := runCmd(t, "import", opt, "--position-offset", "0", "--scale", "2", "-o", out, "-q"); code != 0 {
+	if code, _, stderr := runCmd(t, "import", opt, "--position-offset", "0", "--scale", "2", "-o", out, "-q", "--force"); code != 0 {
 		t.Fatal(stderr)
 	}
 	tab, err := store.Open(out, nil)
@@ -244,7 +244,7 @@ func TestImportChoosingTables(t *testing.T) {
 		t.Fatalf("overrides not applied: offset %d scale %v", tab.PositionOffset(), tab.Header().TokenScale)
 	}
 	tab.Close()
-	if code, _, stderr := runCmd(t, "import", opt, "--position-offset", "66", "-o", out); code != cli.ExitFail || !strings.Contains(stderr, "66") {
+	if code, _, stderr := runCmd(t, "import", opt, "--position-offset", "66", "-o", out, "--force"); code != cli.ExitFail || !strings.Contains(stderr, "66") {
 		t.Fatalf("offset past the table: exit %d %q", code, stderr)
 	}
 }
@@ -257,7 +257,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	for _, model := range []string{"gpt2-small", "bert-small", "llama-small-sharded", "opt-small"} {
 		for _, dtype := range []string{"f32", "bf16"} {
 			first := filepath.Join(dir, model+".emb")
-			args := []string{"import", filepath.Join(smallDir, model), "-o", first, "--dtype", dtype, "-q"}
+			args := []string{"import", filepath.Join(smallDir, model), "-o", first, "--dtype", dtype, "-q", "--force"}
 			if model == "gpt2-small" {
 				args = append(args, "--scale", "3.5")
 			}
@@ -265,11 +265,11 @@ func TestExportImportRoundTrip(t *testing.T) {
 				t.Fatal(stderr)
 			}
 			st := filepath.Join(dir, model+".safetensors")
-			if code, _, stderr := runCmd(t, "export", first, "-o", st); code != 0 {
+			if code, _, stderr := runCmd(t, "export", first, "-o", st, "--force"); code != 0 {
 				t.Fatal(stderr)
 			}
 			second := filepath.Join(dir, model+"-again.emb")
-			if code, _, stderr := runCmd(t, "import", st, "-o", second, "--dtype", dtype, "-q"); code != 0 {
+			if code, _, stderr := runCmd(t, "import", st, "-o", second, "--dtype", dtype, "-q", "--force"); code != 0 {
 				t.Fatalf("%s: import of the export: %s", model, stderr)
 			}
 			ids := []int64{0, 1, 2, 3, 999, 500, 7, 8}

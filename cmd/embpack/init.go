@@ -15,7 +15,7 @@ import (
 
 var initCommand = cli.Command{
 	Name:     "embpack init",
-	Synopsis: "embpack init --rows N --dim D --seed S [flags] -o FILE",
+	Synopsis: "embpack init --rows N --dim D --seed S [flags] -o FILE [--force]",
 	Help: `
 Init draws a table from a seeded generator, bit for bit what PyTorch computes
 on the CPU for
@@ -52,6 +52,7 @@ func runInit(e env, args []string) error {
 	mathPath := fs.String("torch-math", "avx2", "torch CPU math path to reproduce: avx2 or default")
 	dtypeStr := fs.String("dtype", "f32", "storage dtype: f32, f16, bf16 or int8 (values drawn in f32, then rounded as torch's .to() does)")
 	out := fs.StringP("output", "o", "", "write the table to `FILE` (required)")
+	force := fs.BoolP("force", "f", false, "replace FILE if it exists")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing on success; no progress bar")
 	if err := cli.Parse(fs, initCommand, args, e.Stdout); err != nil {
 		return err
@@ -71,8 +72,9 @@ func runInit(e env, args []string) error {
 		return cli.Usagef("--dim %d out of range: want 1 to %d", *dim, format.MaxDim)
 	case *positions < 0 || *positions > format.MaxPositions:
 		return cli.Usagef("--positions %d out of range: want 0 to %d", *positions, format.MaxPositions)
-	case *out == "":
-		return cli.Usagef("--output must name a file")
+	}
+	if err := cli.TableOutput(*out); err != nil {
+		return err
 	}
 	seed, err := parseSeed(*seedStr)
 	if err != nil {
@@ -106,6 +108,7 @@ func runInit(e env, args []string) error {
 	err = pack.Seeded(*out, pack.SeedSpec{
 		Rows: *rows, Dim: *dim, Seed: seed, Positions: *positions,
 		Init: in, InitName: *initName, Math: path, DType: dtype,
+		WriteOptions: pack.WriteOptions{NoReplace: !*force},
 	}, progress)
 	finish()
 	if err != nil {

@@ -46,10 +46,11 @@ func subcommands() []cli.Sub {
 
 func init() { pack.Creator = "embpack " + cli.Version }
 
-func main() {
-	os.Exit(run(os.Args[1:], env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
-}
+// about is the program's one-line description.
+const about = "Embpack creates, inspects and verifies embstore table files."
 
-func run(args []string, e env) int {
-	return cli.Dispatch("embpack", "Embpack creates, inspects and verifies embstore table files.", subcommands(), args, e)
-}
+func main() { os.Exit(cli.Main("embpack", about, subcommands())) }
+
+// run runs the command line args in e, as main does (without its signal
+// handling): the tests call it.
+func run(args []string, e env) int { return cli.Dispatch("embpack", about, subcommands(), args, e) }

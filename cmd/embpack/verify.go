@@ -10,16 +10,18 @@ import (
 
 var verifyCommand = cli.Command{
 	Name:     "embpack verify",
-	Synopsis: "embpack verify FILE",
+	Synopsis: "embpack verify [-q] FILE",
 	Help: `
 Verify reads the whole table and recomputes the checksum of every section,
 and checks that all padding is zero. It prints one line per check and exits
-0 only if every check holds; any single flipped bit in the file is caught.`,
+0 only if every check holds; any single flipped bit in the file is caught.
+With -q it prints nothing when every check holds; a failure is still
+reported (the failed checks, and one line on standard error).`,
 }
 
 func runVerify(e env, args []string) error {
 	fs := cli.NewFlagSet(verifyCommand)
-	quiet := fs.BoolP("quiet", "q", false, "print nothing; report through the exit status")
+	quiet := fs.BoolP("quiet", "q", false, "print nothing if every check holds (failures are still reported)")
 	if err := cli.Parse(fs, verifyCommand, args, e.Stdout); err != nil {
 		return err
 	}
@@ -40,7 +42,7 @@ func runVerify(e env, args []string) error {
 			status = "FAIL"
 			failed++
 		}
-		if *quiet {
+		if *quiet && c.Err == nil {
 			continue
 		}
 		line := fmt.Sprintf("%s %-24s offset %d length %d", status, c.Name, c.Offset, c.Length)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/internal/errctx"
 )
 
 // ConversionInfo is the "conversion" metadata of a converted table.
@@ -21,8 +22,9 @@ type ConversionInfo struct {
 // Convert writes the table at src again at dst with token rows stored as
 // dtype. The positional table, position offset, token scale and provenance
 // carry over; the metadata records the conversion and the largest error it
-// made. Values are rounded as torch's .to() does (see format.EncodeRow).
-func Convert(dst, src string, dtype format.DType, progress Progress) (*ConversionInfo, error) {
+// made. Values are rounded as torch's .to() does (see format.EncodeRow). dst
+// must not be src.
+func Convert(dst, src string, dtype format.DType, progress Progress, o WriteOptions) (*ConversionInfo, error) {
 	in, err := format.Open(src)
 	if err != nil {
 		return nil, err
@@ -32,7 +34,7 @@ func Convert(dst, src string, dtype format.DType, progress Progress) (*Conversio
 		Rows: in.Rows, Dim: in.Dim, DType: dtype, Positions: in.Positions(), PositionOffset: in.PositionOffset,
 		TokenScale: in.TokenScale, ComputeDType: in.ComputeDType, Alignment: in.Alignment,
 	}
-	fw, err := format.Create(dst, l)
+	fw, err := create(dst, l, o, src)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +74,7 @@ func copyRows(r *format.Reader, s format.Section, write func([]float32) error, d
 			return err
 		}
 		if err := write(vals); err != nil {
-			return fmt.Errorf("%s rows %d to %d: %w", s.Kind, first, first+n, err)
+			return errctx.In("embstore", fmt.Sprintf("%s rows %d to %d", s.Kind, first, first+n), err)
 		}
 		done(n)
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/internal/atomicfile"
 	"github.com/embstore/embstore/internal/floatconv"
 	"github.com/embstore/embstore/internal/safetensors"
 )
@@ -27,7 +28,25 @@ const (
 // holds "format": "pt", the table's provenance, and the position offset,
 // token scale and compute dtype, which Import reads back, so that export then import gives the
 // same lookups.
-func Export(dst, src string, dtype format.DType) error {
+//
+// dst must not be src; o says whether an existing dst is replaced.
+func Export(dst, src string, dtype format.DType, o WriteOptions) error {
+	return export(src, dtype, func(meta map[string]string, tensors []safetensors.WriteTensor) error {
+		return safetensors.WriteFileWith(dst, meta, tensors, &atomicfile.Options{NoReplace: o.NoReplace, Inputs: []string{src}})
+	})
+}
+
+// ExportTo writes what Export writes to w, as a stream (the safetensors
+// header comes first, and its size is known before any row is read).
+func ExportTo(w io.Writer, src string, dtype format.DType) error {
+	return export(src, dtype, func(meta map[string]string, tensors []safetensors.WriteTensor) error {
+		_, err := safetensors.Write(w, meta, tensors)
+		return err
+	})
+}
+
+// export prepares the tensors of the table at src and hands them to write.
+func export(src string, dtype format.DType, write func(map[string]string, []safetensors.WriteTensor) error) error {
 	in, err := format.Open(src)
 	if err != nil {
 		return err
@@ -84,7 +103,7 @@ func Export(dst, src string, dtype format.DType) error {
 			Data: func(w io.Writer) error { return writeSection(w, in.Reader, s, format.F32) },
 		})
 	}
-	return safetensors.WriteFile(dst, meta, tensors)
+	return write(meta, tensors)
 }
 
 // writeSection writes the rows of section s, decoded to float32 and encoded

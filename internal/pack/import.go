@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/internal/errctx"
 	"github.com/embstore/embstore/internal/safetensors"
 )
 
@@ -43,6 +44,7 @@ type ImportSpec struct {
 	// its embeddings in (0 for f32, F16, BF16), which otherwise comes from
 	// config.json's dtype, or the token tensor's dtype when it is 16-bit.
 	ComputeDType *format.DType
+	WriteOptions
 }
 
 // ParseComputeDType parses a compute dtype name: "f32" (no rounding), "f16"
@@ -104,6 +106,10 @@ type ImportInfo struct {
 	ComputeReason   string            `json:"compute_dtype_source,omitempty"`
 	MaxAbsError     float64           `json:"max_abs_error"`
 	SourceMetadata  map[string]string `json:"source_metadata,omitempty"`
+
+	// Warnings are problems the import went past (a config.json it did not
+	// need and could not read). They are not recorded in the table.
+	Warnings []string `json:"-"`
 }
 
 // A SourceFile is a file an import read, identified by its SHA-256.
@@ -113,9 +119,34 @@ type SourceFile struct {
 	SHA256 string `json:"sha256"`
 }
 
-// ErrNoTable is returned when the token or positional table cannot be found
-// unambiguously; the message lists the candidates.
+// ErrNoTable is wrapped by a *ChoiceError, returned when the token or
+// positional table cannot be found unambiguously.
 var ErrNoTable = errors.New("cannot choose the table to import")
+
+// A ChoiceError says why the token or positional table of a checkpoint could
+// not be chosen: the named tensor does not exist, no tensor has a known name,
+// the tensors with a known name cannot be used (Rejected says why), or
+// several could be. It wraps ErrNoTable.
+type ChoiceError struct {
+	Table      string   // "token" or "positional"
+	Problem    string   // what went wrong
+	Rejected   []string // tensors with a known name that were refused, each with the reason
+	Candidates string   // the checkpoint's 2-D tensors, for choosing one
+}
+
+func (e *ChoiceError) Error() string {
+	msg := fmt.Sprintf("%v: %s", ErrNoTable, e.Problem)
+	if len(e.Rejected) > 0 {
+		msg += " (" + strings.Join(e.Rejected, "; ") + ")"
+	}
+	if e.Candidates != "" {
+		msg += "; " + e.Candidates
+	}
+	return msg
+}
+
+// Unwrap returns ErrNoTable.
+func (e *ChoiceError) Unwrap() error { return ErrNoTable }
 
 // Import writes the embedding table of a safetensors checkpoint to dst,
 // atomically, and returns what it recorded in the table's metadata. Values
@@ -128,7 +159,7 @@ func Import(dst string, spec ImportSpec, progress Progress) (*ImportInfo, error)
 		return nil, err
 	}
 	defer ck.Close()
-	tokName, err := chooseTensor(ck, spec.Tensor, TokenTensorNames, "token", nil)
+	tokName, err := chooseTensor(ck, spec.Tensor, TokenTensorNames, "token", nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -146,8 +177,11 @@ func Import(dst string, spec ImportSpec, progress Progress) (*ImportInfo, error)
 	var posName string
 	var posInfo *safetensors.TensorInfo
 	if !spec.NoPositions {
-		posName, err = chooseTensor(ck, spec.PositionsTensor, PositionTensorNames, "positional", &dim)
-		if err != nil && !(spec.PositionsTensor == "" && errors.Is(err, errNoCandidate)) {
+		// A positional table with a known name that does not fit (another
+		// width, another rank, a dtype that does not convert) is an error,
+		// not a silent import without positions: NoPositions says that.
+		posName, err = chooseTensor(ck, spec.PositionsTensor, PositionTensorNames, "positional", &dim, true)
+		if err != nil {
 			return nil, err
 		}
 		if posName != "" {
@@ -156,7 +190,7 @@ func Import(dst string, spec ImportSpec, progress Progress) (*ImportInfo, error)
 			}
 			_, posInfo, _ = ck.Tensor(posName)
 			if positions.Cols() != dim {
-				return nil, fmt.Errorf("positional tensor %q has rows of %d values, the token table %d", posName, positions.Cols(), dim)
+				return nil, fmt.Errorf("positional tensor %q has rows of %d values, the token table's have %d", posName, positions.Cols(), dim)
 			}
 			if positions.Rows() > format.MaxPositions {
 				return nil, fmt.Errorf("positional tensor %q has %d rows; at most %d are supported", posName, positions.Rows(), format.MaxPositions)
@@ -196,7 +230,16 @@ func Import(dst string, spec ImportSpec, progress Progress) (*ImportInfo, error)
 		}
 	}
 
-	fw, err := format.Create(dst, layout)
+	// The destination must not be any file the import reads: a shard, the
+	// index, config.json.
+	inputs := []string{ck.Path}
+	for _, f := range ck.Files {
+		inputs = append(inputs, f.Name)
+	}
+	if ck.ConfigPath != "" {
+		inputs = append(inputs, ck.ConfigPath)
+	}
+	fw, err := create(dst, layout, spec.WriteOptions, inputs...)
 	if err != nil {
 		return nil, err
 	}
@@ -205,11 +248,11 @@ func Import(dst string, spec ImportSpec, progress Progress) (*ImportInfo, error)
 	done := int64(0)
 	report := func(n int64) { done += n; progress.report(done, total) }
 	if err := streamRows(tokens, fw.WriteTokens, report); err != nil {
-		return nil, fmt.Errorf("tensor %q: %w", tokName, err)
+		return nil, errctx.In("embstore", fmt.Sprintf("tensor %q", tokName), err)
 	}
 	if positions != nil {
 		if err := streamRows(positions, fw.WritePositions, report); err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", posName, err)
+			return nil, errctx.In("embstore", fmt.Sprintf("tensor %q", posName), err)
 		}
 	}
 	info.MaxAbsError = fw.MaxError()
@@ -219,41 +262,49 @@ func Import(dst string, spec ImportSpec, progress Progress) (*ImportInfo, error)
 	return info, fw.Commit()
 }
 
-// errNoCandidate is wrapped when no tensor has a known name.
-var errNoCandidate = errors.New("no tensor has a known name")
-
 // chooseTensor returns the tensor named name, or, if name is "", the only
-// 2-D float tensor whose name matches names (and, if dim is not nil, whose
-// rows hold *dim values). Otherwise it fails listing the 2-D candidates.
-func chooseTensor(ck *safetensors.Checkpoint, name string, names []string, what string, dim *int64) (string, error) {
+// tensor whose name matches names that can be used: 2-D, of a dtype that
+// converts to float32, and (if dim is not nil) with rows of *dim values. It
+// returns "" and no error when no tensor has a matching name and optional
+// is set (a checkpoint without a positional table); a tensor with a
+// matching name that cannot be used is an error either way, saying why.
+func chooseTensor(ck *safetensors.Checkpoint, name string, names []string, what string, dim *int64, optional bool) (string, error) {
+	fail := func(problem string, rejected []string) error {
+		return &ChoiceError{Table: what, Problem: problem, Rejected: rejected, Candidates: listCandidates(ck)}
+	}
 	if name != "" {
 		if _, _, err := ck.Tensor(name); err != nil {
-			return "", fmt.Errorf("--%s tensor: %w; %s", what, err, listCandidates(ck))
+			return "", fail(fmt.Sprintf("the %s table %q is not in the checkpoint", what, name), nil)
 		}
 		return name, nil
 	}
-	var found []string
+	var found, rejected []string
 	for _, t := range ck.Tensors() {
-		if len(t.Shape) == 2 && t.DType.Float32Convertible() && matchesName(t.Name, names) &&
-			(dim == nil || t.Shape[1] == *dim) {
+		if !matchesName(t.Name, names) {
+			continue
+		}
+		switch {
+		case len(t.Shape) != 2:
+			rejected = append(rejected, fmt.Sprintf("%s has shape %v, not 2-D", t.Name, t.Shape))
+		case !t.DType.Float32Convertible():
+			rejected = append(rejected, fmt.Sprintf("%s is %s, which does not convert to float32 (F32, F16, BF16, F64, F8_E4M3 and F8_E5M2 do)", t.Name, t.DType))
+		case dim != nil && t.Shape[1] != *dim:
+			rejected = append(rejected, fmt.Sprintf("%s has rows of %d values, the token table's have %d", t.Name, t.Shape[1], *dim))
+		default:
 			found = append(found, t.Name)
 		}
 	}
-	switch len(found) {
-	case 1:
+	switch {
+	case len(found) == 1:
 		return found[0], nil
-	case 0:
-		return "", fmt.Errorf("%w: %w for a %s table; name one with --%s; %s", ErrNoTable, errNoCandidate, what, flagFor(what), listCandidates(ck))
+	case len(found) > 1:
+		return "", &ChoiceError{Table: what, Problem: fmt.Sprintf("several tensors could be the %s table: %s", what, strings.Join(found, ", "))}
+	case len(rejected) > 0:
+		return "", fail(fmt.Sprintf("no tensor with a known %s-table name can be used", what), rejected)
+	case optional:
+		return "", nil
 	}
-	return "", fmt.Errorf("%w: several tensors could be the %s table (%s); name one with --%s",
-		ErrNoTable, what, strings.Join(found, ", "), flagFor(what))
-}
-
-func flagFor(what string) string {
-	if what == "token" {
-		return "tensor"
-	}
-	return "positions-tensor"
+	return "", fail(fmt.Sprintf("no tensor has a known %s-table name", what), nil)
 }
 
 // listCandidates describes the 2-D tensors of a checkpoint for an error
@@ -325,6 +376,27 @@ func applyConventions(ck *safetensors.Checkpoint, spec ImportSpec, srcDType safe
 		}
 	}
 	modelType := info.ModelType
+	info.TokenScale = 1
+
+	// A config.json that cannot be read matters only if a convention has
+	// to come from it: one not given by the spec nor by embstore's own keys
+	// in the source metadata.
+	if ck.ConfigErr != nil {
+		var needs []string
+		if l.Positions > 0 && spec.PositionOffset == nil && meta[metaPositionOffset] == "" {
+			needs = append(needs, "position offset")
+		}
+		if spec.Scale == nil && meta[metaTokenScale] == "" {
+			needs = append(needs, "token scale")
+		}
+		if spec.ComputeDType == nil && meta[metaComputeDType] == "" {
+			needs = append(needs, "compute dtype")
+		}
+		if len(needs) > 0 {
+			return &ConfigError{Err: ck.ConfigErr, Needed: needs}
+		}
+		info.Warnings = append(info.Warnings, fmt.Sprintf("ignored %s, which every convention was given without: %v", ck.ConfigPath, ck.ConfigErr))
+	}
 
 	// Position offset.
 	offset, reason := int64(0), ""
@@ -341,7 +413,7 @@ func applyConventions(ck *safetensors.Checkpoint, spec ImportSpec, srcDType safe
 		offset, reason = 2, "config.json model_type "+modelType+": learned positions start at row 2"
 	}
 	if l.Positions == 0 && offset != 0 && spec.PositionOffset != nil {
-		return fmt.Errorf("--position-offset %d: the import has no positional table", offset)
+		return fmt.Errorf("position offset %d was given, but the import has no positional table", offset)
 	}
 	if l.Positions > 0 {
 		if offset < 0 || offset >= l.Positions {
@@ -424,6 +496,20 @@ func applyConventions(ck *safetensors.Checkpoint, spec ImportSpec, srcDType safe
 	info.TokenScale, info.ScaleReason = s32, reason
 	return nil
 }
+
+// A ConfigError says that config.json beside a checkpoint is needed (for the
+// conventions in Needed, which nothing else gave) and cannot be read.
+type ConfigError struct {
+	Err    error    // why config.json cannot be read
+	Needed []string // "position offset", "token scale", "compute dtype"
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("the %s must come from config.json, which cannot be used: %v", strings.Join(e.Needed, ", "), e.Err)
+}
+
+// Unwrap returns why config.json cannot be read.
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // torchDTypeCompute maps a torch dtype name from config.json to the compute
 // dtype of a table: float16 and bfloat16 round, anything else is f32.

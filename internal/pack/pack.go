@@ -24,6 +24,20 @@ func (p Progress) report(done, total int64) {
 	}
 }
 
+// WriteOptions say how a table is written to its destination (see
+// format.CreateWith for the rules every writer follows). The zero value
+// replaces an existing file.
+type WriteOptions struct {
+	// NoReplace refuses a destination that exists (an error wrapping
+	// fs.ErrExist).
+	NoReplace bool
+}
+
+// create starts the table at path, refusing to write over inputs.
+func create(path string, l format.Layout, o WriteOptions, inputs ...string) (*format.FileWriter, error) {
+	return format.CreateWith(path, l, &format.CreateOptions{NoReplace: o.NoReplace, Inputs: inputs})
+}
+
 // chunkValues is how many values a writer is fed at a time: 1 MiB of f32.
 const chunkValues = 1 << 18
 

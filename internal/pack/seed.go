@@ -23,6 +23,7 @@ type SeedSpec struct {
 	InitName  string // recorded in the metadata: "embedding", "normal" or "uniform"
 	Math      torchinit.MathPath
 	DType     format.DType // zero means F32
+	WriteOptions
 }
 
 // Seeded writes the table spec describes to path, atomically. The positional
@@ -32,7 +33,7 @@ func Seeded(path string, spec SeedSpec, progress Progress) error {
 	if err := spec.Init.Validate(); err != nil {
 		return err
 	}
-	fw, err := format.Create(path, format.Layout{Rows: spec.Rows, Dim: spec.Dim, DType: spec.DType, Positions: spec.Positions})
+	fw, err := create(path, format.Layout{Rows: spec.Rows, Dim: spec.Dim, DType: spec.DType, Positions: spec.Positions}, spec.WriteOptions)
 	if err != nil {
 		return err
 	}

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/internal/atomicfile"
 	"github.com/embstore/embstore/internal/shardmeta"
 )
 
@@ -69,6 +71,8 @@ type ShardSpec struct {
 	Version uint64
 	// Shards is the number of shards, 1 to the table's row count.
 	Shards int
+	// WriteOptions apply to every shard file and the manifest.
+	WriteOptions
 }
 
 // A Manifest describes a shard directory (DIR/manifest.json).
@@ -152,6 +156,11 @@ func Shard(src, dir string, spec ShardSpec, progress Progress) (*Manifest, error
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	if manifest := filepath.Join(dir, ManifestName); spec.NoReplace {
+		if _, err := os.Lstat(manifest); err == nil { // refuse before writing any shard
+			return nil, &fs.PathError{Op: "create", Path: manifest, Err: fs.ErrExist}
+		}
+	}
 	m := &Manifest{
 		Format: ManifestFormat, Table: spec.Name, Version: spec.Version,
 		Rows: in.Rows, Dim: in.Dim, DType: in.DType.String(), Positions: in.Positions(),
@@ -168,7 +177,7 @@ func Shard(src, dir string, spec ShardSpec, progress Progress) (*Manifest, error
 			RowStart: start, RowEnd: end, RowsTotal: in.Rows}
 		name := ShardFileName(spec.Name, spec.Version, i, spec.Shards)
 		path := filepath.Join(dir, name)
-		if err := writeShard(path, in.Reader, info, orig, report); err != nil {
+		if err := writeShard(path, src, in.Reader, info, orig, spec.WriteOptions, report); err != nil {
 			for _, p := range written {
 				os.Remove(p)
 			}
@@ -188,7 +197,10 @@ func Shard(src, dir string, spec ShardSpec, progress Progress) (*Manifest, error
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ManifestName), append(b, '\n')); err != nil {
+	if err := writeFileAtomic(filepath.Join(dir, ManifestName), append(b, '\n'), spec.WriteOptions); err != nil {
+		for _, p := range written {
+			os.Remove(p)
+		}
 		return nil, err
 	}
 	return m, nil
@@ -250,12 +262,12 @@ func joinLayout(h format.Header, rows int64) format.Layout {
 }
 
 // writeShard writes the shard info describes, from the table in.
-func writeShard(path string, in *format.Reader, info shardmeta.Info, orig shardmeta.Original, done func(int64)) error {
+func writeShard(path, src string, in *format.Reader, info shardmeta.Info, orig shardmeta.Original, o WriteOptions, done func(int64)) error {
 	md, err := shardmeta.Build(&shardmeta.Doc{Creator: Creator, Info: info, Original: orig})
 	if err != nil {
 		return err
 	}
-	fw, err := format.Create(path, shardLayout(in.Header, info.RowEnd-info.RowStart))
+	fw, err := create(path, shardLayout(in.Header, info.RowEnd-info.RowStart), o, src)
 	if err != nil {
 		return err
 	}
@@ -443,8 +455,8 @@ func sameSet(a, b *shardFile) error {
 // the original file. It refuses a set whose shards disagree, and checks the
 // header it is about to write (which covers every section's checksum)
 // against the original's before committing, so a damaged shard is caught
-// rather than joined.
-func Unshard(dir, dst string, progress Progress) error {
+// rather than joined. dst must not be one of the shards or the manifest.
+func Unshard(dir, dst string, progress Progress, o WriteOptions) error {
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return err
@@ -477,7 +489,11 @@ func Unshard(dir, dst string, progress Progress) error {
 	total := m.Rows + first.f.Positions()
 	done := int64(0)
 	report := func(n int64) { done += n; progress.report(done, total) }
-	fw, err := format.Create(dst, layout)
+	inputs := []string{filepath.Join(dir, ManifestName)}
+	for _, ms := range m.Shards {
+		inputs = append(inputs, filepath.Join(dir, ms.File))
+	}
+	fw, err := create(dst, layout, o, inputs...)
 	if err != nil {
 		return err
 	}
@@ -534,31 +550,16 @@ func headerCRC(h *format.Header) uint32 {
 	return binary.LittleEndian.Uint32(b[format.HeaderSize-4:])
 }
 
-// writeFileAtomic writes b to path through a temporary file in its
-// directory, synced and renamed over path.
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+// writeFileAtomic writes b to path through the atomic file writer every
+// writer uses (see format.CreateWith for its rules).
+func writeFileAtomic(path string, b []byte, o WriteOptions) error {
+	f, err := atomicfile.Create(path, &atomicfile.Options{NoReplace: o.NoReplace, Size: int64(len(b))})
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	defer f.Abort()
+	if _, err := f.Write(b); err != nil {
 		return err
 	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return f.Commit()
 }

@@ -144,7 +144,7 @@ func TestShardUnshardBitForBit(t *testing.T) {
 				t.Fatalf("verify: %v (%d checks)", err, len(checks))
 			}
 			back := filepath.Join(dir, "back.emb")
-			if err := Unshard(out, back, nil); err != nil {
+			if err := Unshard(out, back, nil, WriteOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			got, err := os.ReadFile(back)
@@ -288,7 +288,7 @@ func TestVerifyAndUnshardCatchDamage(t *testing.T) {
 				t.Errorf("verify: %v, want an error with %q", err, c.want)
 			}
 			back := filepath.Join(t.TempDir(), "back.emb")
-			err := Unshard(d, back, nil)
+			err := Unshard(d, back, nil, WriteOptions{})
 			if err == nil {
 				t.Fatal("unshard joined a damaged set")
 			}

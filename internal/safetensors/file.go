@@ -2,14 +2,13 @@ package safetensors
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"runtime/debug"
 
 	"golang.org/x/exp/mmap"
+
+	"github.com/embstore/embstore/internal/regfile"
 )
 
 // A File is an open safetensors file whose header has been validated.
@@ -32,13 +31,13 @@ type File struct {
 // referenced; reads that fault because the file was truncated after it was
 // opened return ErrReadFault rather than crashing.
 func Open(name string) (*File, error) {
-	fi, err := os.Stat(name)
+	// Check the type on a descriptor opened without blocking: mmap.Open
+	// would wait forever on a named pipe.
+	rf, _, err := regfile.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("not a regular file")}
-	}
+	rf.Close()
 	m, err := mmap.Open(name)
 	if err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package safetensors
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"math/bits"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 )
 
 // Limits applied to every file. They are checked before anything is
@@ -145,328 +143,20 @@ func readError(file, what string, err error) error {
 	return fmt.Errorf("safetensors: %s: %s: %w", file, what, err)
 }
 
-// headerParser walks the header JSON token by token, so that every key can be
-// checked for duplicates and every value for its type before it is kept.
-type headerParser struct {
-	file string
-	buf  []byte
-	dec  *json.Decoder
-}
-
-// fail returns a *FormatError for a problem at header offset off (-1 for
-// none).
-func (p *headerParser) fail(off int64, tensor, field string, err error, detail string) error {
-	if off >= 0 {
-		off += lengthSize
-	}
-	return &FormatError{File: p.file, Offset: off, Tensor: tensor, Field: field, Err: err, Detail: detail}
-}
-
-// here returns the header offset of the next token.
-func (p *headerParser) here() int64 {
-	off := p.dec.InputOffset()
-	for off < int64(len(p.buf)) {
-		switch p.buf[off] {
-		case ' ', '\t', '\n', '\r', ',', ':':
-			off++
-			continue
-		}
-		break
-	}
-	return off
-}
-
-// token returns the next JSON token, turning decoder errors into
-// ErrHeaderSyntax.
-func (p *headerParser) token(tensor, field string) (json.Token, error) {
-	off := p.here()
-	tok, err := p.dec.Token()
-	if err != nil {
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &se):
-			return nil, p.fail(se.Offset, tensor, field, ErrHeaderSyntax, se.Error())
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return nil, p.fail(int64(len(p.buf)), tensor, field, ErrHeaderSyntax, "unexpected end of header")
-		default:
-			return nil, p.fail(off, tensor, field, ErrHeaderSyntax, err.Error())
-		}
-	}
-	return tok, nil
-}
-
-func (p *headerParser) parse() (*Header, error) {
-	if len(p.buf) == 0 || p.buf[0] != '{' {
-		detail := "empty header"
-		if len(p.buf) > 0 {
-			detail = fmt.Sprintf("first byte is %q", p.buf[0])
-		}
-		return nil, p.fail(0, "", "", ErrHeaderStart, detail)
-	}
-	if !utf8.Valid(p.buf) {
-		off := 0
-		for off < len(p.buf) {
-			r, size := utf8.DecodeRune(p.buf[off:])
-			if r == utf8.RuneError && size <= 1 {
-				break
-			}
-			off += size
-		}
-		return nil, p.fail(int64(off), "", "", ErrHeaderUTF8, fmt.Sprintf("byte %#02x", p.buf[off]))
-	}
-	if off, ok := checkSurrogates(p.buf); !ok {
-		return nil, p.fail(int64(off), "", "", ErrHeaderSyntax, "\\u escape leaves a UTF-16 surrogate unpaired")
-	}
-	p.dec = json.NewDecoder(bytes.NewReader(p.buf))
-	p.dec.UseNumber()
-
-	if _, err := p.token("", ""); err != nil { // the '{' checked above
-		return nil, err
-	}
-	h := &Header{index: make(map[string]int)}
-	haveMetadata := false
-	for p.dec.More() {
-		keyOff := p.here()
-		tok, err := p.token("", "")
-		if err != nil {
-			return nil, err
-		}
-		name, ok := tok.(string)
-		if !ok {
-			return nil, p.fail(keyOff, "", "", ErrHeaderSyntax, "object key is not a string")
-		}
-		_, dup := h.index[name]
-		if dup || name == "__metadata__" && haveMetadata {
-			return nil, p.fail(keyOff, "", "", ErrDuplicateKey, "key "+quote(name)+" appears twice at the top level")
-		}
-		if name == "__metadata__" {
-			haveMetadata = true
-			if h.Metadata, err = p.metadata(); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if name == "" {
-			return nil, p.fail(keyOff, "", "", ErrTensorName, "empty tensor name")
-		}
-		t, err := p.tensor(name, keyOff)
-		if err != nil {
-			return nil, err
-		}
-		h.index[name] = len(h.Tensors)
-		h.Tensors = append(h.Tensors, t)
-	}
-	if _, err := p.token("", ""); err != nil { // the closing '}'
-		return nil, err
-	}
-	end := p.dec.InputOffset()
-	for i, c := range p.buf[end:] {
-		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
-			return nil, p.fail(end+int64(i), "", "", ErrHeaderTrailing, fmt.Sprintf("byte %q after the closing '}'", c))
-		}
-	}
-	return h, nil
-}
-
-// metadata parses the __metadata__ object.
-func (p *headerParser) metadata() (map[string]string, error) {
-	const field = "__metadata__"
-	off := p.here()
-	tok, err := p.token("", field)
-	if err != nil {
-		return nil, err
-	}
-	if tok != json.Delim('{') {
-		return nil, p.fail(off, "", "", ErrMetadata, "value is "+describe(tok)+", not an object")
-	}
-	m := make(map[string]string)
-	for p.dec.More() {
-		keyOff := p.here()
-		tok, err := p.token("", field)
-		if err != nil {
-			return nil, err
-		}
-		key, _ := tok.(string)
-		if _, dup := m[key]; dup {
-			return nil, p.fail(keyOff, "", field, ErrDuplicateKey, "key "+quote(key)+" appears twice")
-		}
-		valOff := p.here()
-		tok, err = p.token("", field)
-		if err != nil {
-			return nil, err
-		}
-		val, ok := tok.(string)
-		if !ok {
-			return nil, p.fail(valOff, "", "", ErrMetadata, "value of "+quote(key)+" is "+describe(tok)+", not a string")
-		}
-		m[key] = val
-	}
-	if _, err := p.token("", field); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// tensor parses one tensor entry: exactly the fields dtype, shape and
-// data_offsets, each once.
-func (p *headerParser) tensor(name string, keyOff int64) (TensorInfo, error) {
-	t := TensorInfo{Name: name, keyOffset: keyOff + lengthSize}
-	off := p.here()
-	tok, err := p.token(name, "")
-	if err != nil {
-		return t, err
-	}
-	if tok != json.Delim('{') {
-		return t, p.fail(off, name, "", ErrTensorEntry, "value is "+describe(tok))
-	}
-	var haveDType, haveShape, haveOffsets bool
-	for p.dec.More() {
-		fieldOff := p.here()
-		tok, err := p.token(name, "")
-		if err != nil {
-			return t, err
-		}
-		field, _ := tok.(string)
-		var have *bool
-		switch field {
-		case "dtype":
-			have = &haveDType
-		case "shape":
-			have = &haveShape
-		case "data_offsets":
-			have = &haveOffsets
-		default:
-			return t, p.fail(fieldOff, name, "", ErrUnknownField, "field "+quote(field)+"; only dtype, shape and data_offsets are allowed")
-		}
-		if *have {
-			return t, p.fail(fieldOff, name, field, ErrDuplicateKey, "field appears twice")
-		}
-		*have = true
-		switch field {
-		case "dtype":
-			err = p.dtype(&t)
-		case "shape":
-			err = p.shape(&t)
-		case "data_offsets":
-			err = p.offsets(&t)
-		}
-		if err != nil {
-			return t, err
-		}
-	}
-	endOff := p.here()
-	if _, err := p.token(name, ""); err != nil {
-		return t, err
-	}
-	for _, f := range []struct {
-		have bool
-		name string
-	}{{haveDType, "dtype"}, {haveShape, "shape"}, {haveOffsets, "data_offsets"}} {
-		if !f.have {
-			return t, p.fail(endOff, name, f.name, ErrMissingField, "field is missing")
-		}
-	}
-	return t, nil
-}
-
-func (p *headerParser) dtype(t *TensorInfo) error {
-	off := p.here()
-	tok, err := p.token(t.Name, "dtype")
-	if err != nil {
-		return err
-	}
-	s, ok := tok.(string)
-	if !ok {
-		return p.fail(off, t.Name, "dtype", ErrDType, "value is "+describe(tok)+", not a string")
-	}
-	if len(s) == 0 || len(s) > maxDTypeLen {
-		return p.fail(off, t.Name, "dtype", ErrDType, fmt.Sprintf("%d characters, want 1 to %d", len(s), maxDTypeLen))
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
-			return p.fail(off, t.Name, "dtype", ErrDType, quote(s)+" has a character other than letters, digits and '_'")
-		}
-	}
-	t.DType = DType(s)
-	return nil
-}
-
-func (p *headerParser) shape(t *TensorInfo) error {
-	off := p.here()
-	tok, err := p.token(t.Name, "shape")
-	if err != nil {
-		return err
-	}
-	if tok != json.Delim('[') {
-		return p.fail(off, t.Name, "shape", ErrShape, "value is "+describe(tok)+", not an array")
-	}
-	t.Shape = make([]int64, 0, 4)
-	for p.dec.More() {
-		dimOff := p.here()
-		if len(t.Shape) == MaxRank {
-			return p.fail(dimOff, t.Name, "shape", ErrRank, fmt.Sprintf("more than %d dimensions", MaxRank))
-		}
-		tok, err := p.token(t.Name, "shape")
-		if err != nil {
-			return err
-		}
-		d, why := nonNegInt(tok)
-		if why != "" {
-			return p.fail(dimOff, t.Name, "shape", ErrShape, fmt.Sprintf("dimension %d %s", len(t.Shape), why))
-		}
-		t.Shape = append(t.Shape, d)
-	}
-	_, err = p.token(t.Name, "shape")
-	return err
-}
-
-func (p *headerParser) offsets(t *TensorInfo) error {
-	const field = "data_offsets"
-	off := p.here()
-	tok, err := p.token(t.Name, field)
-	if err != nil {
-		return err
-	}
-	if tok != json.Delim('[') {
-		return p.fail(off, t.Name, field, ErrDataOffsets, "value is "+describe(tok)+", not an array")
-	}
-	var v [2]int64
-	for i := range v {
-		elemOff := p.here()
-		if !p.dec.More() {
-			return p.fail(elemOff, t.Name, field, ErrDataOffsets, "fewer than two elements")
-		}
-		tok, err := p.token(t.Name, field)
-		if err != nil {
-			return err
-		}
-		var why string
-		if v[i], why = nonNegInt(tok); why != "" {
-			return p.fail(elemOff, t.Name, field, ErrDataOffsets, []string{"begin", "end"}[i]+" "+why)
-		}
-	}
-	if p.dec.More() {
-		return p.fail(p.here(), t.Name, field, ErrDataOffsets, "more than two elements")
-	}
-	if _, err := p.token(t.Name, field); err != nil {
-		return err
-	}
-	if v[1] < v[0] {
-		return p.fail(off, t.Name, field, ErrDataOffsets, fmt.Sprintf("end %d is before begin %d", v[1], v[0]))
-	}
-	t.Begin, t.End = v[0], v[1]
-	return nil
-}
-
-// nonNegInt accepts a JSON number that is a plain non-negative integer no
-// larger than MaxSize, and otherwise says what is wrong with tok.
+// nonNegInt accepts a JSON number token that is a plain non-negative
+// integer no larger than MaxSize, and otherwise says what is wrong with tok.
 func nonNegInt(tok json.Token) (int64, string) {
 	num, ok := tok.(json.Number)
 	if !ok {
 		return 0, "is " + describe(tok) + ", not an integer"
 	}
-	s := string(num)
+	return nonNegIntText(string(num))
+}
+
+// nonNegIntText accepts the text of a JSON number that is a plain
+// non-negative integer no larger than MaxSize, and otherwise says what is
+// wrong with it.
+func nonNegIntText(s string) (int64, string) {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
 			return 0, "is " + quote(s) + ", not a non-negative integer"
@@ -612,11 +302,14 @@ func (h *Header) layOut(file string) error {
 			return fail("data_offsets", ErrSizeMismatch, fmt.Sprintf("[%d, %d] spans %d bytes; %s %v needs %d", t.Begin, t.End, t.Size(), t.DType, t.Shape, nbytes))
 		}
 	}
-	slices.SortFunc(h.Tensors, func(a, b TensorInfo) int {
+	byOffset := func(a, b TensorInfo) int {
 		return cmp.Or(cmp.Compare(a.Begin, b.Begin), cmp.Compare(a.End, b.End), cmp.Compare(a.Name, b.Name))
-	})
-	for i, t := range h.Tensors {
-		h.index[t.Name] = i
+	}
+	if !slices.IsSortedFunc(h.Tensors, byOffset) { // writers list tensors in file order, mostly
+		slices.SortFunc(h.Tensors, byOffset)
+		for i, t := range h.Tensors {
+			h.index[t.Name] = i
+		}
 	}
 	pos := int64(0)
 	prev := ""

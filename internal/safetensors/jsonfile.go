@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"unicode/utf8"
+
+	"github.com/embstore/embstore/internal/regfile"
 )
 
 // Limits for the JSON files beside the weights (the sharded checkpoint
@@ -23,7 +24,7 @@ const (
 // readJSONFile reads a JSON file of at most MaxJSONFileSize bytes and checks
 // it with checkJSON.
 func readJSONFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, _, err := regfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
