@@ -63,7 +63,7 @@ func CreateWith(path string, l Layout, o *CreateOptions) (*FileWriter, error) {
 	if o == nil {
 		o = &CreateOptions{}
 	}
-	size, err := l.Size(0)
+	size, err := l.reserveSize()
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +87,14 @@ func (fw *FileWriter) Commit() error {
 	if err := fw.Writer.Close(); err != nil {
 		fw.f.Abort()
 		return err
+	}
+	if fw.layout.RowsAtMost {
+		// The space reserved for Rows rows that were not written is
+		// released (it lies past the end of the file).
+		if err := fw.f.File.Truncate(fw.written); err != nil {
+			fw.f.Abort()
+			return fw.ioErr("truncate", err)
+		}
 	}
 	return fw.f.Commit()
 }

@@ -16,15 +16,23 @@ import (
 // other parsers keep the first, so a document with duplicates could mean
 // different things to different readers: it is refused.
 func ValidateMetadata(md []byte) error {
-	switch {
-	case len(md) > MaxMetadataSize:
+	if len(md) > MaxMetadataSize {
 		return fmt.Errorf("%d bytes exceeds the limit of %d", len(md), MaxMetadataSize)
-	case !utf8.Valid(md):
+	}
+	return validateJSONDoc(md)
+}
+
+// validateJSONDoc checks that doc is UTF-8 without a byte-order mark and
+// holds exactly one JSON object, nested at most MaxMetadataDepth levels,
+// with no duplicate key in any object.
+func validateJSONDoc(doc []byte) error {
+	switch {
+	case !utf8.Valid(doc):
 		return errors.New("not valid UTF-8")
-	case bytes.HasPrefix(md, []byte("\xef\xbb\xbf")):
+	case bytes.HasPrefix(doc, []byte("\xef\xbb\xbf")):
 		return errors.New("starts with a byte-order mark")
 	}
-	return checkJSONObject(json.NewDecoder(bytes.NewReader(md)), MaxMetadataDepth)
+	return checkJSONObject(json.NewDecoder(bytes.NewReader(doc)), MaxMetadataDepth)
 }
 
 // jsonFrame is one open container while checkJSONObject walks a document.

@@ -1,0 +1,96 @@
+package format
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// ErrNoSection is returned by the Reader's accessors of optional sections
+// (Vocabulary, TokenizerJSON, ReadNorms) when the table has no such
+// section.
+var ErrNoSection = errors.New("embstore: the table has no such section")
+
+// VocabInfo returns the fixed fields of the vocabulary section, checked by
+// NewReader, and whether the table has one.
+func (r *Reader) VocabInfo() (VocabInfo, bool) {
+	if r.vocab == nil {
+		return VocabInfo{}, false
+	}
+	return *r.vocab, true
+}
+
+// Vocabulary reads the vocabulary section into memory and returns it. It
+// is meant for tools that copy tables; lookups on a mapped table go
+// through the store package, which reads the section in place.
+func (r *Reader) Vocabulary() (*Vocabulary, error) {
+	s, ok := r.Section(SectionVocabulary)
+	if !ok || r.vocab == nil {
+		return nil, fmt.Errorf("%w: vocabulary", ErrNoSection)
+	}
+	data, err := r.readSection(s)
+	if err != nil {
+		return nil, err
+	}
+	return NewVocabulary(data, s.Offset, r.Rows)
+}
+
+// TokenizerInfo returns the fixed fields of the tokenizer section, checked
+// by NewReader, and whether the table has one.
+func (r *Reader) TokenizerInfo() (TokenizerInfo, bool) {
+	if r.tokenizer == nil {
+		return TokenizerInfo{}, false
+	}
+	return *r.tokenizer, true
+}
+
+// TokenizerJSON returns the table's tokenizer document, decompressed and
+// checked (ParseTokenizerSection). The section's stored bytes, for a copy
+// that keeps them, are SectionReader's.
+func (r *Reader) TokenizerJSON() ([]byte, error) {
+	s, ok := r.Section(SectionTokenizer)
+	if !ok {
+		return nil, fmt.Errorf("%w: tokenizer", ErrNoSection)
+	}
+	data, err := r.readSection(s)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTokenizerSection(data, s.Offset)
+}
+
+// ReadNorms reads the norms of token rows [first, first+len(dst)) into dst.
+func (r *Reader) ReadNorms(dst []float32, first int64) error {
+	s, ok := r.Section(SectionNorms)
+	if !ok {
+		return fmt.Errorf("%w: norms", ErrNoSection)
+	}
+	n := int64(len(dst))
+	if first < 0 || first > r.Rows-n {
+		return fmt.Errorf("embstore: norms [%d, %d) out of range of %d rows", first, first+n, r.Rows)
+	}
+	buf := make([]byte, 4*min(n, 1<<16))
+	for done := int64(0); done < n; {
+		k := min(n-done, int64(len(buf))/4)
+		b := buf[:4*k]
+		if err := readAt(r.r, b, s.Offset+4*(first+done)); err != nil {
+			return fmt.Errorf("embstore: read norms: %w", err)
+		}
+		for i := range k {
+			dst[done+i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		done += k
+	}
+	return nil
+}
+
+// readSection reads all of section s into memory. Its length was checked
+// against the file's size by ParseHeader.
+func (r *Reader) readSection(s Section) ([]byte, error) {
+	data := make([]byte, s.Length)
+	if err := readAt(r.r, data, s.Offset); err != nil {
+		return nil, fmt.Errorf("embstore: read %s section: %w", s.Kind, err)
+	}
+	return data, nil
+}
