@@ -36,6 +36,22 @@ func (r *Reader) Vocabulary() (*Vocabulary, error) {
 	return NewVocabulary(data, s.Offset, r.Rows)
 }
 
+// VocabularyOf returns the vocabulary whose section's bytes are data (all
+// Length of them, for instance from a mapping of the file), trusting the
+// fixed fields NewReader read and checked instead of reading them again:
+// it touches none of data. Lookups check what they read, as NewVocabulary's
+// do.
+func (r *Reader) VocabularyOf(data []byte) (*Vocabulary, error) {
+	s, ok := r.Section(SectionVocabulary)
+	if !ok || r.vocab == nil {
+		return nil, fmt.Errorf("%w: vocabulary", ErrNoSection)
+	}
+	if int64(len(data)) != s.Length {
+		return nil, fmt.Errorf("embstore: %d bytes for a %d-byte vocabulary section", len(data), s.Length)
+	}
+	return newVocabulary(data, s.Offset, *r.vocab), nil
+}
+
 // TokenizerInfo returns the fixed fields of the tokenizer section, checked
 // by NewReader, and whether the table has one.
 func (r *Reader) TokenizerInfo() (TokenizerInfo, bool) {

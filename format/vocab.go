@@ -155,10 +155,11 @@ func parseVocab(read func(p []byte, off int64) error, base, length, rows int64) 
 	if length < VocabHeaderSize {
 		return bad(0, "length", length, "shorter than the %d-byte fixed fields", VocabHeaderSize)
 	}
-	var h [VocabHeaderSize]byte
-	if err := read(h[:], 0); err != nil {
+	var buf [VocabHeaderSize + 8]byte // the fixed fields and offsets[0]
+	if err := read(buf[:min(int64(len(buf)), length)], 0); err != nil {
 		return VocabInfo{}, err
 	}
+	h := buf[:VocabHeaderSize]
 	info := VocabInfo{
 		Hash: le.Uint32(h[vocOffHash:]), Subwords: le.Uint32(h[vocOffSubwords:]),
 	}
@@ -186,7 +187,7 @@ func parseVocab(read func(p []byte, off int64) error, base, length, rows int64) 
 	case info.Subwords != 0 && maxN > MaxSubwordN:
 		return bad(vocOffMaxN, "maxn", maxN, "want at most %d", MaxSubwordN)
 	}
-	if off, ok := firstNonZero(h[:], vocOffReserved, VocabHeaderSize); !ok {
+	if off, ok := firstNonZero(h, vocOffReserved, VocabHeaderSize); !ok {
 		return bad(off, "reserved", h[off], "")
 	}
 	info.Rows, info.Count, info.Slots, info.BlobLength = rows, int64(count), int64(slots), int64(blob)
@@ -194,13 +195,10 @@ func parseVocab(read func(p []byte, off int64) error, base, length, rows int64) 
 	if want, ok := vocabLength(rows, info.Slots, info.BlobLength); !ok || want != length {
 		return bad(0, "length", length, "%d offsets, %d index slots and %d bytes of strings need %d bytes", rows+1, slots, blob, want)
 	}
-	var b [8]byte
-	if err := read(b[:], VocabHeaderSize); err != nil {
-		return VocabInfo{}, err
-	}
-	if first := le.Uint64(b[:]); first != 0 {
+	if first := le.Uint64(buf[VocabHeaderSize:]); first != 0 {
 		return bad(VocabHeaderSize, "offsets[0]", first, "want 0")
 	}
+	var b [8]byte
 	if err := read(b[:], VocabHeaderSize+8*rows); err != nil {
 		return VocabInfo{}, err
 	}

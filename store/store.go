@@ -35,6 +35,8 @@ type Table struct {
 	posTab kernel.Table     // the positional table as a table of its own
 	copyTo bool             // rows are copied out through ra instead of read in place
 
+	sec sections // the optional sections of format 1.1 (sections.go)
+
 	verifyDur time.Duration
 	mode      MapMode
 	workers   *pool // nil when Threads <= 1
@@ -115,6 +117,10 @@ func Open(path string, opts *Options) (*Table, error) {
 		}
 	}
 	t.posTab = kernel.Table{Data: t.pos.Data, Rows: t.pos.Rows, Dim: t.hdr.Dim, Stride: t.pos.Stride, DType: format.F32}
+	if err := t.openSections(r); err != nil {
+		m.close()
+		return nil, errctx.In("embstore", path, err)
+	}
 	if opts.Verify {
 		start := time.Now()
 		err := guard(func() error {
@@ -162,6 +168,7 @@ func (t *Table) Close() error {
 		t.workers.close()
 	}
 	t.tok.Data, t.pos.Data, t.posTab.Data = nil, nil, nil
+	t.closeSections()
 	err := t.m.close()
 	if cerr := t.f.Close(); err == nil {
 		err = cerr
