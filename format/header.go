@@ -84,7 +84,7 @@ const (
 	MaxSubwordN      = 64       // longest character n-gram of a subword scheme
 )
 
-// The feature bits this reader knows. Version 1.0 defines none; the masks
+// The feature bits this reader knows. Versions 1.0 and 1.1 define none; the masks
 // exist so that a reader can refuse what it cannot read.
 const (
 	KnownRequiredFeatures uint64 = 0

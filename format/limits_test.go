@@ -267,6 +267,10 @@ func TestSpecLimits(t *testing.T) {
 		"header":          fmt.Sprintf("%d bytes, fixed", HeaderSize),
 		"`row_stride`":    fmt.Sprintf("multiple of %d, at most `align_up(row size, %d) + %d`", RowAlign, RowAlign, MaxStridePadding),
 		"`alignment`":     fmt.Sprintf("power of two, %d to 2^%d", MinAlignment, log2(MaxAlignment)),
+		"tokenizer":       fmt.Sprintf("%d MiB decompressed", MaxTokenizerSize>>20),
+		"subword rows":    fmt.Sprintf("1 to 2^%d − 1", log2(MaxRows+1)),
+		"subword n-grams": fmt.Sprintf("1 ≤ minn ≤ maxn ≤ %d characters", MaxSubwordN),
+		"vocabulary":      "`rows` + 1 offsets; index slots the smallest power of two ≥ max(1, 2 × count)",
 	} {
 		if row := "| " + what + " | " + want + " |"; !strings.Contains(table, row) {
 			t.Errorf("SPEC.md Limits lacks the row %q", row)
