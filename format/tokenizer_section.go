@@ -68,6 +68,21 @@ func parseTokenizerHeader(h []byte, base, length int64) (TokenizerInfo, error) {
 // It returns the document. base is the section's offset in its file, for
 // errors. Decompression never holds more than raw_length bytes of output.
 func ParseTokenizerSection(sec []byte, base int64) ([]byte, error) {
+	doc, err := DecompressTokenizerSection(sec, base)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateTokenizerJSON(doc); err != nil {
+		return nil, formatErr(ErrBadTokenizer, base+TokenizerHeader, "tokenizer", nil, "the document: %v", err)
+	}
+	return doc, nil
+}
+
+// DecompressTokenizerSection is ParseTokenizerSection without the checks
+// of the JSON document, which cost several times the decompression: what a
+// reader that parses the document next (and so meets any malformed JSON)
+// needs, when verification has run or will.
+func DecompressTokenizerSection(sec []byte, base int64) ([]byte, error) {
 	info, err := parseTokenizerHeader(sec, base, int64(len(sec)))
 	if err != nil {
 		return nil, err
@@ -75,9 +90,6 @@ func ParseTokenizerSection(sec []byte, base int64) ([]byte, error) {
 	doc, err := decompressTokenizer(sec[TokenizerHeader:], info.RawLength)
 	if err != nil {
 		return nil, formatErr(ErrBadTokenizer, base+TokenizerHeader, "tokenizer", nil, "%v", err)
-	}
-	if err := ValidateTokenizerJSON(doc); err != nil {
-		return nil, formatErr(ErrBadTokenizer, base+TokenizerHeader, "tokenizer", nil, "the document: %v", err)
 	}
 	return doc, nil
 }

@@ -450,7 +450,7 @@ func (t *Table) Tokenizer() (*tokenizer.Tokenizer, error) {
 			sec = t.m.bytes()[s.tokSec.Offset:s.tokSec.End()]
 		}
 		var err error
-		doc, err = format.ParseTokenizerSection(sec, s.tokSec.Offset)
+		doc, err = format.DecompressTokenizerSection(sec, s.tokSec.Offset) // Load parses the JSON
 		return err
 	})
 	if err == ErrClosed {
