@@ -110,3 +110,23 @@ func (r *Reader) readSection(s Section) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// Layout returns the layout a Writer needs to write a table like this one:
+// its shape, dtype, positional table, conventions, alignment and optional
+// sections. A table this package wrote, written again with this layout and
+// the same rows, strings, tokenizer section and metadata, is the same file
+// (copies of a table, shards and their joins rely on it).
+func (r *Reader) Layout() Layout {
+	l := Layout{
+		Rows: r.Rows, Dim: r.Dim, DType: r.DType, Positions: r.Positions(), PositionOffset: r.PositionOffset,
+		TokenScale: r.TokenScale, ComputeDType: r.ComputeDType, Alignment: r.Alignment,
+	}
+	_, l.Norms = r.Section(SectionNorms)
+	if v, ok := r.VocabInfo(); ok {
+		l.Vocabulary = true
+		if s, ok := r.Section(SectionSubwords); ok {
+			l.Subwords, l.SubwordMinN, l.SubwordMaxN = s.Rows, v.MinN, v.MaxN
+		}
+	}
+	return l
+}
