@@ -13,7 +13,7 @@ import (
 
 //go:generate go -C _generate run .
 
-// The amd64 kernels (gather_amd64.s, written by _generate/gen.go; their
+// The amd64 kernels (gather_amd64.s, written by the avo generator in _generate; their
 // declarations are in gather_stubs_amd64.go) each handle one chunk in one
 // call: a dtype, with or without positional rows, or a pooling mode. Each
 // checks every id against the table's rows once more, and returns the
