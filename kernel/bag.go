@@ -1,9 +1,6 @@
 package kernel
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // A BagMode says how Bag pools the rows of a bag, as torch.nn.EmbeddingBag's
 // mode does.
@@ -45,8 +42,11 @@ const bagStep = 1024
 // each row is multiplied by its weight with a fused multiply-add into the
 // sum. Sums accumulate in id order in float32; BagMean multiplies the sum by
 // float32(1)/float32(n), as FBGEMM does. An empty bag, or one holding only
-// padding, pools to zeros. BagMax takes the element-wise maximum, where a NaN
-// row value wins over what came before it (the semantics of x86's MAXPS).
+// padding, pools to zeros. BagMax takes the element-wise maximum as torch
+// does: a bag's first row (the first id that is not padding) gives the
+// starting values, and a later value replaces one only if it is strictly
+// greater, so a NaN in the first row stays, a NaN in a later row is
+// ignored, and of +0 and -0 the first is kept.
 //
 // It returns -1, or, when an id is outside [0, t.Rows), the index of the
 // first such id, having written nothing. It returns an error for invalid
@@ -68,7 +68,20 @@ func Bag(dst []float32, t *Table, ids, offsets []int64, mode BagMode, weights []
 			hi = int(offsets[b+1] - offsets[0])
 		}
 		out := dst[b*dim : (b+1)*dim]
-		initBag(out, mode)
+		if mode == BagMax {
+			// The first row that is not padding starts the maximum.
+			for lo < hi && ids[lo] == pad {
+				lo++
+			}
+			if lo == hi {
+				clear(out)
+				continue
+			}
+			gatherChunk(out, t, ids[lo:lo+1], nil, 0)
+			lo++
+		} else {
+			clear(out)
+		}
 		for s := lo; s < hi; s += bagStep {
 			e := min(s+bagStep, hi)
 			var w []float32
@@ -77,15 +90,17 @@ func Bag(dst []float32, t *Table, ids, offsets []int64, mode BagMode, weights []
 			}
 			bagChunk(out, t, ids[s:e], w, mode, pad)
 		}
-		n := hi - lo
-		if pad >= 0 {
-			for _, id := range ids[lo:hi] {
-				if id == pad {
-					n--
+		if mode != BagMax {
+			n := hi - lo
+			if pad >= 0 {
+				for _, id := range ids[lo:hi] {
+					if id == pad {
+						n--
+					}
 				}
 			}
+			finishBag(out, mode, n)
 		}
-		finishBag(out, mode, n)
 	}
 	return -1, nil
 }
@@ -109,17 +124,6 @@ func checkBagArgs(dst []float32, dim int, ids, offsets []int64, mode BagMode, we
 		}
 	}
 	return nil
-}
-
-// initBag sets a bag's output row to the identity of its pooling.
-func initBag(out []float32, mode BagMode) {
-	if mode == BagMax {
-		for i := range out {
-			out[i] = float32(math.Inf(-1))
-		}
-		return
-	}
-	clear(out)
 }
 
 // finishBag turns the accumulated row of a bag of n pooled rows into its

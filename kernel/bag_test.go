@@ -27,7 +27,7 @@ func naiveBag(want [][]float32, dim int, ids, offsets []int64, mode BagMode, wei
 				case mode == BagMax && n == 0:
 					acc[i] = v
 				case mode == BagMax:
-					if !(acc[i] > v) {
+					if v > acc[i] { // torch: only a greater value replaces
 						acc[i] = v
 					}
 				case weights != nil:

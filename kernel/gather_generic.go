@@ -46,7 +46,7 @@ func readRow(out []float32, t *Table, id int64) {
 
 // bagChunkRef is the reference pooling step: it accumulates the rows of ids
 // (checked), except those equal to pad, into out, which holds the bag's
-// running sum or maximum. weights, if not nil, holds one weight per id.
+// running sum or maximum (for BagMax, started by the bag's first row). weights, if not nil, holds one weight per id.
 func bagChunkRef(out []float32, t *Table, ids []int64, weights []float32, mode BagMode, pad int64) {
 	var buf [256]float32
 	row := buf[:0]
@@ -62,8 +62,10 @@ func bagChunkRef(out []float32, t *Table, ids []int64, weights []float32, mode B
 		readRow(row, t, id)
 		switch {
 		case mode == BagMax:
+			// torch's rule: only a strictly greater value replaces the
+			// maximum (Bag starts it with the bag's first row).
 			for i, v := range row {
-				if !(out[i] > v) {
+				if v > out[i] {
 					out[i] = v
 				}
 			}

@@ -230,11 +230,6 @@ func hostileModel(op, geom byte, idBytes, offBytes []byte, start int64, seqLen, 
 			hi = c.offsets[b+1] - c.offsets[0]
 		}
 		out := c.out[b*dim : (b+1)*dim]
-		if c.mode == kernel.BagMax {
-			for i := range out {
-				out[i] = float32(math.Inf(-1))
-			}
-		}
 		n := 0
 		for k := lo; k < hi; k++ {
 			if c.ids[k] == pad {
@@ -243,8 +238,10 @@ func hostileModel(op, geom byte, idBytes, offBytes []byte, start int64, seqLen, 
 			n++
 			for i, v := range ht.rows[c.ids[k]] {
 				switch {
-				case c.mode == kernel.BagMax:
-					if !(out[i] > v) {
+				case c.mode == kernel.BagMax && n == 1: // the first row starts the maximum
+					out[i] = v
+				case c.mode == kernel.BagMax: // torch: only a greater value replaces it
+					if v > out[i] {
 						out[i] = v
 					}
 				case c.weights != nil:

@@ -423,11 +423,6 @@ func (c *fuzzCall) modelBag(flags byte, pad int64, short int) {
 			hi = offsets[b+1]
 		}
 		out := c.out[b*dim : (b+1)*dim]
-		if o.Mode == BagMax {
-			for i := range out {
-				out[i] = float32(math.Inf(-1))
-			}
-		}
 		n := 0
 		for k := lo; k < hi; k++ {
 			if ids[k] == padRow {
@@ -437,8 +432,10 @@ func (c *fuzzCall) modelBag(flags byte, pad int64, short int) {
 			row := ft.tokens[ids[k]*int64(dim):]
 			for i := range out {
 				switch {
-				case o.Mode == BagMax:
-					if !(out[i] > row[i]) {
+				case o.Mode == BagMax && n == 1: // torch: the first row starts the maximum
+					out[i] = row[i]
+				case o.Mode == BagMax: // and only a greater value replaces it
+					if row[i] > out[i] {
 						out[i] = row[i]
 					}
 				case weights != nil:

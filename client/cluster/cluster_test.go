@@ -78,9 +78,15 @@ const (
 // replicas by shard, and the unsharded table.
 func shardCluster(t *testing.T, l format.Layout, seed uint64, n, replicas int, v uint64) (map[string]*registry.Entry, [][]*fakeReplica, *store.Table) {
 	t.Helper()
-	dir := t.TempDir()
-	src := filepath.Join(dir, "t.emb")
+	src := filepath.Join(t.TempDir(), "t.emb")
 	makeTable(t, src, l, seed)
+	return shardFile(t, src, n, replicas, v)
+}
+
+// shardFile is shardCluster of the table file src.
+func shardFile(t *testing.T, src string, n, replicas int, v uint64) (map[string]*registry.Entry, [][]*fakeReplica, *store.Table) {
+	t.Helper()
+	dir := t.TempDir()
 	m, err := pack.Shard(src, filepath.Join(dir, "s"), pack.ShardSpec{Name: "t", Version: v, Shards: n}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -244,6 +250,54 @@ func TestClusterMatchesTable(t *testing.T) {
 
 			checkBags(t, tab, whole, rng)
 		})
+	}
+}
+
+// TestClusterBagMaxSpecials checks the cluster's max where order decides
+// (NaN, signed zeros) in the cases its documentation says are exact: the
+// part holding a bag's first id starts the maximum, and a value of another
+// part replaces it only if strictly greater, as torch and the table do.
+func TestClusterBagMaxSpecials(t *testing.T) {
+	nan := float32(math.NaN())
+	negZero := float32(math.Copysign(0, -1))
+	// One value per row; rows 0-3 go to shard 0, rows 4-7 to shard 1.
+	vals := []float32{1, negZero, 5, -3, nan, 0, 2, -7}
+	src := filepath.Join(t.TempDir(), "t.emb")
+	fw, err := format.Create(src, format.Layout{Rows: int64(len(vals)), Dim: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.WriteTokens(vals); err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	entries, _, whole := shardFile(t, src, 2, 1, 1)
+	_, tab := testCluster(t, Options{}, entries)
+	for _, ids := range [][]int64{
+		{4, 0, 2}, // NaN first (shard 1): NaN, as torch
+		{0, 4, 2}, // NaN after the first value: ignored
+		{3, 4, 6}, // NaN first of shard 1's part but not of the bag: the documented exception
+		{1, 5},    // -0 then +0 across shards: -0 first
+		{5, 1},    // +0 then -0 across shards: +0 first
+	} {
+		got, want := make([]float32, 1), make([]float32, 1)
+		if err := tab.Bag(context.Background(), got, ids, []int64{0}, &store.BagOptions{Mode: store.BagMax}); err != nil {
+			t.Fatal(err)
+		}
+		if err := whole.Bag(want, ids, []int64{0}, &store.BagOptions{Mode: store.BagMax}); err != nil {
+			t.Fatal(err)
+		}
+		if ids[0] == 3 {
+			// The documented exception: shard 1's part {NaN, 2} pools to
+			// NaN, which does not replace -3, so 2 is not counted.
+			if got[0] != -3 || want[0] != 2 {
+				t.Errorf("ids %v: cluster %v, table %v; want -3 and 2", ids, got[0], want[0])
+			}
+			continue
+		}
+		sameBits(t, fmt.Sprintf("max of %v", ids), got, want)
 	}
 }
 

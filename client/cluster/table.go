@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"sort"
@@ -701,11 +700,16 @@ func (s *Snapshot) LookupPositionRows(ctx context.Context, dst []float32, rows [
 //
 // Max is exact: the maximum of the shards' maxima is the maximum of the
 // bag, the same value whatever the grouping (IEEE comparison does not
-// round). The exceptions are NaN and the sign of zero, where order decides:
-// the store's rule (the kernel's, x86's MAXPS) takes each value unless the
-// maximum so far is greater, so that of +0 and −0 the later one in the bag
-// wins, and here the later one in shard order; torch keeps the first value
-// and replaces it only with a strictly greater one.
+// round). The client combines the parts as the table pools rows, by
+// torch's rule: the part that holds the bag's first id starts the maximum
+// (so a NaN first in the bag gives NaN, as in torch), and another part's
+// value replaces it only if strictly greater. Two cases depend on an order
+// that the shards' partial maxima no longer hold, where a bag holds NaN or
+// zeros of both signs: a NaN that comes first among the ids of one part,
+// but not first in the bag, makes that part's maximum NaN, so its other
+// values are not counted (torch ignores the NaN and counts them); and of +0
+// and −0 in different parts, the one of the part combined first is kept
+// (torch keeps the first in the bag).
 //
 // Sums and means differ from the unsharded table's in the last bits: the
 // table adds a bag's rows in id order in float32, the cluster adds each
@@ -789,6 +793,7 @@ type bagPart struct {
 func (s *Snapshot) bag(ctx context.Context, dst []float32, ids, offsets []int64, mode store.BagMode, weights []float32, pad int64) error {
 	bags, dim := len(offsets), s.dim
 	counts := make([]int32, bags)
+	firstShard := make([]int32, bags) // the shard of each bag's first id (max)
 	parts := make([]bagPart, len(s.shards))
 	maxIDs, maxBags := s.st.c.opts.MaxPartIDs, s.st.c.opts.MaxPartBags
 	var done []bagPart
@@ -811,8 +816,11 @@ func (s *Snapshot) bag(ctx context.Context, dst []float32, ids, offsets []int64,
 			if id == pad {
 				continue
 			}
-			counts[b]++
 			k := s.shardOf(id)
+			if counts[b] == 0 {
+				firstShard[b] = int32(k)
+			}
+			counts[b]++
 			p := &parts[k]
 			if len(p.local) == maxIDs || (len(p.bag) == maxBags && p.bag[len(p.bag)-1] != int32(b)) {
 				flush(k)
@@ -854,12 +862,23 @@ func (s *Snapshot) bag(ctx context.Context, dst []float32, ids, offsets []int64,
 	if err != nil {
 		return err
 	}
-	init := float32(0)
+	clear(dst)
+	// firstPart[b] is the part that starts bag b's maximum: the first part
+	// (in id order) of the shard holding the bag's first id.
+	var firstPart []int
 	if mode == store.BagMax {
-		init = float32(math.Inf(-1))
-	}
-	for i := range dst {
-		dst[i] = init
+		firstPart = make([]int, bags)
+		for b := range firstPart {
+			firstPart[b] = -1
+		}
+		for i, p := range done {
+			for k, b := range p.bag {
+				if firstPart[b] < 0 && int32(p.shard) == firstShard[b] {
+					firstPart[b] = i
+					copy(dst[int(b)*dim:(int(b)+1)*dim], results[i][k*dim:(k+1)*dim])
+				}
+			}
+		}
 	}
 	for i, p := range done {
 		res := results[i]
@@ -867,8 +886,11 @@ func (s *Snapshot) bag(ctx context.Context, dst []float32, ids, offsets []int64,
 			out := dst[int(b)*dim : (int(b)+1)*dim]
 			part := res[k*dim : (k+1)*dim]
 			if mode == store.BagMax {
+				if i == firstPart[b] {
+					continue
+				}
 				for j, v := range part {
-					if !(out[j] > v) {
+					if v > out[j] { // torch: only a greater value replaces the maximum
 						out[j] = v
 					}
 				}

@@ -291,11 +291,15 @@ func (g *bagGen) block(bl block) {
 				// out[i] += v.
 				add(s, x, acc[v], acc[v])
 			case modeMax:
-				// acc = acc > x ? acc : x, MAXPS's rule.
+				// acc = x > acc ? x : acc: MAXPS returns its second
+				// source unless the first is greater, NaN included, so
+				// with the row value first the maximum so far is kept
+				// unless the value is strictly greater: torch's rule
+				// (bagChunkRef's v > out[i]).
 				if s.lanes == 1 {
-					VMAXSS(x, acc[v], acc[v])
+					VMAXSS(acc[v], x, acc[v])
 				} else {
-					VMAXPS(x, acc[v], acc[v])
+					VMAXPS(acc[v], x, acc[v])
 				}
 			case modeWSum:
 				w := s.narrow(g.weight)
