@@ -301,6 +301,8 @@ func TestMetadataRules(t *testing.T) {
 		{`{"a":1} x`, false},
 		{`{"a":`, false},
 		{"\xef\xbb\xbf{}", false},
+		{`{"a":"\udc00"}`, false},
+		{`{"a":"\ud83d\ude00"}`, true},
 		{"{\"a\":\"\xff\"}", false},
 		{strings.Repeat(`{"a":`, 33) + "1" + strings.Repeat("}", 33), false},
 		{strings.Repeat(`{"a":`, 31) + "1" + strings.Repeat("}", 31), true},
