@@ -4,10 +4,10 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"runtime/debug"
 
 	"golang.org/x/exp/mmap"
 
+	"github.com/embstore/embstore/internal/faultguard"
 	"github.com/embstore/embstore/internal/regfile"
 )
 
@@ -113,23 +113,21 @@ func (f *File) SHA256() ([sha256.Size]byte, error) {
 }
 
 // faultSafeReaderAt reads a memory-mapped file, turning the fault raised
-// when the mapped file has shrunk under us (SIGBUS) into ErrReadFault.
+// when the mapped file has shrunk under us (SIGBUS) into ErrReadFault (see
+// package faultguard).
 type faultSafeReaderAt struct {
 	r io.ReaderAt
 }
 
 // ReadAt reads from the mapping with faults turned into errors.
 func (m *faultSafeReaderAt) ReadAt(p []byte, off int64) (n int, err error) {
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if r := recover(); r != nil {
-			if fault, ok := r.(interface{ Addr() uintptr }); ok {
-				n, err = 0, fmt.Errorf("%w at address %#x", ErrReadFault, fault.Addr())
-				return
-			}
-			panic(r)
-		}
-	}()
-	return m.r.ReadAt(p, off)
+	err = faultguard.Run(func() error {
+		var rerr error
+		n, rerr = m.r.ReadAt(p, off)
+		return rerr
+	})
+	if f, ok := err.(*faultguard.Fault); ok {
+		return 0, fmt.Errorf("%w at address %#x", ErrReadFault, f.Addr)
+	}
+	return n, err
 }
