@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/embstore/embstore/format"
-	"github.com/embstore/embstore/internal/fuzzcorpus"
+	"github.com/embstore/embstore/internal/testing/fuzzcorpus"
 )
 
 // The tests in this file check every kernel level this machine supports

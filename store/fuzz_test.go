@@ -13,7 +13,7 @@ import (
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/fma32"
-	"github.com/embstore/embstore/internal/fuzzcorpus"
+	"github.com/embstore/embstore/internal/testing/fuzzcorpus"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated seed corpus in testdata/fuzz/FuzzStoreLookup")
