@@ -36,7 +36,7 @@ func readRow(out []float32, t *Table, id int64) {
 	format.DecodeRow(out, t.Data[id*int64(t.Stride):], t.DType)
 	if c := t.ComputeDType; c != 0 {
 		for i, v := range out {
-			out[i] = format.RoundTo(v, c)
+			out[i] = Round(v, c)
 		}
 	}
 	if t.Scale != 0 && t.Scale != 1 {

@@ -81,7 +81,7 @@ func tableFor(geom byte) *hostileTable {
 		if s := ht.tab.Scale; s != 0 && s != 1 {
 			c := ht.tab.ComputeDType
 			for i, v := range got {
-				got[i] = format.RoundTo(format.RoundTo(v, c)*s, c)
+				got[i] = kernel.Round(kernel.Round(v, c)*s, c)
 			}
 		}
 		ht.rows = append(ht.rows, got)
@@ -184,7 +184,7 @@ func hostileModel(op, geom byte, idBytes, offBytes []byte, start int64, seqLen, 
 					pr := ht.posR[start+int64((phase+j)%seqLen)]
 					for i := range row {
 						cd := ht.tab.ComputeDType
-						row[i] = format.RoundTo(row[i]+format.RoundTo(pr[i], cd), cd)
+						row[i] = kernel.Round(row[i]+kernel.Round(pr[i], cd), cd)
 					}
 				}
 				c.out = append(c.out, row...)

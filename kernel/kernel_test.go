@@ -95,7 +95,7 @@ func TestGatherScale(t *testing.T) {
 		}
 		for i, id := range ids {
 			for j := range 7 {
-				w := format.RoundTo(format.RoundTo(want[id][j], rounding)*45.25, rounding)
+				w := Round(Round(want[id][j], rounding)*45.25, rounding)
 				if math.Float32bits(dst[i*7+j]) != math.Float32bits(w) {
 					t.Fatalf("rounding %v: got %v want %v", rounding, dst[i*7+j], w)
 				}
@@ -196,11 +196,11 @@ func TestGatherComputeDType(t *testing.T) {
 			}
 			for i, id := range ids {
 				for j := range dim {
-					v := format.RoundTo(want[id][j], c)
+					v := Round(want[id][j], c)
 					if scale != 1 {
-						v = format.RoundTo(v*scale, c)
+						v = Round(v*scale, c)
 					}
-					v = format.RoundTo(v+format.RoundTo(pwant[1+i%3][j], c), c)
+					v = Round(v+Round(pwant[1+i%3][j], c), c)
 					if math.Float32bits(dst[i*dim+j]) != math.Float32bits(v) {
 						t.Fatalf("%s scale %v: value [%d][%d] = %v, want %v", c, scale, i, j, dst[i*dim+j], v)
 					}

@@ -14,6 +14,7 @@ import (
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/fma32"
 	"github.com/embstore/embstore/internal/testing/fuzzcorpus"
+	"github.com/embstore/embstore/kernel"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated seed corpus in testdata/fuzz/FuzzStoreLookup")
@@ -144,9 +145,9 @@ func openFuzzTable(path string, threads int, copyOut bool) (*fuzzTable, error) {
 	}
 	ft.compute = f.ComputeDType
 	for i, v := range ft.tokens {
-		v = format.RoundTo(v, f.ComputeDType)
+		v = kernel.Round(v, f.ComputeDType)
 		if f.TokenScale != 1 {
-			v = format.RoundTo(v*f.TokenScale, f.ComputeDType)
+			v = kernel.Round(v*f.TokenScale, f.ComputeDType)
 		}
 		ft.tokens[i] = v
 	}
@@ -338,7 +339,7 @@ func (c *fuzzCall) gather(positions []float32, start int64) []float32 {
 			p := (start + int64(i%c.seqLen)) * int64(dim)
 			for j := range row {
 				c := c.ft.compute
-				row[j] = format.RoundTo(row[j]+format.RoundTo(positions[p+int64(j)], c), c)
+				row[j] = kernel.Round(row[j]+kernel.Round(positions[p+int64(j)], c), c)
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/embstore/embstore/client"
 	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/kernel"
 	"github.com/embstore/embstore/store"
 )
 
@@ -633,20 +634,12 @@ func (s *Snapshot) LookupPositions(ctx context.Context, dst []float32, ids []int
 }
 
 // addPositions adds positional row p of pos to row i of dst, p = i mod
-// seqLen, as the kernel does (format/SPEC.md, "Lookups").
+// seqLen, as the kernel does (format/SPEC.md, "Lookups"; kernel.AddPosition).
 func addPositions(dst, pos []float32, dim, seqLen int, c format.DType) {
 	for i := 0; i < len(dst)/dim; i++ {
 		out := dst[i*dim : (i+1)*dim]
 		q := pos[(i%seqLen)*dim : (i%seqLen+1)*dim]
-		if c == 0 {
-			for j := range out {
-				out[j] += q[j]
-			}
-			continue
-		}
-		for j := range out {
-			out[j] = format.RoundTo(out[j]+format.RoundTo(q[j], c), c)
-		}
+		kernel.AddPosition(out, q, c)
 	}
 }
 

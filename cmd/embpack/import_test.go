@@ -15,6 +15,7 @@ import (
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/cli"
+	"github.com/embstore/embstore/kernel"
 	"github.com/embstore/embstore/store"
 )
 
@@ -391,7 +392,7 @@ func TestImportComputeDType(t *testing.T) {
 	p.LookupPositionRows(pos, []int64{0, 1, 2, 3})
 	got := inputEmbeddings(t, rounded, ids)
 	for i := range got {
-		want := format.RoundTo(format.RoundTo(tok[i], format.BF16)+format.RoundTo(pos[i], format.BF16), format.BF16)
+		want := kernel.Round(kernel.Round(tok[i], format.BF16)+kernel.Round(pos[i], format.BF16), format.BF16)
 		if math.Float32bits(got[i]) != math.Float32bits(want) {
 			t.Fatalf("value %d = %v, want bf16(bf16(%v) + bf16(%v)) = %v", i, got[i], tok[i], pos[i], want)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/errctx"
 	"github.com/embstore/embstore/internal/safetensors"
+	"github.com/embstore/embstore/kernel"
 )
 
 // An ImportSpec says what to import from a safetensors checkpoint.
@@ -490,7 +491,7 @@ func applyConventions(ck *safetensors.Checkpoint, spec ImportSpec, srcDType safe
 		return fmt.Errorf("token scale %v (%s) is not a finite, non-zero float32", scale, reason)
 	}
 	if roundScale {
-		s32 = format.RoundTo(s32, compute)
+		s32 = kernel.Round(s32, compute)
 	}
 	l.TokenScale = s32
 	info.TokenScale, info.ScaleReason = s32, reason
