@@ -37,16 +37,16 @@ var _ Source = LocalTable{}
 func Local(t *store.Table) LocalTable { return LocalTable{t} }
 
 // Rows is store.Table.Rows.
-func (l LocalTable) Rows() int64 { return l.T.Rows() }
+func (l LocalTable) Rows() int64 { return l.T.Header().Rows }
 
 // Dim is store.Table.Dim.
-func (l LocalTable) Dim() int { return l.T.Dim() }
+func (l LocalTable) Dim() int { return l.T.Header().Dim }
 
 // Positions is store.Table.Positions.
-func (l LocalTable) Positions() int64 { return l.T.Positions() }
+func (l LocalTable) Positions() int64 { return l.T.Header().Positions() }
 
 // PositionOffset is store.Table.PositionOffset.
-func (l LocalTable) PositionOffset() int64 { return l.T.PositionOffset() }
+func (l LocalTable) PositionOffset() int64 { return l.T.Header().PositionOffset }
 
 // CheckIDs is store.Table.CheckIDs.
 func (l LocalTable) CheckIDs(ids []int64) error { return l.T.CheckIDs(ids) }

@@ -110,7 +110,7 @@ func TestBagMatchesTorch(t *testing.T) {
 			opts := &BagOptions{Mode: mode, IncludeLastOffset: c.IncludeLastOffset, PerSampleWeights: c.Weights}
 			pad := int64(-1)
 			if c.PaddingIdx != nil {
-				opts.PaddingIdx, opts.HasPaddingIdx = *c.PaddingIdx, true
+				opts.PaddingIdx = c.PaddingIdx
 				pad = (*c.PaddingIdx + tb.Rows) % tb.Rows
 			}
 			bags := len(c.Offsets)

@@ -36,7 +36,7 @@ const (
 	flagIncludeLast = 1 << 1 // Bag: IncludeLastOffset
 	flagWeights     = 1 << 2 // Bag: one weight per id
 	flagWeightsOff  = 1 << 3 // Bag: one weight too few
-	flagPadding     = 1 << 4 // Bag: HasPaddingIdx with PaddingIdx pad
+	flagPadding     = 1 << 4 // Bag: PaddingIdx pad
 	flagShortDst    = 1 << 5 // the output is one value short
 	flagModeShift   = 6      // bits 6-7: the bag mode, 3 being invalid
 )
@@ -365,7 +365,9 @@ func (c *fuzzCall) modelBag(flags byte, pad int64, short int) {
 			o.PerSampleWeights[i] = float32(i%7)*0.75 - 2
 		}
 	}
-	o.HasPaddingIdx, o.PaddingIdx = flags&flagPadding != 0, pad
+	if flags&flagPadding != 0 {
+		o.PaddingIdx = new(pad)
+	}
 	bags := len(c.offsets)
 	if o.IncludeLastOffset {
 		bags = max(0, bags-1)
@@ -396,7 +398,7 @@ func (c *fuzzCall) modelBag(flags byte, pad int64, short int) {
 		}
 	}
 	padRow := int64(-1)
-	if o.HasPaddingIdx {
+	if o.PaddingIdx != nil {
 		if pad < -ft.rows || pad >= ft.rows {
 			return
 		}

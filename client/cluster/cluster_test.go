@@ -209,14 +209,14 @@ func TestClusterMatchesTable(t *testing.T) {
 			// Small parts, so that the splitting into several requests a
 			// shard is exercised too.
 			_, tab := testCluster(t, Options{MaxPartIDs: 50, MaxPartBags: 7}, entries)
-			if tab.Rows() != whole.Rows() || tab.Dim() != whole.Dim() || tab.Positions() != whole.Positions() || tab.PositionOffset() != whole.PositionOffset() {
+			if tab.Rows() != whole.Header().Rows || tab.Dim() != whole.Header().Dim || tab.Positions() != whole.Header().Positions() || tab.PositionOffset() != whole.Header().PositionOffset {
 				t.Fatalf("shape %d x %d + %d from %d, want %d x %d + %d from %d", tab.Rows(), tab.Dim(), tab.Positions(), tab.PositionOffset(),
-					whole.Rows(), whole.Dim(), whole.Positions(), whole.PositionOffset())
+					whole.Header().Rows, whole.Header().Dim, whole.Header().Positions(), whole.Header().PositionOffset)
 			}
 			rng := rand.New(rand.NewPCG(uint64(li), 2))
-			dim := whole.Dim()
+			dim := whole.Header().Dim
 			for _, n := range []int{1, 2, 7, 333} {
-				ids := randomIDs(rng, n, whole.Rows())
+				ids := randomIDs(rng, n, whole.Header().Rows)
 				got, want := make([]float32, n*dim), make([]float32, n*dim)
 				if err := tab.Lookup(ctx, got, ids); err != nil {
 					t.Fatal(err)
@@ -229,8 +229,8 @@ func TestClusterMatchesTable(t *testing.T) {
 				seqLen int
 				seqs   int
 				start  int64
-			}{{1, 5, 0}, {4, 30, 3}, {int(whole.Positions() - whole.PositionOffset()), 3, 0}} {
-				ids := randomIDs(rng, c.seqLen*c.seqs, whole.Rows())
+			}{{1, 5, 0}, {4, 30, 3}, {int(whole.Header().Positions() - whole.Header().PositionOffset), 3, 0}} {
+				ids := randomIDs(rng, c.seqLen*c.seqs, whole.Header().Rows)
 				got, want := make([]float32, len(ids)*dim), make([]float32, len(ids)*dim)
 				if err := tab.LookupPositions(ctx, got, ids, c.seqLen, c.start); err != nil {
 					t.Fatal(err)
@@ -240,7 +240,7 @@ func TestClusterMatchesTable(t *testing.T) {
 				}
 				sameBits(t, fmt.Sprintf("positions %+v", c), got, want)
 			}
-			rows := []int64{0, whole.Positions() - 1, 3, 3}
+			rows := []int64{0, whole.Header().Positions() - 1, 3, 3}
 			got, want := make([]float32, len(rows)*dim), make([]float32, len(rows)*dim)
 			if err := tab.LookupPositionRows(ctx, got, rows); err != nil {
 				t.Fatal(err)
@@ -305,8 +305,8 @@ func TestClusterBagMaxSpecials(t *testing.T) {
 // exactly, sums and means within the documented bound.
 func checkBags(t *testing.T, tab *Table, whole *store.Table, rng *rand.Rand) {
 	t.Helper()
-	dim := whole.Dim()
-	ids := randomIDs(rng, 400, whole.Rows())
+	dim := whole.Header().Dim
+	ids := randomIDs(rng, 400, whole.Header().Rows)
 	ids[5], ids[6] = 17, 17 // padding, when padding is 17
 	offsets := []int64{0, 0, 3, 4, 4, 150, 151, 399}
 	weights := make([]float32, len(ids))
@@ -316,8 +316,8 @@ func checkBags(t *testing.T, tab *Table, whole *store.Table, rng *rand.Rand) {
 	for _, o := range []store.BagOptions{
 		{Mode: store.BagSum}, {Mode: store.BagMean}, {Mode: store.BagMax},
 		{Mode: store.BagSum, PerSampleWeights: weights},
-		{Mode: store.BagMean, PaddingIdx: 17, HasPaddingIdx: true},
-		{Mode: store.BagMax, PaddingIdx: 17 - whole.Rows(), HasPaddingIdx: true},
+		{Mode: store.BagMean, PaddingIdx: new(int64(17))},
+		{Mode: store.BagMax, PaddingIdx: new(int64(17 - whole.Header().Rows))},
 		{Mode: store.BagMean, IncludeLastOffset: true},
 	} {
 		bags := len(offsets)
@@ -347,7 +347,7 @@ func checkBags(t *testing.T, tab *Table, whole *store.Table, rng *rand.Rand) {
 			bound := make([]float64, dim)
 			n := 0
 			for i := lo; i < hi; i++ {
-				if o.HasPaddingIdx && ids[i] == 17 {
+				if o.PaddingIdx != nil && ids[i] == 17 {
 					continue
 				}
 				n++
@@ -389,8 +389,8 @@ func TestClusterErrorsAreStore(t *testing.T) {
 		{"short output", tab.Lookup(ctx, out[:4], []int64{1, 2}), whole.Lookup(out[:4], []int64{1, 2})},
 		{"positional row", tab.LookupPositionRows(ctx, out[:4], []int64{8}), whole.LookupPositionRows(out[:4], []int64{8})},
 		{"bag offsets", tab.Bag(ctx, out[:8], []int64{1, 2}, []int64{1, 2}, nil), whole.Bag(out[:8], []int64{1, 2}, []int64{1, 2}, nil)},
-		{"bag padding", tab.Bag(ctx, out[:4], []int64{1}, []int64{0}, &store.BagOptions{PaddingIdx: 100, HasPaddingIdx: true}),
-			whole.Bag(out[:4], []int64{1}, []int64{0}, &store.BagOptions{PaddingIdx: 100, HasPaddingIdx: true})},
+		{"bag padding", tab.Bag(ctx, out[:4], []int64{1}, []int64{0}, &store.BagOptions{PaddingIdx: new(int64(100))}),
+			whole.Bag(out[:4], []int64{1}, []int64{0}, &store.BagOptions{PaddingIdx: new(int64(100))})},
 		{"max weights", tab.Bag(ctx, out[:4], []int64{1}, []int64{0}, &store.BagOptions{Mode: store.BagMax, PerSampleWeights: []float32{1}}),
 			whole.Bag(out[:4], []int64{1}, []int64{0}, &store.BagOptions{Mode: store.BagMax, PerSampleWeights: []float32{1}})},
 		{"bag without offsets", tab.Bag(ctx, out[:4], []int64{1}, nil, nil), whole.Bag(out[:4], []int64{1}, nil, nil)},

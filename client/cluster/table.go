@@ -224,43 +224,21 @@ func (s *Snapshot) Info() Info {
 	return info
 }
 
+// bounds returns what the snapshot's arguments are checked against (with
+// store.Bounds, as store.Table's are).
+func (s *Snapshot) bounds() store.Bounds {
+	return store.Bounds{Rows: s.rows, Dim: s.dim, Positions: s.positions, PositionOffset: s.positionOffset}
+}
+
 // CheckIDs returns the *store.IndexError a lookup of ids would return, or
 // nil.
-func (s *Snapshot) CheckIDs(ids []int64) error {
-	for i, id := range ids {
-		if id < 0 || id >= s.rows {
-			return &store.IndexError{Arg: "ids", Index: i, Value: id, Limit: s.rows, What: "token table"}
-		}
-	}
-	return nil
-}
+func (s *Snapshot) CheckIDs(ids []int64) error { return s.bounds().CheckIDs(ids) }
 
 // CheckPositions returns the error LookupPositions would return for
 // sequences of seqLen ids starting at position start, as
 // store.Table.CheckPositions.
 func (s *Snapshot) CheckPositions(seqLen int, start int64) error {
-	if seqLen <= 0 {
-		return fmt.Errorf("embstore: sequence length %d must be positive", seqLen)
-	}
-	if s.positions == 0 {
-		return store.ErrNoPositions
-	}
-	if start < 0 {
-		return &store.PositionError{Position: start, Row: start + s.positionOffset, Rows: s.positions, Offset: s.positionOffset}
-	}
-	avail := s.positions - s.positionOffset
-	if start >= avail || int64(seqLen) > avail-start {
-		p := max(start, avail)
-		return &store.PositionError{Position: p, Row: p + s.positionOffset, Rows: s.positions, Offset: s.positionOffset}
-	}
-	return nil
-}
-
-func (s *Snapshot) checkOut(dst []float32, rows int) error {
-	if len(dst) != rows*s.dim {
-		return fmt.Errorf("embstore: output holds %d values, %d ids of %d need %d", len(dst), rows, s.dim, rows*s.dim)
-	}
-	return nil
+	return s.bounds().CheckPositions(seqLen, start)
 }
 
 // shardOf returns the shard holding row id (a valid id).
@@ -275,10 +253,7 @@ func (s *Snapshot) shardOf(id int64) int {
 // from the shard holding it. After an error other than a bad argument,
 // dst's content is unspecified.
 func (s *Snapshot) Lookup(ctx context.Context, dst []float32, ids []int64) error {
-	if err := s.checkOut(dst, len(ids)); err != nil {
-		return err
-	}
-	if err := s.CheckIDs(ids); err != nil {
+	if err := s.bounds().CheckLookup(dst, ids); err != nil {
 		return err
 	}
 	if len(ids) == 0 {
@@ -584,22 +559,7 @@ func retryable(err error) bool {
 // format/SPEC.md, "Lookups" (v = r(v + r(q)), r rounding to the compute
 // dtype): the same bits as the table's own lookup.
 func (s *Snapshot) LookupPositions(ctx context.Context, dst []float32, ids []int64, seqLen int, start int64) error {
-	if seqLen <= 0 {
-		return fmt.Errorf("embstore: sequence length %d must be positive", seqLen)
-	}
-	if len(ids)%seqLen != 0 {
-		return fmt.Errorf("embstore: %d ids are not a whole number of sequences of %d", len(ids), seqLen)
-	}
-	if err := s.checkOut(dst, len(ids)); err != nil {
-		return err
-	}
-	if s.positions == 0 {
-		return store.ErrNoPositions
-	}
-	if err := s.CheckPositions(seqLen, start); err != nil {
-		return err
-	}
-	if err := s.CheckIDs(ids); err != nil {
+	if err := s.bounds().CheckLookupPositions(dst, ids, seqLen, start); err != nil {
 		return err
 	}
 	if len(ids) == 0 {
@@ -665,16 +625,8 @@ func (s *Snapshot) positionRows(ctx context.Context, dst []float32, rows []int64
 // LookupPositionRows writes rows of the positional table itself, as
 // store.Table.LookupPositionRows, from a replica of any shard.
 func (s *Snapshot) LookupPositionRows(ctx context.Context, dst []float32, rows []int64) error {
-	if err := s.checkOut(dst, len(rows)); err != nil {
+	if err := s.bounds().CheckLookupPositionRows(dst, rows); err != nil {
 		return err
-	}
-	if s.positions == 0 {
-		return store.ErrNoPositions
-	}
-	for i, r := range rows {
-		if r < 0 || r >= s.positions {
-			return &store.IndexError{Arg: "rows", Index: i, Value: r, Limit: s.positions, What: "positional table"}
-		}
 	}
 	if len(rows) == 0 {
 		return nil
@@ -711,65 +663,14 @@ func (s *Snapshot) LookupPositionRows(ctx context.Context, dst []float32, rows [
 // the exact sum for a bag of n ids (weights w, values x); the tests check
 // this bound against the unsharded table.
 func (s *Snapshot) Bag(ctx context.Context, dst []float32, ids, offsets []int64, opts *store.BagOptions) error {
-	var o store.BagOptions
-	if opts != nil {
-		o = *opts
-	}
-	bags := len(offsets)
-	if o.IncludeLastOffset {
-		if bags == 0 {
-			return fmt.Errorf("embstore: include-last-offset needs at least one offset")
-		}
-		bags--
-		last := offsets[bags]
-		if last < 0 || last > int64(len(ids)) || (bags > 0 && last < offsets[bags-1]) {
-			return fmt.Errorf("embstore: offsets[%d] = %d; the last offset must lie in [offsets[%d], %d]", bags, last, max(0, bags-1), len(ids))
-		}
-		ids = ids[:last]
-		if o.PerSampleWeights != nil && len(o.PerSampleWeights) >= int(last) {
-			o.PerSampleWeights = o.PerSampleWeights[:last]
-		}
-		offsets = offsets[:bags]
-	}
-	switch {
-	case o.Mode != store.BagSum && o.Mode != store.BagMean && o.Mode != store.BagMax:
-		return fmt.Errorf("embstore: invalid bag mode %d", int(o.Mode))
-	case bags > 0 && offsets[0] != 0:
-		return fmt.Errorf("embstore: offsets[0] = %d; the first bag must start at 0, as in torch", offsets[0])
-	case bags == 0 && len(dst) != 0:
-		return fmt.Errorf("embstore: offsets is empty, so there are no bags, but the output holds %d values; "+
-			"offsets []int64{0} pools all %d ids into one bag", len(dst), len(ids))
-	case len(dst) != bags*s.dim:
-		return fmt.Errorf("embstore: output holds %d values, %d bags of %d need %d", len(dst), bags, s.dim, bags*s.dim)
-	case o.PerSampleWeights != nil && len(o.PerSampleWeights) != len(ids):
-		return fmt.Errorf("embstore: %d per-sample weights for %d ids", len(o.PerSampleWeights), len(ids))
-	case o.PerSampleWeights != nil && o.Mode != store.BagSum:
-		return fmt.Errorf("embstore: per-sample weights need mode sum, not %s", o.Mode)
-	}
-	for i := 1; i < bags; i++ {
-		if offsets[i] < offsets[i-1] || offsets[i] > int64(len(ids)) {
-			return fmt.Errorf("embstore: offsets[%d] = %d; offsets must not decrease or pass the %d ids", i, offsets[i], len(ids))
-		}
-	}
-	pad := int64(-1)
-	if o.HasPaddingIdx {
-		pad = o.PaddingIdx
-		if pad < -s.rows || pad >= s.rows {
-			return fmt.Errorf("embstore: padding index %d out of range [%d, %d)", o.PaddingIdx, -s.rows, s.rows)
-		}
-		if pad < 0 {
-			pad += s.rows
-		}
-	}
-	if err := s.CheckIDs(ids); err != nil {
+	call, err := s.bounds().CheckBag(dst, ids, offsets, opts)
+	if err != nil || call.Bags.Len() == 0 {
 		return err
-	}
-	if bags == 0 {
-		return nil
 	}
 	ctx, cancel := withDeadline(ctx, s.st.c.opts.Timeout)
 	defer cancel()
-	return s.bag(ctx, dst, ids, offsets, o.Mode, o.PerSampleWeights, pad)
+	b := call.Bags
+	return s.bag(ctx, dst, b.IDs(), b.Offsets(), call.Mode, b.Weights(), call.Pad)
 }
 
 // A bagPart is the part of a bag call for one shard: sub-bags, each the

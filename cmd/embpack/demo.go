@@ -67,12 +67,12 @@ func runDemo(e env, args []string) error {
 	}
 	defer t.Close()
 	ids := []int64{2, 3, 5, 1}
-	vals := make([]float32, len(ids)*t.Dim())
+	vals := make([]float32, len(ids)*t.Header().Dim)
 	if err := t.LookupPositions(vals, ids, len(ids), 0); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.Stderr, "embpack demo: seed 123, 50257 x 256 token table + 4 positions; input embeddings of ids 2,3,5,1:\n")
-	w, err := vecout.New(e.Stdout, *outFormat, t.Dim(), int64(len(ids)))
+	w, err := vecout.New(e.Stdout, *outFormat, t.Header().Dim, int64(len(ids)))
 	if err != nil {
 		return err
 	}

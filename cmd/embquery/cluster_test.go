@@ -341,7 +341,7 @@ func TestCluster(t *testing.T) {
 					weights[i] = float32(rng.NormFloat64())
 				}
 				for _, o := range []store.BagOptions{{Mode: store.BagMax}, {Mode: store.BagSum, PerSampleWeights: weights},
-					{Mode: store.BagMean, PaddingIdx: ids[0], HasPaddingIdx: true}} {
+					{Mode: store.BagMean, PaddingIdx: new(int64(ids[0]))}} {
 					got, want := make([]float32, 4*32), make([]float32, 4*32)
 					if err := src.Bag(ctx, got, ids, offsets, &o); err != nil {
 						t.Fatalf("%s: bag: %v", name, err)

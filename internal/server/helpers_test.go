@@ -192,7 +192,7 @@ func bagMean(t testing.TB, path string, inputs [][]int64) [][]float32 {
 	defer tab.Close()
 	var out [][]float32
 	for _, ids := range inputs {
-		dst := make([]float32, tab.Dim())
+		dst := make([]float32, tab.Header().Dim)
 		if err := tab.Bag(dst, ids, []int64{0}, &store.BagOptions{Mode: store.BagMean}); err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +209,7 @@ func storeLookup(t testing.TB, path string, ids []int64) []float32 {
 		t.Fatal(err)
 	}
 	defer tab.Close()
-	dst := make([]float32, len(ids)*tab.Dim())
+	dst := make([]float32, len(ids)*tab.Header().Dim)
 	if err := tab.Lookup(dst, ids); err != nil {
 		t.Fatal(err)
 	}
