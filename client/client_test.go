@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/embstore/embstore/internal/pack"
 	"github.com/embstore/embstore/internal/server"
-	"github.com/embstore/embstore/internal/torchinit"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/store"
 )
 
@@ -27,8 +26,8 @@ import (
 func serve(t *testing.T, cfg server.Config, wrap func(http.Handler) http.Handler) (string, *store.Table, *atomic.Int64) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "t.emb")
-	spec := pack.SeedSpec{Rows: 3000, Dim: 40, Seed: 123, Positions: 16, Init: torchinit.Embedding()}
-	if err := pack.Seeded(path, spec, nil); err != nil {
+	spec := pack.SeedSpec{Rows: 3000, Dim: 40, Seed: 123, Positions: 16}
+	if err := pack.Seed(context.Background(), path, spec, nil); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/embstore/embstore/format"
-	"github.com/embstore/embstore/internal/pack"
 	"github.com/embstore/embstore/internal/registry"
 	"github.com/embstore/embstore/internal/server"
 	"github.com/embstore/embstore/internal/testing/etcdtest"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/store"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -87,7 +87,7 @@ func shardCluster(t *testing.T, l format.Layout, seed uint64, n, replicas int, v
 func shardFile(t *testing.T, src string, n, replicas int, v uint64) (map[string]*registry.Entry, [][]*fakeReplica, *store.Table) {
 	t.Helper()
 	dir := t.TempDir()
-	m, err := pack.Shard(src, filepath.Join(dir, "s"), pack.ShardSpec{Name: "t", Version: v, Shards: n}, nil)
+	m, err := pack.Shard(context.Background(), src, filepath.Join(dir, "s"), pack.ShardSpec{Name: "t", Version: v, Shards: n}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/embstore/embstore/internal/cli"
-	"github.com/embstore/embstore/internal/pack"
-	"github.com/embstore/embstore/internal/torchinit"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/store"
 )
 
@@ -78,7 +78,7 @@ func TestBagCommand(t *testing.T) {
 
 func TestBenchCommand(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "t.emb")
-	if err := pack.Seeded(path, pack.SeedSpec{Rows: 500, Dim: 16, Seed: 1, Positions: 64, Init: torchinit.Embedding()}, nil); err != nil {
+	if err := pack.Seed(context.Background(), path, pack.SeedSpec{Rows: 500, Dim: 16, Seed: 1, Positions: 64}, nil); err != nil {
 		t.Fatal(err)
 	}
 	idFile := filepath.Join(t.TempDir(), "ids.txt")
