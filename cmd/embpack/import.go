@@ -146,7 +146,10 @@ func runImport(e env, args []string) error {
 func importHint(err error) error {
 	var ce *pack.ChoiceError
 	var cfg *pack.ConfigError
+	var se *pack.SpecError
 	switch {
+	case errors.As(err, &se) && se.Field == "ImportSpec.Shape" && se.Value == "not given":
+		return fmt.Errorf("%s with --shape ROWSxDIM", se.Problem)
 	case errors.As(err, &ce) && ce.Table == "token":
 		return fmt.Errorf("%w; name the token table with --tensor NAME", err)
 	case errors.As(err, &ce):
