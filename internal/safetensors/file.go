@@ -2,6 +2,7 @@ package safetensors
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 
@@ -130,4 +131,32 @@ func (m *faultSafeReaderAt) ReadAt(p []byte, off int64) (n int, err error) {
 		return 0, fmt.Errorf("%w at address %#x", ErrReadFault, f.Addr)
 	}
 	return n, err
+}
+
+// readFullAt reads exactly len(p) bytes at off. Following the io.ReaderAt
+// contract, a read that fills p is a success even if it also returns
+// io.EOF.
+func readFullAt(r io.ReaderAt, p []byte, off int64) error {
+	if len(p) == 0 {
+		return nil
+	}
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// readError reports an I/O error while reading a file.
+func readError(file, what string, err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	if file == "" {
+		return fmt.Errorf("safetensors: %s: %w", what, err)
+	}
+	return fmt.Errorf("safetensors: %s: %s: %w", file, what, err)
 }
