@@ -15,9 +15,12 @@
 // may succeed on a second try (a connection refused or cut, 429, 502, 503,
 // 504) is retried with backoff, up to Options.Retries times.
 //
-// Ids are checked against the table's shape before they are sent: an id out
-// of range is a *store.IndexError, as from store.Table. Errors the server
-// returns are *Error values carrying its status, message, field and code.
+// Every argument is checked against the table's shape before anything is
+// sent, by the store's own checks (store.Bounds): an id out of range is a
+// *store.IndexError, a position past the positional table a
+// *store.PositionError, a bad bag argument the store's error, exactly as
+// from store.Table. Errors the server returns are *Error values carrying its
+// status, message, field and code.
 //
 // Source is the interface a Table, a mapped store.Table (through Local) and
 // a table sharded over a cluster (package client/cluster) share, so that a
