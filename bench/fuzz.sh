@@ -32,7 +32,7 @@
 # go test keeps the inputs a run finds interesting (new coverage) in its
 # cache, $(go env GOCACHE)/fuzz/<import path>/<Name>; -grow copies those this
 # run created to the target's seed corpus: testdata/fuzz/<Name> at the
-# repository root for targets that load it through internal/fuzzcorpus (they
+# repository root for targets that load it through internal/testing/fuzzcorpus (they
 # name it in their test files), otherwise <package>/testdata/fuzz/<Name>, which
 # go test reads by itself. Then it runs the targets' seeds once as ordinary
 # tests. Review and commit what it added. An input that makes a target fail is
