@@ -3,6 +3,8 @@ package format
 import (
 	"encoding/binary"
 	"math"
+
+	"github.com/embstore/embstore/internal/floatconv"
 )
 
 // The norms section (kind 6, SPEC.md "Norms"): one little-endian f32 per
@@ -22,12 +24,12 @@ func LookupValues(dst []float32, row []byte, d DType, scale float32, compute DTy
 	DecodeRow(dst, row, d)
 	if compute != 0 {
 		for i, v := range dst {
-			dst[i] = RoundTo(v, compute)
+			dst[i] = computeRound(v, compute)
 		}
 	}
 	if scale != 1 && scale != 0 {
 		for i, v := range dst {
-			dst[i] = RoundTo(v*scale, compute)
+			dst[i] = computeRound(v*scale, compute)
 		}
 	}
 }
@@ -83,4 +85,19 @@ func putNorms(b []byte, norms []float32) {
 	for i, v := range norms {
 		binary.LittleEndian.PutUint32(b[4*i:], normBits(v))
 	}
+}
+
+// computeRound rounds v to the compute dtype c (the specification's r,
+// "Lookups"): to the nearest F16 or BF16 value, ties to even; any other c
+// leaves v as it is. kernel.Round is the same function for the kernels;
+// the format keeps its own so that LookupValues stays the reference they
+// are checked against.
+func computeRound(v float32, c DType) float32 {
+	switch c {
+	case F16:
+		return floatconv.F16BitsToF32(floatconv.F32ToF16Bits(v))
+	case BF16:
+		return floatconv.BF16BitsToF32(floatconv.F32ToBF16Bits(v))
+	}
+	return v
 }

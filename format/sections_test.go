@@ -255,9 +255,14 @@ func TestSectionsRoundTrip(t *testing.T) {
 func independentNorm(vals []float32, scale float32, compute DType) float32 {
 	sum := 0.0
 	for _, v := range vals {
-		v = RoundTo(v, compute)
+		if compute != 0 {
+			v = roundTo(v, compute)
+		}
 		if scale != 1 {
-			v = RoundTo(v*scale, compute)
+			v *= scale
+			if compute != 0 {
+				v = roundTo(v, compute)
+			}
 		}
 		if v != v {
 			return math.Float32frombits(0x7fc00000)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/embstore/embstore/internal/strictjson"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -97,14 +98,18 @@ func DecompressTokenizerSection(sec []byte, base int64) ([]byte, error) {
 // ValidateTokenizerJSON checks that doc is a tokenizer document the format
 // allows: 1 to MaxTokenizerSize bytes of UTF-8 (no byte-order mark) holding
 // one JSON object, nested at most MaxMetadataDepth levels, with no
-// duplicate key in any object (the metadata rules, with a larger size). It
+// duplicate key in any object and no lone surrogate escape (the metadata
+// rules, with a larger size). It
 // does not check that the document is a tokenizer a reader can run: that
 // is the tokenizer package's job, when the tokenizer is first used.
 func ValidateTokenizerJSON(doc []byte) error {
 	if len(doc) == 0 || len(doc) > MaxTokenizerSize {
 		return fmt.Errorf("%d bytes; want 1 to %d", len(doc), MaxTokenizerSize)
 	}
-	return validateJSONDoc(doc)
+	if err := strictjson.CheckObject(doc, MaxMetadataDepth); err != nil {
+		return err
+	}
+	return nil
 }
 
 // zstdDecoders are reused across decompressions. Each is used by one

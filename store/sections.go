@@ -71,7 +71,11 @@ type sections struct {
 	normsErr  error
 	normsOnce sync.Once
 
-	sub        kernel.Table // Data nil on copy-out
+	sub        *kernel.Table // the subword rows; nil on copy-out or without a subwords section
+	subData    []byte        // the subwords section's bytes; nil on copy-out
+	subRows    int64         // rows of the subwords section, 0 for none
+	subStride  int           // bytes per subword row
+	subDType   format.DType
 	subSec     format.Section
 	minN, maxN int
 
@@ -118,10 +122,14 @@ func (t *Table) openSections(r *format.Reader) error {
 	}
 	if sec, ok := t.hdr.Section(format.SectionSubwords); ok {
 		s.subSec = sec
-		s.sub = kernel.Table{Rows: sec.Rows, Dim: t.hdr.Dim, Stride: int(sec.RowStride), DType: sec.DType,
-			Scale: t.hdr.TokenScale, ComputeDType: t.hdr.ComputeDType}
+		s.subRows, s.subStride, s.subDType = sec.Rows, int(sec.RowStride), sec.DType
 		if data != nil {
-			s.sub.Data = data[sec.Offset:sec.End()]
+			sub, err := kernel.NewTable(data[sec.Offset:sec.End()], kernel.TableSpec{Rows: sec.Rows, Dim: t.hdr.Dim,
+				Stride: int(sec.RowStride), DType: sec.DType, Scale: t.hdr.TokenScale, ComputeDType: t.hdr.ComputeDType})
+			if err != nil {
+				return err
+			}
+			s.sub, s.subData = sub, data[sec.Offset:sec.End()]
 		}
 	}
 	if sec, ok := t.hdr.Section(format.SectionTokenizer); ok {
@@ -132,7 +140,7 @@ func (t *Table) openSections(r *format.Reader) error {
 
 // closeSections drops the references into the mapping.
 func (t *Table) closeSections() {
-	t.sec.sub.Data = nil
+	t.sec.sub, t.sec.subData = nil, nil
 	if !t.copyTo {
 		t.sec.vocab, t.sec.norms = nil, nil
 	}
@@ -290,7 +298,7 @@ func (v *Vocabulary) WordVector(dst []float32, word string) error {
 			return t.tokenRow(dst, id)
 		case err != ErrNotInVocabulary:
 			return err
-		case t.sec.sub.Rows == 0:
+		case t.sec.subRows == 0:
 			return errNotInVocabulary
 		}
 		return t.oovVector(dst, word)
@@ -323,9 +331,9 @@ var rowScratchPool = sync.Pool{New: func() any { return new(rowScratch) }}
 // tokenRow writes token row id as a lookup returns it (the format's
 // reference arithmetic, which the kernels reproduce bit for bit).
 func (t *Table) tokenRow(dst []float32, id int64) error {
-	stride := int64(t.tok.Stride)
+	stride := int64(t.tok.Spec().Stride)
 	if !t.copyTo {
-		format.LookupValues(dst, t.tok.Data[id*stride:(id+1)*stride], t.hdr.DType, t.hdr.TokenScale, t.hdr.ComputeDType)
+		format.LookupValues(dst, t.tokData[id*stride:(id+1)*stride], t.hdr.DType, t.hdr.TokenScale, t.hdr.ComputeDType)
 		return nil
 	}
 	sc := rowScratchPool.Get().(*rowScratch)
@@ -344,20 +352,20 @@ func (t *Table) tokenRow(dst []float32, id int64) error {
 // subwordRow decodes subword row b into dst as a lookup decodes a token row.
 func (t *Table) subwordRow(dst []float32, raw []byte, b int64) ([]float32, error) {
 	s := &t.sec
-	stride := int64(s.sub.Stride)
-	if uint64(b) >= uint64(s.sub.Rows) {
-		return nil, &IndexError{Arg: "bucket", Index: -1, Value: b, Limit: s.sub.Rows, What: "subword table"}
+	stride := int64(s.subStride)
+	if uint64(b) >= uint64(s.subRows) {
+		return nil, &IndexError{Arg: "bucket", Index: -1, Value: b, Limit: s.subRows, What: "subword table"}
 	}
 	var row []byte
-	if s.sub.Data != nil {
-		row = s.sub.Data[b*stride : (b+1)*stride]
+	if s.subData != nil {
+		row = s.subData[b*stride : (b+1)*stride]
 	} else {
 		row = raw[:stride]
 		if _, err := t.ra.ReadAt(row, s.subSec.Offset+b*stride); err != nil {
 			return nil, fmt.Errorf("embstore: read subword row %d: %w", b, err)
 		}
 	}
-	format.LookupValues(dst, row, s.sub.DType, t.hdr.TokenScale, t.hdr.ComputeDType)
+	format.LookupValues(dst, row, s.subDType, t.hdr.TokenScale, t.hdr.ComputeDType)
 	return dst, nil
 }
 
@@ -482,10 +490,10 @@ func vocabErrIn(what string, err error) error {
 // Subwords returns the table's subword table (fastText's character n-gram
 // buckets), or ErrNoSubwords.
 func (t *Table) Subwords() (*Subwords, error) {
-	if t.sec.sub.Rows == 0 {
+	if t.sec.subRows == 0 {
 		return nil, ErrNoSubwords
 	}
-	return &Subwords{MinN: t.sec.minN, MaxN: t.sec.maxN, Buckets: t.sec.sub.Rows, t: t}, nil
+	return &Subwords{MinN: t.sec.minN, MaxN: t.sec.maxN, Buckets: t.sec.subRows, t: t}, nil
 }
 
 // Subwords is a table's subword table: Buckets rows of Dim values, one per
@@ -513,18 +521,17 @@ func (s *Subwords) Lookup(dst []float32, buckets []int64) error {
 	if len(dst) != len(buckets)*t.hdr.Dim {
 		return fmt.Errorf("embstore: output holds %d values, %d rows of %d need %d", len(dst), len(buckets), t.hdr.Dim, len(buckets)*t.hdr.Dim)
 	}
-	if bad := kernel.CheckIDs(buckets, t.sec.sub.Rows); bad >= 0 {
-		return &IndexError{Arg: "buckets", Index: bad, Value: buckets[bad], Limit: t.sec.sub.Rows, What: "subword table"}
+	if bad := kernel.CheckIDs(buckets, t.sec.subRows); bad >= 0 {
+		return &IndexError{Arg: "buckets", Index: bad, Value: buckets[bad], Limit: t.sec.subRows, What: "subword table"}
 	}
 	return t.read(func() error {
-		if t.sec.sub.Data != nil {
-			bad, err := kernel.Gather(dst, &t.sec.sub, buckets, nil)
-			return lookupErr(bad, err, "buckets", buckets, t.sec.sub.Rows, "subword table")
+		if t.sec.sub != nil {
+			return t.kernelErr(kernel.Gather(dst, t.sec.sub, buckets), buckets, t.sec.subRows, "buckets", "subword table")
 		}
 		sc := rowScratchPool.Get().(*rowScratch)
 		defer rowScratchPool.Put(sc)
-		if cap(sc.raw) < t.sec.sub.Stride {
-			sc.raw = make([]byte, t.sec.sub.Stride)
+		if cap(sc.raw) < t.sec.subStride {
+			sc.raw = make([]byte, t.sec.subStride)
 		}
 		dim := t.hdr.Dim
 		for i, b := range buckets {
@@ -541,7 +548,7 @@ func (s *Subwords) Lookup(dst []float32, buckets []int64) error {
 func (t *Table) oovVector(dst []float32, word string) error {
 	sc := rowScratchPool.Get().(*rowScratch)
 	defer rowScratchPool.Put(sc)
-	sch := wordScheme(t.sec.minN, t.sec.maxN, t.sec.sub.Rows)
+	sch := wordScheme(t.sec.minN, t.sec.maxN, t.sec.subRows)
 	sc.buckets = sch.AppendBuckets(sc.buckets[:0], unsafe.Slice(unsafe.StringData(word), len(word)))
 	if len(sc.buckets) == 0 {
 		return errNoNgrams
@@ -549,8 +556,8 @@ func (t *Table) oovVector(dst []float32, word string) error {
 	if cap(sc.row) < t.hdr.Dim {
 		sc.row = make([]float32, t.hdr.Dim)
 	}
-	if cap(sc.raw) < t.sec.sub.Stride {
-		sc.raw = make([]byte, t.sec.sub.Stride)
+	if cap(sc.raw) < t.sec.subStride {
+		sc.raw = make([]byte, t.sec.subStride)
 	}
 	row := sc.row[:t.hdr.Dim]
 	return sch.OOVVector(dst, sc.buckets, func(b int64) ([]float32, error) { return t.subwordRow(row, sc.raw, b) })
