@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/embstore/embstore/internal/regfile"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zip"
 	"github.com/klauspost/compress/zstd"
@@ -233,26 +234,20 @@ func (c *sourceCounter) ReadAt(p []byte, off int64) (int, error) {
 // stream, never decompressed to disk or held in memory; a plain fastText
 // .bin is read through a memory mapping (its n-gram rows are needed at
 // random), a compressed one is read twice (see FastTextModel).
+//
+// name must be a regular file: a named pipe, a device or a directory is
+// refused (an error wrapping regfile.ErrNotRegular) without blocking, as
+// every file embstore reads is. To read a stream (a pipe, standard input),
+// use NewReader.
 func Open(name string, opts *Options) (*Reader, error) {
-	f, err := os.Open(name)
+	f, st, err := regfile.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
+	reopen := func() (*os.File, error) {
+		f, _, err := regfile.Open(name)
+		return f, err
 	}
-	if !st.Mode().IsRegular() {
-		r, err := NewReader(f, opts)
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		r.closers = append(r.closers, f)
-		return r, nil
-	}
-	reopen := func() (*os.File, error) { return os.Open(name) }
 	r, err := newReader(f, f, st.Size(), reopen, name, opts)
 	if err != nil {
 		f.Close()
