@@ -13,10 +13,13 @@ import (
 // does.
 type Provenance struct {
 	Creator    string          `json:"creator"`              // program that wrote the file, e.g. "embpack 0.1.0"
-	Source     string          `json:"source"`               // "seed", "safetensors" or "convert" ("shard" for shards: see Shard)
+	Source     string          `json:"source"`               // "seed", "safetensors", "convert", a word-vector format ("word2vec", "glove", ...; see ImportWordVectors) or "shard" (see Shard)
 	Seed       *SeedSource     `json:"seed,omitempty"`       // for seeded tables
 	Import     *ImportInfo     `json:"import,omitempty"`     // for imported tables
 	Conversion *ConversionInfo `json:"conversion,omitempty"` // for converted tables, and seeded ones stored as f16, bf16 or int8
+
+	WordVectors *WordVectorInfo `json:"word_vectors,omitempty"` // for tables imported from word vectors
+	Vocabulary  *VocabularyInfo `json:"vocabulary,omitempty"`   // for tables with a vocabulary section
 }
 
 // SeedSource records how a seeded table was drawn, enough to draw it again:
