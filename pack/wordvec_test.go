@@ -427,3 +427,84 @@ func TestImportWordVectorsCancel(t *testing.T) {
 	}
 	onlyFiles(t, "cancelled import", out)
 }
+
+// TestExportWordVectorsRoundTrip: import, export to each classic format,
+// import again: the same words and the same float32 bits (NaN keeps its
+// sign, not its payload, in text).
+func TestExportWordVectorsRoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		src string
+		to  []WordVectorFormat
+	}{
+		{"w2v.bin", []WordVectorFormat{Word2Vec, Word2VecText, GloVe}},
+		{"w2v.txt.zst", []WordVectorFormat{Word2Vec, Word2VecText, GloVe}},
+		{"ft.bin", []WordVectorFormat{Word2Vec, Word2VecText}},
+		{"crafted.txt", []WordVectorFormat{Word2VecText, GloVe}},
+		{"crafted.bin", []WordVectorFormat{Word2Vec, Word2VecText}},
+	} {
+		tab, _ := importWV(t, filepath.Join(wvDir, c.src), WordVectorSpec{})
+		want := readTable(t, tab)
+		for _, to := range c.to {
+			out := filepath.Join(t.TempDir(), "out."+string(to))
+			if err := ExportWordVectors(context.Background(), out, tab, to, nil); err != nil {
+				t.Fatalf("%s to %s: %v", c.src, to, err)
+			}
+			back, info := importWV(t, out, WordVectorSpec{Format: to})
+			got := readTable(t, back)
+			if info.Format != string(to) {
+				t.Errorf("%s to %s read back as %s", c.src, to, info.Format)
+			}
+			if len(got.words) != len(want.words) {
+				t.Fatalf("%s to %s: %d rows back, %d out", c.src, to, len(got.words), len(want.words))
+			}
+			for i := range want.words {
+				if !bytes.Equal(got.words[i], want.words[i]) {
+					t.Fatalf("%s to %s: word %d %q back as %q", c.src, to, i, want.words[i], got.words[i])
+				}
+			}
+			for i, v := range want.vecs {
+				g := got.vecs[i]
+				same := math.Float32bits(g) == math.Float32bits(v)
+				if v != v && to != Word2Vec {
+					same = g != g && math.Signbit(float64(g)) == math.Signbit(float64(v))
+				}
+				if !same {
+					t.Fatalf("%s to %s: value %d %#x back as %#x", c.src, to, i, math.Float32bits(v), math.Float32bits(g))
+				}
+			}
+		}
+	}
+	// The binary export of an import of word2vec binary holds the same
+	// vectors as gensim's file, bit for bit: compare the float32 bytes.
+	tab, _ := importWV(t, filepath.Join(wvDir, "w2v.bin"), WordVectorSpec{})
+	var buf bytes.Buffer
+	if err := ExportWordVectorsTo(context.Background(), &buf, tab, Word2Vec, nil); err != nil {
+		t.Fatal(err)
+	}
+	orig, _ := os.ReadFile(filepath.Join(wvDir, "w2v.bin"))
+	// gensim writes no "\n" after a binary row; the export writes one.
+	if stripped := bytes.ReplaceAll(buf.Bytes(), []byte("\n"), nil); !bytes.Equal(stripped, bytes.ReplaceAll(orig, []byte("\n"), nil)) {
+		t.Error("binary export differs from gensim's file beyond the row ends")
+	}
+}
+
+// TestExportWordVectorsRefusals: a table without a vocabulary, a word the
+// format cannot hold, a format that cannot be written.
+func TestExportWordVectorsRefusals(t *testing.T) {
+	dir := t.TempDir()
+	seeded := filepath.Join(dir, "seed.emb")
+	seedTable(t, seeded, 10, 4)
+	err := ExportWordVectors(context.Background(), filepath.Join(dir, "x.txt"), seeded, Word2VecText, nil)
+	if !errors.Is(err, ErrNoVocabulary) || !strings.Contains(err.Error(), "no vocabulary section") {
+		t.Errorf("table without vocabulary: %v", err)
+	}
+	spaces, _ := importWV(t, filepath.Join(wvDir, "spaces.txt"), WordVectorSpec{})
+	err = ExportWordVectors(context.Background(), filepath.Join(dir, "x.bin"), spaces, Word2Vec, nil)
+	if err == nil || !strings.Contains(err.Error(), "space") || !strings.Contains(err.Error(), "row") {
+		t.Errorf("word with a space to binary: %v", err)
+	}
+	if err := ExportWordVectors(context.Background(), filepath.Join(dir, "x.vec"), spaces, FastTextBin, nil); err == nil {
+		t.Error("export to fasttext-bin succeeded")
+	}
+	onlyFiles(t, "refused exports", dir, "seed.emb")
+}
