@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 
 	"github.com/embstore/embstore/format"
@@ -136,9 +137,13 @@ type WordVectorInfo struct {
 	// (nil if none).
 	Subwords *SubwordInfo `json:"subwords,omitempty"`
 	// DType is the table's storage dtype; MaxAbsError the largest
-	// difference its rounding made (0 for f32).
+	// difference its rounding made (0 for f32; +Inf when a finite value
+	// overflowed a 16-bit dtype, which the metadata records as Overflow).
 	DType       string  `json:"dtype"`
 	MaxAbsError float64 `json:"max_abs_error,omitempty"`
+	// Overflow says that the rounding error is not finite: a value out of
+	// the dtype's range became an infinity.
+	Overflow bool `json:"overflow,omitempty"`
 
 	// Vocabulary is what the "vocabulary" metadata records.
 	Vocabulary VocabularyInfo `json:"-"`
@@ -322,8 +327,13 @@ func ImportWordVectors(ctx context.Context, dst string, spec WordVectorSpec, o *
 		info.Vocabulary.DuplicateWords = append(info.Vocabulary.DuplicateWords, string(w))
 	}
 	info.MaxAbsError = fw.MaxError()
+	rec := *info
+	if math.IsInf(info.MaxAbsError, 0) || math.IsNaN(info.MaxAbsError) {
+		info.Overflow, rec.Overflow, rec.MaxAbsError = true, true, 0
+		info.Warnings = append(info.Warnings, fmt.Sprintf("values out of the range of %s became infinities", spec.DType))
+	}
 	voc := info.Vocabulary
-	if err := setProvenance(fw, &Provenance{Creator: o.creator(), Source: info.Format, WordVectors: info, Vocabulary: &voc}); err != nil {
+	if err := setProvenance(fw, &Provenance{Creator: o.creator(), Source: info.Format, WordVectors: &rec, Vocabulary: &voc}); err != nil {
 		return nil, err
 	}
 	return info, fw.Commit()
