@@ -1,8 +1,10 @@
 // Package pack builds embstore table files: seeded tables drawn exactly as
 // PyTorch draws them (Seed), tables imported from Hugging Face safetensors
-// checkpoints (Import), tables converted to another storage dtype
-// (Convert), tables exported back to safetensors (Export), and tables split
-// into row-range shards and joined back (Shard, Unshard). The embpack
+// checkpoints (Import), tables of word vectors imported from word2vec,
+// GloVe and fastText files (ImportWordVectors) and exported back to them
+// (ExportWordVectors), tables converted to another storage dtype (Convert),
+// tables exported back to safetensors (Export), and tables split into
+// row-range shards and joined back (Shard, Unshard). The embpack
 // command is a thin layer over it.
 //
 // Every function writes through format.CreateWith (or, for a safetensors
