@@ -280,11 +280,13 @@ func FuzzServerFloat32(f *testing.F) {
 	})
 }
 
-// The float32 benchmarks format rows of 256 values, reporting ns per value,
-// with this package's formatter, the one before it and strconv (as
-// encoding/json calls it): values drawn as torch's nn.Embedding init
-// (standard normal: most in [1e-3, 10)), as small uniform ones (Xavier-like,
-// |x| < 0.1), and bit patterns uniform over every finite float32.
+// BenchmarkFloat32 formats rows of 256 values as comma-separated JSON
+// numbers, reporting ns per value, with this package's formatter
+// (appendFloat32s, as the server calls it), the one before it and strconv
+// (as encoding/json calls it), side by side: values drawn as torch's
+// nn.Embedding init (standard normal: most in [1e-3, 10)), small uniform
+// ones (|x| < 0.1, as Xavier-style inits give), and bit patterns uniform
+// over every finite float32.
 func BenchmarkFloat32(b *testing.B) {
 	r := rand.New(rand.NewPCG(11, 12))
 	rows := map[string][]float32{"normal": row256(), "uniform0.1": make([]float32, 256), "bits": make([]float32, 256)}
@@ -292,13 +294,24 @@ func BenchmarkFloat32(b *testing.B) {
 		rows["uniform0.1"][i] = float32(r.Float64()*0.2 - 0.1)
 		rows["bits"][i] = math.Float32frombits(r.Uint32()&^(0xff<<23) | uint32(r.IntN(255))<<23)
 	}
+	each := func(f func([]byte, float32) []byte) func([]byte, []float32) []byte {
+		return func(b []byte, row []float32) []byte {
+			for i, v := range row {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = f(b, v)
+			}
+			return b
+		}
+	}
 	formatters := []struct {
 		name string
-		f    func([]byte, float32) []byte
+		f    func([]byte, []float32) []byte
 	}{
-		{"dragonbox", appendFloat32},
-		{"schubfach", schubfachAppendFloat32},
-		{"strconv", jsonFloat32},
+		{"dragonbox", func(b []byte, row []float32) []byte { b, _ = appendFloat32s(b, row); return b }},
+		{"schubfach", each(schubfachAppendFloat32)},
+		{"strconv", each(jsonFloat32)},
 	}
 	for _, dist := range []string{"normal", "uniform0.1", "bits"} {
 		for _, fm := range formatters {
@@ -306,10 +319,7 @@ func BenchmarkFloat32(b *testing.B) {
 				row := rows[dist]
 				buf := make([]byte, 0, 256*(float32JSONMax+1)+ftoaSpace)
 				for b.Loop() {
-					buf = buf[:0]
-					for _, v := range row {
-						buf = fm.f(buf, v)
-					}
+					buf = fm.f(buf[:0], row)
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(row)), "ns/value")
 				b.SetBytes(int64(len(buf)))
