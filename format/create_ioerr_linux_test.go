@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/embstore/embstore/internal/atomicfile"
 )
 
 // fileFault passes a FileWriter's writes to its temporary file, except call
@@ -57,11 +59,11 @@ func (w *fileFault) WriteAt(p []byte, off int64) (int, error) {
 // far (the header placeholder) goes to the file first.
 func divert(t *testing.T, fw *FileWriter, w WriteTarget) {
 	t.Helper()
-	if err := fw.buf.Flush(); err != nil {
+	if err := fw.w.buf.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	fw.w = w
-	fw.buf.Reset(w)
+	fw.w.w = w
+	fw.w.buf.Reset(w)
 }
 
 // writeRows writes ioLayout's rows and metadata through fw and commits,
@@ -111,7 +113,7 @@ func TestFileWriterIOErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clean := &fileFault{f: fw.f, failAt: -1}
+	clean := &fileFault{f: fw.f.File, failAt: -1}
 	divert(t, fw, clean)
 	if err := writeRows(fw); err != nil {
 		t.Fatalf("clean run: %v", err)
@@ -130,13 +132,13 @@ func TestFileWriterIOErrors(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				divert(t, fw, &fileFault{f: fw.f, failAt: k, err: e, short: short})
+				divert(t, fw, &fileFault{f: fw.f.File, failAt: k, err: e, short: short})
 				err = writeRows(fw)
 				fw.Abort() // what callers defer; removes the temporary file if Commit was not reached
 				if !errors.Is(err, e) {
 					t.Fatalf("%s: %v does not wrap %v", name, err, e)
 				}
-				if msg := err.Error(); !strings.Contains(msg, dest) || strings.Contains(msg, tempMarker) {
+				if msg := err.Error(); !strings.Contains(msg, dest) || strings.Contains(msg, atomicfile.TempMarker) {
 					t.Fatalf("%s: error %q should name %s, not the temporary file", name, msg, dest)
 				}
 				onlyOldTable(t, name, dest, old)
@@ -184,13 +186,13 @@ func TestFileWriterKernelErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reopenAs(t, fw.f, c.dev)
+		reopenAs(t, fw.f.File, c.dev)
 		err = writeRows(fw)
 		fw.Abort()
 		if !errors.Is(err, c.want) {
 			t.Fatalf("%s: %v; want it to wrap %v", c.name, err, c.want)
 		}
-		if msg := err.Error(); !strings.Contains(msg, dest) || strings.Contains(msg, tempMarker) {
+		if msg := err.Error(); !strings.Contains(msg, dest) || strings.Contains(msg, atomicfile.TempMarker) {
 			t.Fatalf("%s: error %q should name %s, not the temporary file", c.name, msg, dest)
 		}
 		onlyOldTable(t, c.name, dest, old)

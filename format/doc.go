@@ -7,6 +7,19 @@
 // with a section table and a CRC-32C, then page-aligned sections of
 // contiguous, 64-byte-aligned rows, covering the file exactly.
 //
+// Version 1.1 adds four optional sections: the vocabulary (the string of
+// each token row, and an open-addressing hash index from string to row that
+// lookups probe in place: Vocabulary), the tokenizer (a zstd-compressed
+// tokenizer.json: EncodeTokenizerSection, ParseTokenizerSection), the norms
+// of the token rows as looked up (Norm, LookupValues), and fastText's
+// subword rows. A Writer writes them from Layout's Vocabulary, Norms and
+// Subwords fields and its WriteStrings, SetTokenizer and WriteSubwords
+// methods; Layout.RowsAtMost lets the token table end at a row count known
+// only at the end (Writer.EndTokens). A copy of a table rebuilds them
+// byte for byte: the index from the strings, the norms from the rows, and
+// the tokenizer and subword rows copied as stored (SetTokenizerSection,
+// WriteSubwordRows).
+//
 // The types mirror the bytes: Header and Section are the decoded header and
 // section table entries, DType and SectionKind the enumerations. ParseHeader
 // and NewReader decode and validate; Writer and FileWriter encode.
@@ -24,9 +37,12 @@
 // with errors.Is and people can read where the problem is. No input makes
 // this package panic.
 //
-// Opening a file (NewReader) costs O(header): it reads the header and the
-// metadata, never the rows. Reader.Verify reads everything and recomputes
-// every checksum.
+// Opening a file (NewReader) costs O(header): it reads the header, the
+// metadata and the fixed fields of the vocabulary and tokenizer sections
+// (a few dozen bytes each), never the rows or the strings. Reader.Verify
+// reads everything, recomputes every checksum and checks the content of
+// the 1.1 sections (every offset and index entry of the vocabulary, the
+// tokenizer's decompressed document, every norm against its row).
 //
 // # Writing
 //
@@ -34,5 +50,25 @@
 // checksums as it goes and writes the header last. FileWriter adds atomicity:
 // it writes to a temporary file in the destination directory, syncs it,
 // renames it over the destination and syncs the directory, so the destination
-// is always either the old file or the complete new one.
+// is always either the old file or the complete new one. A FileWriter ends
+// with Commit or Abort; it has no Close to call by mistake.
+//
+// Create and CreateWith follow the destination rules of SPEC.md
+// ("Destinations"): only regular files are written (ErrNotRegular for a
+// device, named pipe or directory); symbolic links are followed and hard
+// links broken; a replaced file keeps its mode; CreateOptions.NoReplace
+// refuses an existing file and CreateOptions.Inputs a destination that is
+// one of the inputs (ErrSameFile); a table larger than the free space fails
+// before its first row (ErrNoSpace).
+//
+// # Who checks what
+//
+// This package owns the bytes on disk and nothing else: every rule of
+// SPEC.md is checked here, once, by ParseHeader and NewReader for a file
+// read (the store maps a file only after NewReader has accepted it) and by
+// Layout.Header and the Writer for a file written, whoever calls them.
+// The metadata's JSON is checked by the module's one strict JSON checker
+// (duplicate keys, lone surrogates, depth). What a metadata document says
+// (the schema embpack writes) belongs to package pack; lookup arithmetic
+// to package kernel.
 package format

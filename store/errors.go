@@ -20,14 +20,17 @@ var ErrNoView = errors.New("embstore: rows of this table cannot be viewed as flo
 // An IndexError reports an index argument outside its table: which argument,
 // the index inside it, the offending value and the valid range [0, Limit).
 type IndexError struct {
-	Arg   string // "ids", "positions", or "offsets"
-	Index int    // index into the argument slice
+	Arg   string // "ids", "rows", "offsets"; "id" or "row" for a single value
+	Index int    // index into the argument slice; -1 when Arg is a single value
 	Value int64  // the offending value
 	Limit int64  // values must be in [0, Limit)
 	What  string // what the values index, e.g. "token table"
 }
 
 func (e *IndexError) Error() string {
+	if e.Index < 0 {
+		return fmt.Sprintf("embstore: %s %d is out of range [0, %d) of the %s", e.Arg, e.Value, e.Limit, e.What)
+	}
 	return fmt.Sprintf("embstore: %s[%d] = %d is out of range [0, %d) of the %s", e.Arg, e.Index, e.Value, e.Limit, e.What)
 }
 
@@ -52,13 +55,45 @@ func (e *PositionError) Error() string {
 	return fmt.Sprintf("embstore: position %d is out of range of the %d-row positional table", e.Position, e.Rows)
 }
 
-// A FaultError reports a memory fault while reading the mapped file: the file
-// was truncated or otherwise changed underneath the mapping. The process
-// survives; the table should be closed and reopened.
+// A FaultError reports a memory fault while a call used the mapped file.
+// The process survives; what to do depends on Cause.
 type FaultError struct {
-	Addr uintptr
+	Addr  uintptr    // the address that faulted
+	Cause FaultCause // what most likely caused the fault
+	// OpenSize is the file's size at Open, Size its size when the fault was
+	// examined (0 if unknown).
+	OpenSize, Size int64
 }
 
+// A FaultCause says what most likely caused a FaultError.
+type FaultCause int
+
+// The causes of faults.
+const (
+	// FaultUnknown: the file could not be examined.
+	FaultUnknown FaultCause = iota
+	// FaultTruncated: another program truncated the file while it was
+	// mapped, and the call read a page that is gone. Close and reopen the
+	// table.
+	FaultTruncated
+	// FaultWrite: the file is whole, so the fault was a write into the
+	// read-only mapping (a row returned by View was modified), or an I/O
+	// error reading the file.
+	FaultWrite
+	// FaultOutside: the address is not in the table's mapping: a bad
+	// pointer in a View callback, not a problem of the table.
+	FaultOutside
+)
+
 func (e *FaultError) Error() string {
-	return fmt.Sprintf("embstore: fault reading the mapped table at address %#x: the file was truncated or changed while open", e.Addr)
+	at := fmt.Sprintf("embstore: memory fault at address %#x", e.Addr)
+	switch e.Cause {
+	case FaultTruncated:
+		return fmt.Sprintf("%s: the table file was truncated while open (%d bytes, %d when opened); reopen it", at, e.Size, e.OpenSize)
+	case FaultWrite:
+		return at + ": a write into the read-only table mapping (rows from View must never be modified), or an I/O error reading the file"
+	case FaultOutside:
+		return at + ", outside the table's mapping (a bad pointer in a View callback)"
+	}
+	return at + ": the file was truncated or changed while open"
 }

@@ -1,17 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/cli"
-	"github.com/embstore/embstore/internal/pack"
+	"github.com/embstore/embstore/pack"
 )
 
 var convertCommand = cli.Command{
 	Name:     "embpack convert",
-	Synopsis: "embpack convert FILE --dtype f32|f16|bf16|int8 -o OUT",
+	Synopsis: "embpack convert FILE --dtype f32|f16|bf16|int8 -o OUT [--force]",
 	Help: `
 Convert writes a table again with its token rows stored in another dtype:
 f16 and bf16 round to nearest even as torch's .to() does; int8 quantises each
@@ -26,6 +27,7 @@ func runConvert(e env, args []string) error {
 	fs := cli.NewFlagSet(convertCommand)
 	dtypeStr := fs.String("dtype", "", "dtype to store token rows as: f32, f16, bf16 or int8 (required)")
 	out := fs.StringP("output", "o", "", "write the converted table to `OUT` (required)")
+	force := fs.BoolP("force", "f", false, "replace OUT if it exists")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing on success; no progress bar")
 	if err := cli.Parse(fs, convertCommand, args, e.Stdout); err != nil {
 		return err
@@ -33,8 +35,11 @@ func runConvert(e env, args []string) error {
 	if fs.NArg() != 1 {
 		return cli.Usagef("want exactly one FILE, got %d arguments", fs.NArg())
 	}
-	if !fs.Changed("dtype") || !fs.Changed("output") || *out == "" {
-		return cli.Usagef("--dtype and --output are required")
+	if !fs.Changed("dtype") {
+		return cli.Usagef("--dtype is required")
+	}
+	if err := cli.TableOutput(*out); err != nil {
+		return err
 	}
 	dtype, err := format.ParseDType(*dtypeStr)
 	if err != nil {
@@ -42,7 +47,7 @@ func runConvert(e env, args []string) error {
 	}
 	progress, finish := cli.NewProgress(e.Stderr, *quiet, "converting")
 	start := time.Now()
-	info, err := pack.Convert(*out, fs.Arg(0), dtype, progress)
+	info, err := pack.Convert(context.Background(), *out, fs.Arg(0), dtype, packOptions(progress, *force))
 	finish()
 	if err != nil {
 		return err

@@ -113,7 +113,8 @@ type writeCommand struct {
 }
 
 // writeCommands returns init, convert and import, each writing a table of
-// tens of megabytes (sources are prepared in srcDir).
+// tens of megabytes (sources are prepared in srcDir), replacing dest if it
+// exists.
 func writeCommands(t *testing.T, bin, srcDir string) []writeCommand {
 	t.Helper()
 	src := filepath.Join(srcDir, "src.emb")
@@ -126,10 +127,14 @@ func writeCommands(t *testing.T, bin, srcDir string) []writeCommand {
 	}
 	return []writeCommand{
 		{"init", func(dest string) []string {
-			return []string{"init", "--rows", "40000", "--dim", "128", "--seed", "5", "--positions", "32", "-q", "-o", dest}
+			return []string{"init", "--rows", "40000", "--dim", "128", "--seed", "5", "--positions", "32", "-q", "--force", "-o", dest}
 		}},
-		{"convert", func(dest string) []string { return []string{"convert", src, "--dtype", "bf16", "-q", "-o", dest} }},
-		{"import", func(dest string) []string { return []string{"import", st, "--dtype", "f16", "-q", "-o", dest} }},
+		{"convert", func(dest string) []string {
+			return []string{"convert", src, "--dtype", "bf16", "-q", "--force", "-o", dest}
+		}},
+		{"import", func(dest string) []string {
+			return []string{"import", st, "--dtype", "f16", "-q", "--force", "-o", dest}
+		}},
 	}
 }
 

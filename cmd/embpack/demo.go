@@ -1,20 +1,20 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/embstore/embstore/internal/cli"
-	"github.com/embstore/embstore/internal/pack"
-	"github.com/embstore/embstore/internal/torchinit"
 	"github.com/embstore/embstore/internal/vecout"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/store"
 )
 
 var demoCommand = cli.Command{
 	Name:     "embpack demo",
-	Synopsis: "embpack demo [-o FILE] [--format text|json]",
+	Synopsis: "embpack demo [-o FILE [--force]] [--format text|json]",
 	Help: `
 Demo runs embstore's main job end to end on the seed example:
 
@@ -32,6 +32,7 @@ prints the four input embeddings, which equal torch's bit for bit.`,
 func runDemo(e env, args []string) error {
 	fs := cli.NewFlagSet(demoCommand)
 	out := fs.StringP("output", "o", "", "keep the table in `FILE` instead of a temporary file")
+	force := fs.BoolP("force", "f", false, "replace FILE if it exists")
 	outFormat := fs.String("format", "text", "output format: text or json")
 	if err := cli.Parse(fs, demoCommand, args, e.Stdout); err != nil {
 		return err
@@ -48,11 +49,15 @@ func runDemo(e env, args []string) error {
 		if err != nil {
 			return err
 		}
+		cancel := cli.OnInterrupt(func() { os.RemoveAll(dir) })
+		defer cancel()
 		defer os.RemoveAll(dir)
 		path = filepath.Join(dir, "seed123.emb")
+	} else if err := cli.TableOutput(path); err != nil {
+		return err
 	}
-	spec := pack.SeedSpec{Rows: 50257, Dim: 256, Seed: 123, Positions: 4, Init: torchinit.Embedding(), Math: torchinit.MathAVX2}
-	if err := pack.Seeded(path, spec, nil); err != nil {
+	spec := pack.SeedSpec{Rows: 50257, Dim: 256, Seed: 123, Positions: 4, Init: pack.Init{Kind: pack.InitEmbedding}, Math: pack.MathAVX2}
+	if err := pack.Seed(context.Background(), path, spec, packOptions(nil, *force)); err != nil {
 		return err
 	}
 	t, err := store.Open(path, nil)
@@ -61,12 +66,12 @@ func runDemo(e env, args []string) error {
 	}
 	defer t.Close()
 	ids := []int64{2, 3, 5, 1}
-	vals := make([]float32, len(ids)*t.Dim())
+	vals := make([]float32, len(ids)*t.Header().Dim)
 	if err := t.LookupPositions(vals, ids, len(ids), 0); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.Stderr, "embpack demo: seed 123, 50257 x 256 token table + 4 positions; input embeddings of ids 2,3,5,1:\n")
-	w, err := vecout.New(e.Stdout, *outFormat, t.Dim(), int64(len(ids)))
+	w, err := vecout.New(e.Stdout, *outFormat, t.Header().Dim, int64(len(ids)))
 	if err != nil {
 		return err
 	}

@@ -1,21 +1,23 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/cli"
-	"github.com/embstore/embstore/internal/pack"
 	"github.com/embstore/embstore/internal/safetensors"
+	"github.com/embstore/embstore/pack"
 )
 
 var importCommand = cli.Command{
 	Name:     "embpack import",
-	Synopsis: "embpack import SRC -o FILE [--tensor NAME] [--positions-tensor NAME] [--dtype f32] [flags]\n       embpack import --list SRC",
+	Synopsis: "embpack import SRC -o FILE [--tensor NAME] [--positions-tensor NAME] [--dtype f32] [--force] [flags]\n       embpack import --list SRC",
 	Help: `
 Import turns the embedding table of a safetensors checkpoint into a table
 file. SRC is a .safetensors file, a sharded checkpoint's
@@ -27,8 +29,12 @@ Without --tensor, the token table is found by the names real models use
 embeddings.word_embeddings.weight, model2vec's embeddings, ...), and the
 learned positional table likewise (transformer.wpe.weight,
 embeddings.position_embeddings.weight, embed_positions.weight); if none or
-several fit, the error lists the 2-D tensors to choose from. --list prints
-every tensor with its dtype and shape.
+several fit, the error says why each tensor with a known name was refused
+and lists the 2-D tensors to choose from. A tensor with a positional name
+that does not fit the token table (another width, not 2-D, a dtype that does
+not convert) stops the import: name another with --positions-tensor, or
+import without positions with --no-positions. --list prints every tensor
+with its dtype and shape.
 
 Values are converted to float32 exactly as torch's .float() does (F32, F16,
 BF16, F64, F8_E4M3 and F8_E5M2), then stored as --dtype. Integer and boolean
@@ -42,7 +48,8 @@ BART-style scale_embedding multiplies by sqrt(d_model). A model that computes
 in f16 or bf16 (config.json's dtype; without one, the tensor's own 16-bit
 dtype) rounds its scaled embeddings and its token+position sums to that
 precision, and so do lookups. --position-offset, --scale and --compute-dtype
-override them. BERT's token-type table and any LayerNorm are not part of a
+override them; a config.json that cannot be read is an error only when a
+convention has to come from it (otherwise a warning). BERT's token-type table and any LayerNorm are not part of a
 table: lookups return word (+ position) embeddings only.
 
 The table's metadata records the source files with their SHA-256, the tensor
@@ -62,7 +69,8 @@ func runImport(e env, args []string) error {
 	scale := fs.Float64("scale", 1, "multiply token rows by `S` on lookup (default: from config.json; Gemma: sqrt(hidden_size))")
 	compute := fs.String("compute-dtype", "", "precision the model computes embeddings in: f32, f16 or bf16 (default: config.json's dtype, else the tensor's if 16-bit)")
 	out := fs.StringP("output", "o", "", "write the table to `FILE`")
-	quiet := fs.BoolP("quiet", "q", false, "print nothing on success; no progress bar")
+	force := fs.BoolP("force", "f", false, "replace FILE if it exists")
+	quiet := fs.BoolP("quiet", "q", false, "print nothing on success but warnings; no progress bar")
 	if err := cli.Parse(fs, importCommand, args, e.Stdout); err != nil {
 		return err
 	}
@@ -73,13 +81,14 @@ func runImport(e env, args []string) error {
 	if *list {
 		return listTensors(e, src)
 	}
-	if *out == "" {
-		return cli.Usagef("--output is required")
+	if err := cli.TableOutput(*out); err != nil {
+		return err
 	}
 	if *noPos && fs.Changed("positions-tensor") {
 		return cli.Usagef("--no-positions and --positions-tensor contradict each other")
 	}
-	spec := pack.ImportSpec{Src: src, Tensor: *tensor, PositionsTensor: *posTensor, NoPositions: *noPos}
+	spec := pack.ImportSpec{Src: src, Tensor: *tensor, PositionsTensor: *posTensor, NoPositions: *noPos,
+		GivenBy: pack.GivenBy{PositionOffset: "--position-offset", Scale: "--scale", ComputeDType: "--compute-dtype"}}
 	var err error
 	if spec.DType, err = format.ParseDType(*dtypeStr); err != nil {
 		return cli.Usagef("--dtype: %v", err)
@@ -107,10 +116,13 @@ func runImport(e env, args []string) error {
 	}
 	progress, finish := cli.NewProgress(e.Stderr, *quiet, "importing")
 	start := time.Now()
-	info, err := pack.Import(*out, spec, progress)
+	info, err := pack.Import(context.Background(), *out, spec, packOptions(progress, *force))
 	finish()
 	if err != nil {
-		return err
+		return importHint(err)
+	}
+	for _, w := range info.Warnings {
+		fmt.Fprintf(e.Stderr, "embpack import: warning: %s\n", w)
 	}
 	if !*quiet {
 		summarize(e, *out, time.Since(start))
@@ -129,6 +141,25 @@ func runImport(e env, args []string) error {
 	return nil
 }
 
+// importHint turns an import error into one about the flags that resolve
+// it (the pack package's errors name no flags).
+func importHint(err error) error {
+	var ce *pack.ChoiceError
+	var cfg *pack.ConfigError
+	var se *pack.SpecError
+	switch {
+	case errors.As(err, &se) && se.Field == "ImportSpec.Shape" && se.Value == "not given":
+		return fmt.Errorf("%s with --shape ROWSxDIM", se.Problem)
+	case errors.As(err, &ce) && ce.Table == "token":
+		return fmt.Errorf("%w; name the token table with --tensor NAME", err)
+	case errors.As(err, &ce):
+		return fmt.Errorf("%w; name the positional table with --positions-tensor NAME, or import without one with --no-positions", err)
+	case errors.As(err, &cfg):
+		return fmt.Errorf("%w; --position-offset, --scale and --compute-dtype give the conventions without it", err)
+	}
+	return specError(err, map[string]string{"ImportSpec.ComputeDType": "--compute-dtype", "ImportSpec.Shape": "--shape"})
+}
+
 func parseShape(s string) ([2]int64, error) {
 	r, d, ok := strings.Cut(strings.ToLower(s), "x")
 	if !ok {
@@ -142,18 +173,26 @@ func parseShape(s string) ([2]int64, error) {
 	return [2]int64{rows, dim}, nil
 }
 
+// listTensors prints the checkpoint's tensors sorted by name in aligned
+// columns. It streams: one pass measures the columns, a second prints, so
+// that a checkpoint of a million tensors is not held as text.
 func listTensors(e env, src string) error {
 	ck, err := safetensors.OpenCheckpoint(src)
 	if err != nil {
 		return err
 	}
 	defer ck.Close()
-	w := tabwriter.NewWriter(e.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(w, "name\tdtype\tshape\tfile\n")
-	for _, t := range ck.Tensors() {
-		fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", t.Name, t.DType, t.Shape, shortName(t.File))
+	shape := func(s []int64) string { return fmt.Sprint(s) }
+	w := [3]int{len("name"), len("dtype"), len("shape")}
+	for t := range ck.All() {
+		w = [3]int{max(w[0], len(t.Name)), max(w[1], len(t.DType)), max(w[2], len(shape(t.Shape)))}
 	}
-	return w.Flush()
+	bw := bufio.NewWriterSize(e.Stdout, 64<<10)
+	fmt.Fprintf(bw, "%-*s  %-*s  %-*s  %s\n", w[0], "name", w[1], "dtype", w[2], "shape", "file")
+	for t := range ck.All() {
+		fmt.Fprintf(bw, "%-*s  %-*s  %-*s  %s\n", w[0], t.Name, w[1], t.DType, w[2], shape(t.Shape), shortName(t.File))
+	}
+	return bw.Flush()
 }
 
 func shortName(p string) string {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/cli"
+	"github.com/embstore/embstore/kernel"
 	"github.com/embstore/embstore/store"
 )
 
@@ -55,8 +56,8 @@ func inputEmbeddings(t *testing.T, path string, ids []int64) []float32 {
 		t.Fatal(err)
 	}
 	defer tab.Close()
-	out := make([]float32, len(ids)*tab.Dim())
-	if tab.Positions() > 0 {
+	out := make([]float32, len(ids)*tab.Header().Dim)
+	if tab.Header().Positions() > 0 {
 		err = tab.LookupPositions(out, ids, len(ids), 0)
 	} else {
 		err = tab.Lookup(out, ids)
@@ -222,7 +223,7 @@ func TestImportChoosingTables(t *testing.T) {
 	if code, _, stderr := runCmd(t, "import", gpt2, "--no-positions", "-o", out, "-q"); code != 0 {
 		t.Fatal(stderr)
 	}
-	if tab, _ := store.Open(out, nil); tab == nil || tab.Positions() != 0 {
+	if tab, _ := store.Open(out, nil); tab == nil || tab.Header().Positions() != 0 {
 		t.Fatal("--no-positions imported positions")
 	} else {
 		tab.Close()
@@ -233,18 +234,18 @@ func TestImportChoosingTables(t *testing.T) {
 	}
 	// Overriding the conventions.
 	opt := filepath.Join(smallDir, "opt-small")
-	if code, _, stderr := runCmd(t, "import", opt, "--position-offset", "0", "--scale", "2", "-o", out, "-q"); code != 0 {
+	if code, _, stderr := runCmd(t, "import", opt, "--position-offset", "0", "--scale", "2", "-o", out, "-q", "--force"); code != 0 {
 		t.Fatal(stderr)
 	}
 	tab, err := store.Open(out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tab.PositionOffset() != 0 || tab.Header().TokenScale != 2 {
-		t.Fatalf("overrides not applied: offset %d scale %v", tab.PositionOffset(), tab.Header().TokenScale)
+	if tab.Header().PositionOffset != 0 || tab.Header().TokenScale != 2 {
+		t.Fatalf("overrides not applied: offset %d scale %v", tab.Header().PositionOffset, tab.Header().TokenScale)
 	}
 	tab.Close()
-	if code, _, stderr := runCmd(t, "import", opt, "--position-offset", "66", "-o", out); code != cli.ExitFail || !strings.Contains(stderr, "66") {
+	if code, _, stderr := runCmd(t, "import", opt, "--position-offset", "66", "-o", out, "--force"); code != cli.ExitFail || !strings.Contains(stderr, "66") {
 		t.Fatalf("offset past the table: exit %d %q", code, stderr)
 	}
 }
@@ -257,7 +258,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	for _, model := range []string{"gpt2-small", "bert-small", "llama-small-sharded", "opt-small"} {
 		for _, dtype := range []string{"f32", "bf16"} {
 			first := filepath.Join(dir, model+".emb")
-			args := []string{"import", filepath.Join(smallDir, model), "-o", first, "--dtype", dtype, "-q"}
+			args := []string{"import", filepath.Join(smallDir, model), "-o", first, "--dtype", dtype, "-q", "--force"}
 			if model == "gpt2-small" {
 				args = append(args, "--scale", "3.5")
 			}
@@ -265,11 +266,11 @@ func TestExportImportRoundTrip(t *testing.T) {
 				t.Fatal(stderr)
 			}
 			st := filepath.Join(dir, model+".safetensors")
-			if code, _, stderr := runCmd(t, "export", first, "-o", st); code != 0 {
+			if code, _, stderr := runCmd(t, "export", first, "-o", st, "--force"); code != 0 {
 				t.Fatal(stderr)
 			}
 			second := filepath.Join(dir, model+"-again.emb")
-			if code, _, stderr := runCmd(t, "import", st, "-o", second, "--dtype", dtype, "-q"); code != 0 {
+			if code, _, stderr := runCmd(t, "import", st, "-o", second, "--dtype", dtype, "-q", "--force"); code != 0 {
 				t.Fatalf("%s: import of the export: %s", model, stderr)
 			}
 			ids := []int64{0, 1, 2, 3, 999, 500, 7, 8}
@@ -361,8 +362,8 @@ func TestImportStreamsInBoundedMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tab.Close()
-	if tab.Rows() != rows || tab.Dim() != dim {
-		t.Fatalf("imported %d x %d", tab.Rows(), tab.Dim())
+	if tab.Header().Rows != rows || tab.Header().Dim != dim {
+		t.Fatalf("imported %d x %d", tab.Header().Rows, tab.Header().Dim)
 	}
 }
 
@@ -391,7 +392,7 @@ func TestImportComputeDType(t *testing.T) {
 	p.LookupPositionRows(pos, []int64{0, 1, 2, 3})
 	got := inputEmbeddings(t, rounded, ids)
 	for i := range got {
-		want := format.RoundTo(format.RoundTo(tok[i], format.BF16)+format.RoundTo(pos[i], format.BF16), format.BF16)
+		want := kernel.Round(kernel.Round(tok[i], format.BF16)+kernel.Round(pos[i], format.BF16), format.BF16)
 		if math.Float32bits(got[i]) != math.Float32bits(want) {
 			t.Fatalf("value %d = %v, want bf16(bf16(%v) + bf16(%v)) = %v", i, got[i], tok[i], pos[i], want)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -9,13 +10,12 @@ import (
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/cli"
-	"github.com/embstore/embstore/internal/pack"
-	"github.com/embstore/embstore/internal/torchinit"
+	"github.com/embstore/embstore/pack"
 )
 
 var initCommand = cli.Command{
 	Name:     "embpack init",
-	Synopsis: "embpack init --rows N --dim D --seed S [flags] -o FILE",
+	Synopsis: "embpack init --rows N --dim D --seed S [flags] -o FILE [--force]",
 	Help: `
 Init draws a table from a seeded generator, bit for bit what PyTorch computes
 on the CPU for
@@ -52,6 +52,7 @@ func runInit(e env, args []string) error {
 	mathPath := fs.String("torch-math", "avx2", "torch CPU math path to reproduce: avx2 or default")
 	dtypeStr := fs.String("dtype", "f32", "storage dtype: f32, f16, bf16 or int8 (values drawn in f32, then rounded as torch's .to() does)")
 	out := fs.StringP("output", "o", "", "write the table to `FILE` (required)")
+	force := fs.BoolP("force", "f", false, "replace FILE if it exists")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing on success; no progress bar")
 	if err := cli.Parse(fs, initCommand, args, e.Stdout); err != nil {
 		return err
@@ -71,14 +72,15 @@ func runInit(e env, args []string) error {
 		return cli.Usagef("--dim %d out of range: want 1 to %d", *dim, format.MaxDim)
 	case *positions < 0 || *positions > format.MaxPositions:
 		return cli.Usagef("--positions %d out of range: want 0 to %d", *positions, format.MaxPositions)
-	case *out == "":
-		return cli.Usagef("--output must name a file")
+	}
+	if err := cli.TableOutput(*out); err != nil {
+		return err
 	}
 	seed, err := parseSeed(*seedStr)
 	if err != nil {
 		return cli.Usagef("--seed: %v", err)
 	}
-	in, err := pack.ParseInit(*initName, *mean, *std, *low, *high)
+	kind, err := pack.ParseInitKind(*initName)
 	if err != nil {
 		return cli.Usagef("--init: %v", err)
 	}
@@ -90,10 +92,7 @@ func runInit(e env, args []string) error {
 			return cli.Usagef("--%s applies to --init %s, not %s", f.name, f.init, *initName)
 		}
 	}
-	if err := in.Validate(); err != nil {
-		return cli.Usagef("%v", err)
-	}
-	path, err := torchinit.ParseMathPath(*mathPath)
+	path, err := pack.ParseMathPath(*mathPath)
 	if err != nil {
 		return cli.Usagef("--torch-math: %v", err)
 	}
@@ -103,19 +102,22 @@ func runInit(e env, args []string) error {
 	}
 	progress, finish := cli.NewProgress(e.Stderr, *quiet, "drawing")
 	start := time.Now()
-	err = pack.Seeded(*out, pack.SeedSpec{
+	err = pack.Seed(context.Background(), *out, pack.SeedSpec{
 		Rows: *rows, Dim: *dim, Seed: seed, Positions: *positions,
-		Init: in, InitName: *initName, Math: path, DType: dtype,
-	}, progress)
+		Init: pack.Init{Kind: kind, Mean: *mean, Std: *std, Low: *low, High: *high}, Math: path, DType: dtype,
+	}, packOptions(progress, *force))
 	finish()
 	if err != nil {
-		return err
+		return specUsage(err, map[string]string{"SeedSpec.Init": initFlags[kind]})
 	}
 	if !*quiet {
 		summarize(e, *out, time.Since(start))
 	}
 	return nil
 }
+
+// initFlags are the flags of each init's parameters.
+var initFlags = map[pack.InitKind]string{pack.InitEmbedding: "--init embedding", pack.InitNormal: "--mean/--std", pack.InitUniform: "--low/--high"}
 
 // parseSeed parses a torch seed. torch.manual_seed takes any integer from
 // -2^63 to 2^64-1 and keeps it as a uint64 (negative values two's

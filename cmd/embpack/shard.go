@@ -1,17 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"time"
 
 	"github.com/embstore/embstore/internal/cli"
-	"github.com/embstore/embstore/internal/pack"
+	"github.com/embstore/embstore/pack"
 )
 
 var shardCommand = cli.Command{
 	Name:     "embpack shard",
-	Synopsis: "embpack shard FILE --shards N -o DIR [--name NAME] [--version V]\n       embpack shard --verify DIR",
+	Synopsis: "embpack shard FILE --shards N -o DIR [--name NAME] [--version V] [--force]\n       embpack shard --verify DIR",
 	Help: `
 Shard splits a table into N row-range tables, as TorchRec's row-wise sharding
 does: shard i holds a contiguous range of the token rows (the ranges differ by
@@ -35,6 +36,7 @@ func runShard(e env, args []string) error {
 	name := fs.String("name", "", "the table's name in the shards (default: FILE's base name without .emb)")
 	version := fs.Uint64("version", 1, "the table's version, 1 or more: clients move to a higher version once all its shards are served")
 	verify := fs.Bool("verify", false, "check the shard directory DIR against its manifest instead")
+	force := fs.BoolP("force", "f", false, "replace shard files and a manifest already in DIR")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing on success; no progress bar")
 	if err := cli.Parse(fs, shardCommand, args, e.Stdout); err != nil {
 		return err
@@ -43,7 +45,7 @@ func runShard(e env, args []string) error {
 		return cli.Usagef("want exactly one argument (FILE, or DIR with --verify), got %d", fs.NArg())
 	}
 	if *verify {
-		if fs.Changed("shards") || fs.Changed("output") || fs.Changed("name") || fs.Changed("version") {
+		if fs.Changed("shards") || fs.Changed("output") || fs.Changed("name") || fs.Changed("version") || *force {
 			return cli.Usagef("--verify takes only the shard directory")
 		}
 		return verifyShards(e, fs.Arg(0), *quiet)
@@ -55,13 +57,16 @@ func runShard(e env, args []string) error {
 		return cli.Usagef("--shards %d: want at least 1", *shards)
 	case *version < 1:
 		return cli.Usagef("--version %d: want 1 or more", *version)
+	case *out == "-":
+		return cli.Usagef("--output -: shards are written to a directory, not to standard output")
 	}
 	progress, finish := cli.NewProgress(e.Stderr, *quiet, "sharding")
 	start := time.Now()
-	m, err := pack.Shard(fs.Arg(0), *out, pack.ShardSpec{Name: *name, Version: *version, Shards: *shards}, progress)
+	m, err := pack.Shard(context.Background(), fs.Arg(0), *out, pack.ShardSpec{Name: *name, Version: *version, Shards: *shards},
+		packOptions(progress, *force))
 	finish()
 	if err != nil {
-		return err
+		return specError(err, map[string]string{"ShardSpec.Name": "--name", "ShardSpec.Shards": "--shards"})
 	}
 	if !*quiet {
 		for _, s := range m.Shards {
@@ -75,7 +80,7 @@ func runShard(e env, args []string) error {
 }
 
 func verifyShards(e env, dir string, quiet bool) error {
-	checks, err := pack.VerifyShards(dir)
+	checks, err := pack.VerifyShards(context.Background(), dir)
 	failed := 0
 	for _, c := range checks {
 		if c.Err != nil {
@@ -104,7 +109,7 @@ func verifyShards(e env, dir string, quiet bool) error {
 
 var unshardCommand = cli.Command{
 	Name:     "embpack unshard",
-	Synopsis: "embpack unshard DIR -o FILE",
+	Synopsis: "embpack unshard DIR -o FILE [--force]",
 	Help: `
 Unshard joins the shards listed in DIR/manifest.json back into the table they
 were split from: the same bytes as the original file. It refuses shards that
@@ -116,6 +121,7 @@ so a damaged shard is reported, not joined.`,
 func runUnshard(e env, args []string) error {
 	fs := cli.NewFlagSet(unshardCommand)
 	out := fs.StringP("output", "o", "", "write the table to `FILE` (required)")
+	force := fs.BoolP("force", "f", false, "replace FILE if it exists")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing on success; no progress bar")
 	if err := cli.Parse(fs, unshardCommand, args, e.Stdout); err != nil {
 		return err
@@ -123,12 +129,12 @@ func runUnshard(e env, args []string) error {
 	if fs.NArg() != 1 {
 		return cli.Usagef("want exactly one DIR, got %d arguments", fs.NArg())
 	}
-	if !fs.Changed("output") || *out == "" {
-		return cli.Usagef("--output is required")
+	if err := cli.TableOutput(*out); err != nil {
+		return err
 	}
 	progress, finish := cli.NewProgress(e.Stderr, *quiet, "joining")
 	start := time.Now()
-	err := pack.Unshard(fs.Arg(0), *out, progress)
+	err := pack.Unshard(context.Background(), fs.Arg(0), *out, packOptions(progress, *force))
 	finish()
 	if err != nil {
 		return err

@@ -31,12 +31,12 @@ differ from torch's in the last bits (torch's order depends on its build).`,
 
 func runBag(e env, args []string) error {
 	fs := cli.NewFlagSet(bagCommand)
-	idList := fs.String("ids", "", "comma-separated token `ids`; without it, ids are read from standard input")
-	offList := fs.String("offsets", "", "comma-separated start of each bag in the ids")
+	idList := cli.ListFlag(fs, "ids", "comma-separated token `ids` (once); without it, ids are read from standard input")
+	offList := cli.ListFlag(fs, "offsets", "comma-separated start of each bag in the ids (once)")
 	bagSize := fs.Int("bag-size", 0, "pool consecutive bags of `K` ids (instead of --offsets)")
 	mode := fs.String("mode", "mean", "pooling: sum, mean or max")
 	includeLast := fs.Bool("include-last-offset", false, "the last offset is the end of the last bag")
-	weightList := fs.String("weights", "", "comma-separated per-sample weights, one per id (mode sum)")
+	weightList := cli.ListFlag(fs, "weights", "comma-separated per-sample weights, one per id (mode sum; once)")
 	padding := fs.Int64("padding-idx", 0, "skip ids equal to `P` (negative counts from the end)")
 	outFormat := fs.String("format", "text", "output format: text, json, raw or npy")
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "goroutines that gather a large batch together")
@@ -46,10 +46,13 @@ func runBag(e env, args []string) error {
 	if fs.NArg() != 1 {
 		return cli.Usagef("want exactly one table FILE, got %d arguments", fs.NArg())
 	}
-	if *threads < 1 {
-		return cli.Usagef("--threads %d: want at least 1", *threads)
+	if err := checkThreads(*threads); err != nil {
+		return err
 	}
-	opts := &store.BagOptions{IncludeLastOffset: *includeLast, PaddingIdx: *padding, HasPaddingIdx: fs.Changed("padding-idx")}
+	opts := &store.BagOptions{IncludeLastOffset: *includeLast}
+	if fs.Changed("padding-idx") {
+		opts.PaddingIdx = padding
+	}
 	switch *mode {
 	case "sum":
 		opts.Mode = store.BagSum
@@ -78,7 +81,7 @@ func runBag(e env, args []string) error {
 		if ids, err = cli.ParseIDList(*idList); err != nil {
 			return cli.Usagef("--ids: %v", err)
 		}
-	} else if ids, err = readAll(newStdinIDs(e.Stdin)); err != nil {
+	} else if ids, err = readAll(newStdinIDs(e.Stdin, "standard input")); err != nil {
 		return err
 	}
 	var offsets []int64
@@ -118,18 +121,21 @@ func runBag(e env, args []string) error {
 	if *includeLast {
 		bags--
 	}
-	dst := make([]float32, max(0, bags)*t.Dim())
+	dst := make([]float32, max(0, bags)*t.Header().Dim)
 	if err := t.Bag(dst, ids, offsets, opts); err != nil {
 		return err
 	}
-	out, err := vecout.New(e.Stdout, *outFormat, t.Dim(), int64(max(0, bags)))
+	out, err := vecout.New(e.Stdout, *outFormat, t.Header().Dim, int64(max(0, bags)))
 	if err != nil {
 		return err
 	}
 	if err := out.WriteRows(dst); err != nil {
 		return err
 	}
-	return out.Close()
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return tableUnchanged(t)
 }
 
 func parseWeights(s string) ([]float32, error) {

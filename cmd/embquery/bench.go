@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/embstore/embstore/internal/cli"
+	"github.com/embstore/embstore/internal/errctx"
 	"github.com/embstore/embstore/store"
 )
 
@@ -66,7 +66,7 @@ func runBench(e env, args []string) error {
 	mode := fs.String("mode", "gather", "gather or bag")
 	bagSize := fs.Int("bag-size", 32, "with --mode bag: ids per bag")
 	bagMode := fs.String("bag-mode", "mean", "with --mode bag: sum, mean or max")
-	idFile := fs.String("ids", "", "read ids from `FILE` (whitespace-separated), cycled to fill batches")
+	idFile := cli.ListFlag(fs, "ids", "read ids from `FILE` (whitespace-separated), cycled to fill batches")
 	seconds := fs.Float64("seconds", 3, "measure for about this long")
 	mapMode := fs.String("map-mode", "lazy", "mapping: lazy, populate, random, hugepages or anon-hugepages")
 	seed := fs.Uint64("seed", 1, "seed of the random ids")
@@ -83,10 +83,10 @@ func runBench(e env, args []string) error {
 		return cli.Usagef("--map-mode: %v", err)
 	case *batch < 1:
 		return cli.Usagef("--batch %d: want a positive batch", *batch)
-	case *threads < 1:
-		return cli.Usagef("--threads %d: want at least 1", *threads)
-	case *seconds <= 0:
-		return cli.Usagef("--seconds %v: want a positive duration", *seconds)
+	case *threads < 1 || *threads > store.MaxThreads():
+		return cli.Usagef("--threads %d: want 1 to %d (4 per CPU)", *threads, store.MaxThreads())
+	case !(*seconds > 0 && *seconds <= maxBenchSeconds): // NaN fails both
+		return cli.Usagef("--seconds %v: want a duration above 0 and at most %d", *seconds, maxBenchSeconds)
 	case *mode != "gather" && *mode != "bag":
 		return cli.Usagef("--mode %q: want gather or bag", *mode)
 	case *mode == "bag" && *positions:
@@ -111,12 +111,12 @@ func runBench(e env, args []string) error {
 		return err
 	}
 	defer t.Close()
-	res := benchResult{File: fs.Arg(0), Rows: t.Rows(), Dim: t.Dim(), DType: t.DType().String(), Mode: *mode,
+	res := benchResult{File: fs.Arg(0), Rows: t.Header().Rows, Dim: t.Header().Dim, DType: t.Header().DType.String(), Mode: *mode,
 		Positions: *positions, Batch: *batch, Threads: *threads, MapMode: mm.String(), GoMaxProcs: runtime.GOMAXPROCS(0)}
 	if *positions {
-		avail := t.Positions() - t.PositionOffset()
+		avail := t.Header().Positions() - t.Header().PositionOffset
 		if avail <= 0 {
-			return fmt.Errorf("%s: %w", fs.Arg(0), store.ErrNoPositions)
+			return errctx.In("embstore", fs.Arg(0), store.ErrNoPositions)
 		}
 		res.SeqLen = int(min(avail, int64(*batch)))
 		res.Batch = *batch / res.SeqLen * res.SeqLen
@@ -129,18 +129,18 @@ func runBench(e env, args []string) error {
 		}
 	}
 
-	ring, err := benchIDs(*idFile, t.Rows(), res.Batch, *seed)
+	ring, err := benchIDs(*idFile, t.Header().Rows, res.Batch, *seed)
 	if err != nil {
 		return err
 	}
 	if err := t.CheckIDs(ring); err != nil {
-		return fmt.Errorf("--ids %s: %w", *idFile, err)
+		return errctx.In("embstore", "--ids "+*idFile, err)
 	}
 	outRows := res.Batch
 	if *mode == "bag" {
 		outRows = len(offsets)
 	}
-	dst := make([]float32, outRows*t.Dim())
+	dst := make([]float32, outRows*t.Header().Dim)
 	ids := make([]int64, res.Batch)
 	next := 0
 	fill := func() {
@@ -187,15 +187,21 @@ func runBench(e env, args []string) error {
 	res.Seconds = total.Seconds()
 	looked := float64(res.Batch) * float64(len(times))
 	res.RowsPerS = looked / res.Seconds
-	res.GBPerS = looked * float64(t.DType().RowSize(t.Dim())) / res.Seconds / 1e9
-	res.OutGBPerS = float64(outRows) * float64(len(times)) * 4 * float64(t.Dim()) / res.Seconds / 1e9
+	res.GBPerS = looked * float64(t.Header().DType.RowSize(t.Header().Dim)) / res.Seconds / 1e9
+	res.OutGBPerS = float64(outRows) * float64(len(times)) * 4 * float64(t.Header().Dim) / res.Seconds / 1e9
 	res.P50ms = float64(times[len(times)/2]) / 1e6
 	res.P99ms = float64(times[min(len(times)-1, len(times)*99/100)]) / 1e6
 	if st, err := t.Stats(); err == nil {
 		res.ResidentFraction, res.HugePageFraction = st.ResidentFraction(), st.HugePageFraction()
 	}
-	return json.NewEncoder(e.Stdout).Encode(res)
+	if err := json.NewEncoder(e.Stdout).Encode(res); err != nil {
+		return err
+	}
+	return tableUnchanged(t)
 }
+
+// maxBenchSeconds bounds --seconds: a day.
+const maxBenchSeconds = 86400
 
 // benchIDs returns the ring of ids bench draws batches from: the ids of
 // file, or uniform random ids (enough for many batches, so that repeated
@@ -214,7 +220,7 @@ func benchIDs(file string, rows int64, batch int, seed uint64) ([]int64, error) 
 		return nil, err
 	}
 	defer f.Close()
-	ring, err := readAll(newStdinIDs(bufio.NewReader(f)))
+	ring, err := readAll(newStdinIDs(f, file))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}

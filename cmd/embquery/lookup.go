@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
 
 	"github.com/embstore/embstore/internal/cli"
+	"github.com/embstore/embstore/internal/errctx"
 	"github.com/embstore/embstore/internal/vecout"
 	"github.com/embstore/embstore/store"
 )
@@ -20,7 +20,8 @@ Lookup prints the embedding rows of token ids, as torch.nn.Embedding returns
 them, one row per id. Ids come from --ids, or, without it, from standard input
 as whitespace-separated integers, read and answered as a stream, so
 'seq 0 50256 | embquery lookup t.emb --format raw' never holds the whole
-output.
+output, and each line of input is answered as soon as it is complete (a
+program that writes one line of ids and waits gets its rows).
 
 With --positions the positional table is added: the ids form sequences of
 --seq-len ids each (by default all ids are one sequence), and the p-th id of
@@ -33,7 +34,12 @@ float32, row-major, nothing else) and npy (a NumPy .npy file). With npy the
 ids read from standard input are collected first, since the file header holds
 the row count. Ids and positions given with --ids, or collected for npy, are
 all checked before anything is printed; when streaming, an id out of range
-stops the output there, with an error and exit status 1.`,
+stops the output there, with an error and exit status 1.
+
+JSON cannot hold NaN or infinities: --format json prints them as null (text,
+raw and npy keep them). --ids may be given once. If the table file is
+written to in place while lookup reads it, lookup fails at the end (the rows
+printed may mix old and new values).`,
 }
 
 // lookupChunk is how many ids are looked up at a time when streaming.
@@ -41,7 +47,7 @@ const lookupChunk = 4096
 
 func runLookup(e env, args []string) error {
 	fs := cli.NewFlagSet(lookupCommand)
-	idList := fs.String("ids", "", "comma-separated token `ids`; without it, ids are read from standard input")
+	idList := cli.ListFlag(fs, "ids", "comma-separated token `ids` (once); without it, ids are read from standard input")
 	positions := fs.Bool("positions", false, "add the positional table")
 	start := fs.Int64("start", 0, "with --positions: position of the first id of each sequence")
 	seqLen := fs.Int("seq-len", 0, "with --positions: split the ids into sequences of `T` (default: one sequence)")
@@ -54,8 +60,8 @@ func runLookup(e env, args []string) error {
 	if fs.NArg() != 1 {
 		return cli.Usagef("want exactly one table FILE, got %d arguments", fs.NArg())
 	}
-	if *threads < 1 {
-		return cli.Usagef("--threads %d: want at least 1", *threads)
+	if err := checkThreads(*threads); err != nil {
+		return err
 	}
 	switch {
 	case *table != "tokens" && *table != "positions":
@@ -86,13 +92,13 @@ func runLookup(e env, args []string) error {
 	}
 	defer t.Close()
 	q := &lookup{t: t, table: *table, positions: *positions, start: *start, seqLen: *seqLen}
-	if *table == "positions" && t.Positions() == 0 {
-		return fmt.Errorf("%s: %w", fs.Arg(0), store.ErrNoPositions)
+	if *table == "positions" && t.Header().Positions() == 0 {
+		return errctx.In("embstore", fs.Arg(0), store.ErrNoPositions)
 	}
 
 	src := idSource(nil)
 	if ids == nil {
-		src = newStdinIDs(e.Stdin)
+		src = newStdinIDs(e.Stdin, "standard input")
 		if *outFormat == "npy" { // the header needs the count: collect the ids
 			if ids, err = readAll(src); err != nil {
 				return err
@@ -109,7 +115,7 @@ func runLookup(e env, args []string) error {
 	if ids != nil {
 		rows = int64(len(ids))
 	}
-	out, err := vecout.New(e.Stdout, *outFormat, t.Dim(), rows)
+	out, err := vecout.New(e.Stdout, *outFormat, t.Header().Dim, rows)
 	if err != nil {
 		return err
 	}
@@ -117,7 +123,27 @@ func runLookup(e env, args []string) error {
 		out.Close()
 		return err
 	}
-	return out.Close()
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return tableUnchanged(t)
+}
+
+// checkThreads checks a --threads value against what the store accepts.
+func checkThreads(n int) error {
+	if n < 1 || n > store.MaxThreads() {
+		return cli.Usagef("--threads %d: want 1 to %d (4 per CPU)", n, store.MaxThreads())
+	}
+	return nil
+}
+
+// tableUnchanged fails if the table file was written to in place while the
+// command read it: the rows printed may mix the old file's and the new's.
+func tableUnchanged(t *store.Table) error {
+	if err := t.CheckFile(); err != nil {
+		return fmt.Errorf("%w; the rows printed may mix old and new values", err)
+	}
+	return nil
 }
 
 func validFormat(f string) bool {
@@ -138,17 +164,14 @@ type lookup struct {
 	seqLen    int // 0: all ids are one sequence
 }
 
-// checkAll validates a whole id list before any output.
+// checkAll validates a whole id list before any output, with the store's
+// checks (store.Bounds), which the lookups then make again per batch.
 func (q *lookup) checkAll(ids []int64) error {
+	b := store.BoundsOf(q.t.Header())
 	if q.table == "positions" {
-		for i, r := range ids {
-			if r < 0 || r >= q.t.Positions() {
-				return &store.IndexError{Arg: "rows", Index: i, Value: r, Limit: q.t.Positions(), What: "positional table"}
-			}
-		}
-		return nil
+		return b.CheckPositionRows(ids)
 	}
-	if err := q.t.CheckIDs(ids); err != nil {
+	if err := b.CheckIDs(ids); err != nil {
 		return err
 	}
 	if !q.positions {
@@ -161,34 +184,44 @@ func (q *lookup) checkAll(ids []int64) error {
 	if n == 0 {
 		n = len(ids)
 	}
-	return q.t.CheckPositions(max(n, 1), q.start)
+	return b.CheckPositions(max(n, 1), q.start)
 }
 
-// run looks up the ids of src chunk by chunk and writes the rows to out.
+// run looks up the ids of src batch by batch and writes the rows to out,
+// flushing after every batch: a source reading a pipe returns a short batch
+// when a line is complete and no more input is waiting, and its rows go out
+// before run waits for more. Sequences (--seq-len) are never cut: the ids of
+// an incomplete sequence wait for the rest.
 func (q *lookup) run(src idSource, out vecout.Writer) error {
 	chunk := lookupChunk
 	if q.positions && q.seqLen > 0 {
 		chunk = max(1, lookupChunk/q.seqLen) * q.seqLen // whole sequences per chunk
 	}
 	ids := make([]int64, chunk)
-	dst := make([]float32, chunk*q.t.Dim())
+	dst := make([]float32, chunk*q.t.Header().Dim)
 	done := int64(0)
+	have := 0 // ids of an incomplete sequence carried from the last batch
 	for {
-		n, err := src.next(ids)
-		if n > 0 {
-			batch, vals := ids[:n], dst[:n*q.t.Dim()]
+		n, err := src.next(ids[have:])
+		n += have
+		use := n
+		if q.positions && q.seqLen > 0 {
+			use = n / q.seqLen * q.seqLen
+			if err == io.EOF && use != n {
+				return fmt.Errorf("%d ids are not a whole number of sequences of %d", done+int64(n), q.seqLen)
+			}
+		}
+		if use > 0 {
+			batch, vals := ids[:use], dst[:use*q.t.Header().Dim]
 			var lerr error
 			switch {
 			case q.table == "positions":
 				lerr = q.t.LookupPositionRows(vals, batch)
 			case !q.positions:
 				lerr = q.t.Lookup(vals, batch)
-			case q.seqLen == 0: // one sequence: the chunk continues it
-				lerr = q.t.LookupPositions(vals, batch, n, q.start+done)
+			case q.seqLen == 0: // one sequence: the batch continues it
+				lerr = q.t.LookupPositions(vals, batch, use, q.start+done)
 			default:
-				if n%q.seqLen != 0 {
-					return fmt.Errorf("%d ids are not a whole number of sequences of %d", done+int64(n), q.seqLen)
-				}
 				lerr = q.t.LookupPositions(vals, batch, q.seqLen, q.start)
 			}
 			if lerr != nil {
@@ -197,8 +230,12 @@ func (q *lookup) run(src idSource, out vecout.Writer) error {
 			if err := out.WriteRows(vals); err != nil {
 				return err
 			}
-			done += int64(n)
+			if err := out.Flush(); err != nil {
+				return err
+			}
+			done += int64(use)
 		}
+		have = copy(ids, ids[use:n])
 		if err == io.EOF {
 			return nil
 		}
@@ -238,37 +275,6 @@ func (s *sliceIDs) next(ids []int64) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
-}
-
-// stdinIDs reads whitespace-separated ids from a stream.
-type stdinIDs struct {
-	sc   *bufio.Scanner
-	read int64
-}
-
-func newStdinIDs(r io.Reader) *stdinIDs {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
-	sc.Split(bufio.ScanWords)
-	return &stdinIDs{sc: sc}
-}
-
-func (s *stdinIDs) next(ids []int64) (int, error) {
-	for n := range ids {
-		if !s.sc.Scan() {
-			if err := s.sc.Err(); err != nil {
-				return n, fmt.Errorf("read ids: %w", err)
-			}
-			return n, io.EOF
-		}
-		s.read++
-		id, err := cli.ParseID(s.sc.Text())
-		if err != nil {
-			return n, fmt.Errorf("id %d of the input: %w", s.read, err)
-		}
-		ids[n] = id
-	}
-	return len(ids), nil
 }
 
 func readAll(src idSource) ([]int64, error) {

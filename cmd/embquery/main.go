@@ -30,15 +30,17 @@ func subcommands() []cli.Sub {
 		{Command: lookupCommand, Summary: "print the rows of token ids, optionally with positions added", Run: runLookup},
 		{Command: bagCommand, Summary: "pool bags of ids (sum, mean, max), as torch's EmbeddingBag", Run: runBag},
 		{Command: benchCommand, Summary: "measure lookups on this machine; prints one JSON line", Run: runBench},
-		{Command: serveCommand, Summary: "serve tables over HTTP (OpenAI, TEI and native routes)", Run: runServe},
-		{Command: routeCommand, Summary: "serve a cluster's sharded tables over the same HTTP API", Run: runRoute},
+		// serve and route drain requests in flight on SIGTERM themselves.
+		{Command: serveCommand, Summary: "serve tables over HTTP (OpenAI, TEI and native routes)", Run: runServe, OwnSignals: true},
+		{Command: routeCommand, Summary: "serve a cluster's sharded tables over the same HTTP API", Run: runRoute, OwnSignals: true},
 	}
 }
 
-func main() {
-	os.Exit(run(os.Args[1:], env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
-}
+// about is the program's one-line description.
+const about = "Embquery looks up embeddings in embstore table files."
 
-func run(args []string, e env) int {
-	return cli.Dispatch("embquery", "Embquery looks up embeddings in embstore table files.", subcommands(), args, e)
-}
+func main() { os.Exit(cli.Main("embquery", about, subcommands())) }
+
+// run runs the command line args in e, as main does (without its signal
+// handling): the tests call it.
+func run(args []string, e env) int { return cli.Dispatch("embquery", about, subcommands(), args, e) }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"math"
@@ -13,8 +14,7 @@ import (
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/cli"
-	"github.com/embstore/embstore/internal/pack"
-	"github.com/embstore/embstore/internal/torchinit"
+	"github.com/embstore/embstore/pack"
 )
 
 func runCmd(t *testing.T, stdin string, args ...string) (int, string, string) {
@@ -26,11 +26,11 @@ func runCmd(t *testing.T, stdin string, args ...string) (int, string, string) {
 
 // seedTable writes a seeded table and returns its path and the values of
 // its token and positional rows, read back through the format package.
-func seedTable(t *testing.T, rows int64, dim int, positions int64) (string, []float32, []float32) {
+func seedTable(t testing.TB, rows int64, dim int, positions int64) (string, []float32, []float32) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "t.emb")
-	spec := pack.SeedSpec{Rows: rows, Dim: dim, Seed: 123, Positions: positions, Init: torchinit.Embedding()}
-	if err := pack.Seeded(path, spec, nil); err != nil {
+	spec := pack.SeedSpec{Rows: rows, Dim: dim, Seed: 123, Positions: positions}
+	if err := pack.Seed(context.Background(), path, spec, nil); err != nil {
 		t.Fatal(err)
 	}
 	f, err := format.Open(path)
@@ -206,7 +206,7 @@ func TestLookupErrors(t *testing.T) {
 		{"", []string{"lookup", path, "--ids", "1,50"}, cli.ExitFail, "ids[1] = 50 is out of range [0, 50)"},
 		{"", []string{"lookup", path, "--ids", "-1"}, cli.ExitFail, "ids[0] = -1 is out of range"},
 		{"1 2 3 99", []string{"lookup", path, "--format", "npy"}, cli.ExitFail, "ids[3] = 99"},
-		{"1 2 x", []string{"lookup", path}, cli.ExitFail, `id 3 of the input: "x" is not an integer id`},
+		{"1 2 x", []string{"lookup", path}, cli.ExitFail, `id 3 of standard input: "x" is not an integer id`},
 		{"", []string{"lookup", path, "--ids", "1,2,x"}, cli.ExitUsage, `"x" is not an integer id`},
 		{"", []string{"lookup", path, "--ids", "1,99999999999999999999"}, cli.ExitUsage, "does not fit in an int64"},
 		{"", []string{"lookup", path, "--ids", "1,2,3,4,5,6,7", "--positions"}, cli.ExitFail, "position 6 is out of range of the 6-row positional table"},

@@ -1,12 +1,16 @@
 // Package cli holds what embpack and embquery share: the version, usage
-// errors and exit codes, flag sets that report errors the same way, and
-// parsing of id lists.
+// errors and exit codes, flag sets that report errors the same way (and
+// print boolean flags as plain --name), parsing of id lists, and the process
+// rules of Main: standard output checked (a failed write fails the command,
+// a closed pipe ends it quietly), and interrupts that remove temporary files
+// before the process ends by the signal.
 package cli
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"runtime"
 	"strconv"
 	"strings"
@@ -52,6 +56,10 @@ func Report(stderr io.Writer, cmd string, err error) int {
 		return ExitOK
 	}
 	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+	var pe *fs.PathError
+	if errors.Is(err, fs.ErrExist) && errors.As(err, &pe) {
+		msg = fmt.Sprintf("%s exists; add --force to replace it", pe.Path)
+	}
 	var ue *UsageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "%s: %s\nRun '%s --help' for usage.\n", cmd, msg, cmd)
@@ -101,8 +109,77 @@ func Parse(fs *pflag.FlagSet, c Command, args []string, stdout io.Writer) error 
 func PrintHelp(w io.Writer, fs *pflag.FlagSet, c Command) {
 	fmt.Fprintf(w, "usage: %s\n\n%s\n", c.Synopsis, strings.TrimSpace(c.Help))
 	if fs.HasFlags() {
-		fmt.Fprintf(w, "\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(w, "\nFlags:\n%s", FlagUsages(fs))
 	}
+}
+
+// FlagUsages lists the flags of fs, one per line, as pflag does, except
+// that a boolean flag shows as plain --name (pflag writes
+// --name[=true|false]).
+func FlagUsages(fs *pflag.FlagSet) string {
+	type line struct{ left, right string }
+	var lines []line
+	width := 0
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		left := "      --" + f.Name
+		if f.Shorthand != "" {
+			left = "  -" + f.Shorthand + ", --" + f.Name
+		}
+		varname, usage := pflag.UnquoteUsage(f)
+		if f.Value.Type() != "bool" && varname != "" {
+			left += " " + varname
+		}
+		if f.Value.Type() != "bool" && f.DefValue != "" && f.DefValue != "0" && f.DefValue != "[]" {
+			if f.Value.Type() == "string" {
+				usage += fmt.Sprintf(" (default %q)", f.DefValue)
+			} else {
+				usage += fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+		}
+		lines = append(lines, line{left, usage})
+		width = max(width, len(left))
+	})
+	var b strings.Builder
+	for _, l := range lines {
+		fmt.Fprintf(&b, "%-*s   %s\n", width, l.left, l.right)
+	}
+	return b.String()
+}
+
+// A onceValue is a string flag that may be given only once: for lists (ids,
+// offsets, weights), where a second occurrence would silently replace the
+// first.
+type onceValue struct {
+	s   *string
+	set bool
+}
+
+func (v *onceValue) String() string {
+	if v.s == nil {
+		return ""
+	}
+	return *v.s
+}
+
+func (v *onceValue) Set(s string) error {
+	if v.set {
+		return errors.New("given more than once; give the whole list in one comma-separated value")
+	}
+	*v.s, v.set = s, true
+	return nil
+}
+
+func (v *onceValue) Type() string { return "string" }
+
+// ListFlag defines a string flag holding a comma-separated list that may be
+// given once: repeating it is a usage error, not a silent replacement.
+func ListFlag(fs *pflag.FlagSet, name, usage string) *string {
+	s := new(string)
+	fs.Var(&onceValue{s: s}, name, usage)
+	return s
 }
 
 // IsHelp reports whether err is the help request Parse returns; the caller

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"maps"
 	"os"
 	"path/filepath"
@@ -37,15 +38,17 @@ type Checkpoint struct {
 	// transformers, {"total_size": ...}); nil if there is none.
 	IndexMetadata json.RawMessage
 	// Config is config.json from the directory of Path, or nil if there is
-	// none.
+	// none or it could not be read.
 	Config *Config
-
-	byName map[string]tensorRef
-}
-
-type tensorRef struct {
-	file  *File
-	index int
+	// ConfigPath is the path of config.json if the directory has one, ""
+	// otherwise.
+	ConfigPath string
+	// ConfigErr says why config.json could not be read, if it exists but
+	// is not a readable, well-formed JSON object whose known fields have
+	// their types (Config is then nil). A malformed config.json does not
+	// stop OpenCheckpoint: whether it matters depends on what the caller
+	// needs from it.
+	ConfigErr error
 }
 
 // A CheckpointTensor describes a tensor of a checkpoint and the file that
@@ -76,7 +79,8 @@ type CheckpointTensor struct {
 // shard must be mapped to that shard (ErrIndexMismatch), so that a tensor
 // name means the same bytes to every reader.
 //
-// A config.json in the same directory is read if present (see Config).
+// A config.json in the same directory is read if present (see Config); if
+// it cannot be read, ConfigErr says why and the checkpoint still opens.
 func OpenCheckpoint(src string) (*Checkpoint, error) {
 	fi, err := os.Stat(src)
 	if err != nil {
@@ -97,18 +101,18 @@ func OpenCheckpoint(src string) (*Checkpoint, error) {
 			c.Files = []*File{f}
 		}
 	}
-	if err == nil {
-		c.Config, err = readConfig(filepath.Join(filepath.Dir(path), ConfigFileName))
-	}
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
-	c.byName = make(map[string]tensorRef)
-	for _, f := range c.Files {
-		for i, t := range f.Tensors {
-			c.byName[t.Name] = tensorRef{f, i}
-		}
+	cfg := filepath.Join(filepath.Dir(path), ConfigFileName)
+	if _, serr := os.Lstat(cfg); serr == nil {
+		c.ConfigPath = cfg
+		c.Config, c.ConfigErr = readConfig(cfg)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
 	}
 	return c, nil
 }
@@ -261,24 +265,56 @@ func (c *Checkpoint) Close() error {
 
 // Tensors lists every tensor of the checkpoint, sorted by name.
 func (c *Checkpoint) Tensors() []CheckpointTensor {
-	var ts []CheckpointTensor
+	ts := make([]CheckpointTensor, 0, c.NumTensors())
+	for t := range c.All() {
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// NumTensors returns how many tensors the checkpoint holds.
+func (c *Checkpoint) NumTensors() int {
+	n := 0
 	for _, f := range c.Files {
-		for _, t := range f.Tensors {
-			ts = append(ts, CheckpointTensor{TensorInfo: t, File: f.Name})
+		n += len(f.Tensors)
+	}
+	return n
+}
+
+// All yields every tensor of the checkpoint sorted by name, without
+// building the list: for checkpoints of millions of tensors.
+func (c *Checkpoint) All() iter.Seq[CheckpointTensor] {
+	return func(yield func(CheckpointTensor) bool) {
+		type ref struct{ file, index int32 }
+		refs := make([]ref, 0, c.NumTensors())
+		for fi, f := range c.Files {
+			for ti := range f.Tensors {
+				refs = append(refs, ref{int32(fi), int32(ti)})
+			}
+		}
+		name := func(r ref) string { return c.Files[r.file].Tensors[r.index].Name }
+		byName := func(a, b ref) int { return strings.Compare(name(a), name(b)) }
+		if !slices.IsSortedFunc(refs, byName) {
+			slices.SortFunc(refs, byName)
+		}
+		for _, r := range refs {
+			f := c.Files[r.file]
+			if !yield(CheckpointTensor{TensorInfo: f.Tensors[r.index], File: f.Name}) {
+				return
+			}
 		}
 	}
-	slices.SortFunc(ts, func(a, b CheckpointTensor) int { return strings.Compare(a.Name, b.Name) })
-	return ts
 }
 
 // Tensor returns the named tensor and the file that holds it, or an error
 // wrapping ErrTensorNotFound. The results must not be modified.
 func (c *Checkpoint) Tensor(name string) (*File, *TensorInfo, error) {
-	ref, ok := c.byName[name]
-	if !ok {
-		return nil, nil, &FormatError{File: c.Path, Offset: -1, Tensor: name, Err: ErrTensorNotFound}
+	for _, f := range c.Files {
+		if i, ok := f.index[name]; ok {
+			return f, &f.Tensors[i], nil
+		}
 	}
-	return ref.file, &ref.file.Tensors[ref.index], nil
+	return nil, nil, &FormatError{File: c.Path, Offset: -1, Tensor: name, Err: ErrTensorNotFound}
 }
 
 // Rows returns a RowReader over the named 2-D tensor; see File.Rows.

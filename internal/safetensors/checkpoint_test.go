@@ -175,16 +175,22 @@ func TestCheckpointConfigRules(t *testing.T) {
 			writeShard(t, filepath.Join(dir, "model.safetensors"), "a")
 			writeText(t, filepath.Join(dir, ConfigFileName), c.config)
 			ck, err := OpenCheckpoint(filepath.Join(dir, "model.safetensors"))
+			if err != nil {
+				t.Fatal(err) // a bad config.json does not stop the checkpoint opening
+			}
+			defer ck.Close()
+			if ck.ConfigPath != filepath.Join(dir, ConfigFileName) {
+				t.Errorf("ConfigPath = %q", ck.ConfigPath)
+			}
 			if c.err != nil {
-				if !errors.Is(err, c.err) {
-					t.Fatalf("OpenCheckpoint: %v; want %v", err, c.err)
+				if !errors.Is(ck.ConfigErr, c.err) || ck.Config != nil {
+					t.Fatalf("ConfigErr = %v, Config %v; want %v and no Config", ck.ConfigErr, ck.Config, c.err)
 				}
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
+			if ck.ConfigErr != nil {
+				t.Fatal(ck.ConfigErr)
 			}
-			defer ck.Close()
 			if c.name == "ok" && (ck.Config.ModelType != "gemma" || ck.Config.HiddenSize != 2048 || ck.Config.VocabSize != 256000 ||
 				ck.Config.MaxPositionEmbeddings != 8192 || len(ck.Config.Architectures) != 1) {
 				t.Errorf("Config = %+v", ck.Config)

@@ -20,10 +20,12 @@
 //
 // The file is untrusted. Nothing in it can make the reader panic or read
 // out of bounds, and what it allocates is bounded by the header's length,
-// which is at most MaxHeaderSize: the parsed entries take about three times
-// the header's size (223 MB for a 74 MB header of a million tensors), and
-// nothing is ever allocated from a count or size read from the file. Every
-// problem is a *FormatError wrapping one sentinel error:
+// which is at most MaxHeaderSize. The header is read into memory and parsed
+// in one pass, with no token objects or tree; the parsed entries take about
+// twice the header's size (202 MB of heap for a 99 MB header of 1.3 million
+// tensors, about 1.5 s of CPU time), and nothing is ever allocated from a
+// count or size read from the file. Every problem is a *FormatError wrapping
+// one sentinel error:
 //
 //   - The file holds at least the 8-byte length (ErrFileTooSmall); N is at
 //     most MaxHeaderSize, 100 MB (ErrHeaderTooLarge), and at most the file

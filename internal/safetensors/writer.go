@@ -6,13 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"math/bits"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/embstore/embstore/internal/atomicfile"
+	"github.com/embstore/embstore/internal/errctx"
 )
 
 // A WriteTensor describes one tensor to write with Write or WriteFile. Its
@@ -86,7 +88,7 @@ func write(w io.Writer, file string, metadata map[string]string, tensors []Write
 		case lw.over:
 			return cw.n, &FormatError{File: file, Offset: -1, Tensor: t.Name, Err: ErrSizeMismatch, Detail: fmt.Sprintf("Data wrote more than the tensor's %d bytes", sizes[i])}
 		case err != nil:
-			return cw.n, fmt.Errorf("safetensors: writing tensor %s: %w", quote(t.Name), err)
+			return cw.n, errctx.In("safetensors", "write tensor "+quote(t.Name), err)
 		case lw.left != 0:
 			return cw.n, &FormatError{File: file, Offset: -1, Tensor: t.Name, Err: ErrSizeMismatch, Detail: fmt.Sprintf("Data wrote %d bytes; the tensor holds %d", sizes[i]-lw.left, sizes[i])}
 		}
@@ -98,7 +100,11 @@ func write(w io.Writer, file string, metadata map[string]string, tensors []Write
 		cw.err = bw.Flush()
 	}
 	if cw.err != nil {
-		return cw.n, fmt.Errorf("safetensors: writing: %w", cw.err)
+		var pe *fs.PathError
+		if file != "" && errors.As(cw.err, &pe) { // the temporary file: name the destination
+			return cw.n, fmt.Errorf("safetensors: write %s: %w", file, pe.Err)
+		}
+		return cw.n, fmt.Errorf("safetensors: write: %w", cw.err)
 	}
 	return cw.n, nil
 }
@@ -280,60 +286,46 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteFile writes a safetensors file (see Write) to path atomically: it
-// writes a temporary file in the same directory, syncs it, renames it over
-// path and syncs the directory. On any error the temporary file is removed
-// and path is left as it was; a file already at path is replaced, never
-// truncated, so readers that have it mapped keep their data. The new file
-// has mode 0644.
-func WriteFile(path string, metadata map[string]string, tensors []WriteTensor) (err error) {
-	if _, _, err := planWrite(path, metadata, tensors); err != nil {
-		return err
-	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return err
-	}
-	renamed := false
-	defer func() {
-		if err != nil && !renamed {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = write(tmp, path, metadata, tensors); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	renamed = true
-	return syncDir(dir)
+// WriteFile writes a safetensors file (see Write) to path atomically,
+// replacing a file already there; see WriteFileWith.
+func WriteFile(path string, metadata map[string]string, tensors []WriteTensor) error {
+	return WriteFileWith(path, metadata, tensors, nil)
 }
 
-// syncDir flushes a directory's entries to disk, making a rename in it
-// durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// WriteFileWith writes a safetensors file (see Write) to path through the
+// atomic file writer every embstore writer uses (package atomicfile): a
+// temporary file in the same directory, synced and renamed over path, so
+// that on any error path is left as it was, and a file already at path is
+// replaced, never truncated, so that readers that have it mapped keep their
+// data. The destination rules of atomicfile apply: it must be a regular file
+// or absent, symbolic links are followed, an existing file's mode is kept
+// (a new file gets 0666 minus the umask), o.NoReplace refuses an existing
+// file, o.Inputs the inputs, and the file's size is checked against the free
+// space before the first byte is written. A nil o means the zero Options.
+func WriteFileWith(path string, metadata map[string]string, tensors []WriteTensor, o *atomicfile.Options) (err error) {
+	order, sizes, err := planWrite(path, metadata, tensors)
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
+	header, err := encodeHeader(path, metadata, tensors, order, sizes)
+	if err != nil {
+		return err
 	}
-	return err
+	var opts atomicfile.Options
+	if o != nil {
+		opts = *o
+	}
+	opts.Size = lengthSize + int64(len(header))
+	for _, n := range sizes {
+		opts.Size += n
+	}
+	f, err := atomicfile.Create(path, &opts)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if _, err = write(f, path, metadata, tensors); err != nil {
+		return err
+	}
+	return f.Commit()
 }

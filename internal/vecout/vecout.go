@@ -22,6 +22,9 @@ var Formats = []string{"text", "json", "raw", "npy"}
 type Writer interface {
 	// WriteRows writes len(vals)/dim rows.
 	WriteRows(vals []float32) error
+	// Flush writes what is buffered to the underlying writer, so that a
+	// reader waiting for the rows written so far gets them.
+	Flush() error
 	Close() error
 }
 
@@ -30,8 +33,9 @@ type Writer interface {
 //
 //   - text: one row per line, values separated by spaces, each printed with
 //     the fewest digits that read back as the same float32 (never elided).
-//   - json: a JSON array of arrays of numbers, with the same digits; NaN and
-//     infinities, which JSON cannot hold, are an error.
+//   - json: a JSON array of arrays of numbers, with the same digits. NaN and
+//     infinities, which JSON cannot hold, are written as null, so that the
+//     output stays one valid document whatever the rows hold.
 //   - raw: little-endian float32 values, row-major, nothing else.
 //   - npy: a NumPy .npy file (format 1.0) holding a float32 array of shape
 //     (rows, dim), readable with numpy.load.
@@ -80,6 +84,7 @@ func (t *textWriter) WriteRows(vals []float32) error {
 	return nil
 }
 
+func (t *textWriter) Flush() error { return t.w.Flush() }
 func (t *textWriter) Close() error { return t.w.Flush() }
 
 type jsonWriter struct {
@@ -99,11 +104,12 @@ func (j *jsonWriter) WriteRows(vals []float32) error {
 		}
 		j.buf = append(j.buf, '[')
 		for k, v := range vals[i : i+j.dim] {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return fmt.Errorf("row %d holds %v, which JSON cannot represent; use --format raw or npy", j.rows, v)
-			}
 			if k > 0 {
 				j.buf = append(j.buf, ',')
+			}
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				j.buf = append(j.buf, "null"...)
+				continue
 			}
 			j.buf = AppendFloat(j.buf, v)
 		}
@@ -115,6 +121,8 @@ func (j *jsonWriter) WriteRows(vals []float32) error {
 	}
 	return nil
 }
+
+func (j *jsonWriter) Flush() error { return j.w.Flush() }
 
 func (j *jsonWriter) Close() error {
 	if j.rows == 0 {
@@ -148,6 +156,8 @@ func (r *rawWriter) WriteRows(vals []float32) error {
 	_, err := r.w.Write(b)
 	return err
 }
+
+func (r *rawWriter) Flush() error { return r.w.Flush() }
 
 func (r *rawWriter) Close() error {
 	if r.counted && r.rowsLeft != 0 {
