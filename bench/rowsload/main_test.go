@@ -1,14 +1,14 @@
 package main
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"path/filepath"
 	"testing"
 
-	"github.com/embstore/embstore/internal/pack"
 	"github.com/embstore/embstore/internal/server"
-	"github.com/embstore/embstore/internal/torchinit"
+	"github.com/embstore/embstore/pack"
 )
 
 // TestRowsload runs the load generator for a moment against a real server on
@@ -16,7 +16,7 @@ import (
 func TestRowsload(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "t.emb")
-	if err := pack.Seeded(path, pack.SeedSpec{Rows: 1000, Dim: 16, Seed: 123, Init: torchinit.Embedding()}, nil); err != nil {
+	if err := pack.Seed(context.Background(), path, pack.SeedSpec{Rows: 1000, Dim: 16, Seed: 123}, nil); err != nil {
 		t.Fatal(err)
 	}
 	s, err := server.New(server.Config{})
