@@ -226,7 +226,7 @@ type TokenizerError struct {
 }
 
 func (e *TokenizerError) Error() string {
-	return fmt.Sprintf("pack: tokenizer %s: %v", e.Path, e.Err)
+	return fmt.Sprintf("tokenizer %s: %v", e.Path, e.Err)
 }
 
 // Unwrap returns why the tokenizer cannot be used.
