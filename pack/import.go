@@ -161,7 +161,10 @@ type SourceFile struct {
 // scale, compute dtype) come from the spec, else from embstore's own keys
 // in the source's __metadata__ (a table Export wrote), else from
 // config.json beside the weights; the metadata records each and where it
-// came from. dst must not be any file the import reads.
+// came from. The tokenizer beside the weights, or spec.Tokenizer, is stored
+// with the table (see ImportSpec.Tokenizer), and the pooling that
+// sentence-transformers' or model2vec's files give is recorded. dst must
+// not be any file the import reads.
 func Import(ctx context.Context, dst string, spec ImportSpec, o *Options) (*ImportInfo, error) {
 	o = opts(o)
 	if spec.DType != 0 && !spec.DType.Valid() {
