@@ -410,3 +410,46 @@ func boolText(b bool) string {
 	}
 	return "false"
 }
+
+// TestSeedBERTVocabTxt attaches BERT's vocab.txt (with its
+// tokenizer_config.json, which says to lowercase) to a seeded table: the
+// tokenizer stored is the WordPiece one transformers builds from them.
+func TestSeedBERTVocabTxt(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string][]byte{"vocab.txt": refFile(t, "bert/vocab.txt"), "tokenizer_config.json": refFile(t, "bert/tokenizer_config.json")})
+	path := filepath.Join(t.TempDir(), "bert.emb")
+	if err := Seed(ctx, path, SeedSpec{Rows: 30522, Dim: 4, Seed: 1, Tokenizer: dir}, nil); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := tableOf(t, path).Tokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := tk.Encode(nil, "Hello World", true); !slices.Equal(ids, []int64{101, 7592, 2088, 102}) {
+		t.Errorf("BERT: %v; want [101 7592 2088 102]", ids)
+	}
+	if p, _ := provenanceOf(t, path); p.Tokenizer == nil || p.Tokenizer.Source != "vocab.txt" {
+		t.Errorf("tokenizer metadata %+v", p.Tokenizer)
+	}
+}
+
+// TestShardRefusesTokenizerTables records what Shard does with a table
+// that has a tokenizer and vocabulary today: it refuses it, naming the
+// section, and writes nothing (splitting those sections is not written
+// yet).
+func TestShardRefusesTokenizerTables(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string][]byte{"tokenizer.json": []byte(tinyTokenizer)})
+	src := filepath.Join(dir, "t.emb")
+	if err := Seed(ctx, src, SeedSpec{Rows: 10, Dim: 4, Seed: 1, Tokenizer: filepath.Join(dir, "tokenizer.json")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "shards")
+	_, err := Shard(ctx, src, out, ShardSpec{Shards: 2}, nil)
+	if err == nil || !strings.Contains(err.Error(), "section vocabulary: this embpack cannot split it") {
+		t.Fatalf("Shard of a table with a tokenizer: %v", err)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("Shard left %d files", len(entries))
+	}
+}
