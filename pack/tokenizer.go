@@ -110,15 +110,12 @@ func readTokenizer(path string) (*attached, error) {
 			}
 		}
 	}
-	if only != "" && f.TokenizerJSON == nil && f.VocabJSON == nil && f.Merges == nil && f.VocabTxt == nil {
-		return nil, &TokenizerError{Path: path, Err: fmt.Errorf("%w", fs.ErrNotExist)}
-	}
 	doc, src, err := tokenizer.Canonical(f)
 	if err != nil {
 		return nil, &TokenizerError{Path: path, Err: err}
 	}
-	tk, err := tokenizer.Load(doc)
-	if err != nil { // Canonical checked it; kept for safety
+	tk, err := tokenizer.Load(doc) // Canonical loaded it once to check it; this is the one kept
+	if err != nil {
 		return nil, &TokenizerError{Path: path, Err: err}
 	}
 	sum := sha256.Sum256(doc)
