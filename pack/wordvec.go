@@ -98,22 +98,6 @@ type WordVectorSpec struct {
 	Workers int
 }
 
-// VocabularyInfo is the "vocabulary" metadata of a table with a vocabulary
-// section: where its strings came from and what was done to them.
-type VocabularyInfo struct {
-	// Source is "tokenizer" or the word-vector format read:
-	// "word2vec", "word2vec-text", "glove", "fasttext-vec", "fasttext-bin".
-	Source string `json:"source"`
-	// InvalidUTF8 counts the strings kept that are not valid UTF-8.
-	InvalidUTF8 int64 `json:"invalid_utf8,omitempty"`
-	// Duplicates counts the rows dropped because their word came earlier
-	// (the first row of a word is kept, as gensim keeps it).
-	Duplicates int64 `json:"duplicates,omitempty"`
-	// DuplicateWords lists the first 100 dropped words (JSON strings: a
-	// byte that is not UTF-8 reads as U+FFFD).
-	DuplicateWords []string `json:"duplicate_words,omitempty"`
-}
-
 // WordVectorInfo is the "word_vectors" metadata of a table imported from a
 // word-vector file, and what ImportWordVectors returns.
 type WordVectorInfo struct {

@@ -56,7 +56,7 @@ func addWordVectorFlags(fs *pflag.FlagSet) *wordVectorFlags {
 }
 
 // checkpointFlags are the flags that only a checkpoint import takes.
-var checkpointFlags = []string{"list", "tensor", "positions-tensor", "no-positions", "shape", "position-offset", "scale", "compute-dtype"}
+var checkpointFlags = []string{"list", "tensor", "positions-tensor", "no-positions", "tokenizer", "no-tokenizer", "shape", "position-offset", "scale", "compute-dtype"}
 
 // wordVectorFlagNames are the flags that only a word-vector import takes.
 var wordVectorFlagNames = []string{"from", "member", "strict-utf8", "skip-bad-lines", "workers"}

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/tokenizer"
 )
 
@@ -96,12 +98,33 @@ func printSections(w io.Writer, info inspectJSON) {
 	if info.Norms {
 		fmt.Fprintf(w, "norms\tone per token row\n")
 	}
+	// The metadata's keys for text inputs (pack.Provenance).
+	var md struct {
+		Pooling   *pack.Pooling       `json:"pooling"`
+		Tokenizer *pack.TokenizerInfo `json:"tokenizer"`
+	}
+	_ = json.Unmarshal(info.Metadata, &md)
 	t := info.Tokenizer
 	if t == nil {
 		fmt.Fprintf(w, "tokenizer\tnone\n")
-		return
+	} else {
+		printTokenizer(w, t, md.Tokenizer)
 	}
-	fmt.Fprintf(w, "tokenizer\ttokenizer.json of %s (%s compressed)\n", humanBytes(t.Bytes), humanBytes(t.CompressedBytes))
+	if md.Pooling != nil {
+		fmt.Fprintf(w, "pooling\t%s (the default for text inputs)\n", describePooling(*md.Pooling))
+	} else if t != nil {
+		fmt.Fprintf(w, "pooling\tmean (not recorded: the default for text inputs)\n")
+	}
+}
+
+// printTokenizer prints a tokenizer section and, if the metadata has one,
+// its "tokenizer" key.
+func printTokenizer(w io.Writer, t *tokenizerJSON, src *pack.TokenizerInfo) {
+	from := ""
+	if src != nil {
+		from = fmt.Sprintf(", from %s, sha256 %s", src.Source, src.SHA256)
+	}
+	fmt.Fprintf(w, "tokenizer\ttokenizer.json of %s (%s compressed)%s\n", humanBytes(t.Bytes), humanBytes(t.CompressedBytes), from)
 	if t.Error != "" {
 		fmt.Fprintf(w, "\tthis embpack cannot use it: %s\n", t.Error)
 		return
