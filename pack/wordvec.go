@@ -77,8 +77,15 @@ type WordVectorSpec struct {
 	// Src is the file: word2vec binary or text, GloVe, fastText .vec or
 	// .bin, plain or compressed with gzip, bzip2 or zstd, or in a zip
 	// archive (all detected by their magic bytes). It must be a regular
-	// file: a named pipe is refused rather than waited on.
+	// file: a named pipe is refused rather than waited on (read one through
+	// Stream).
 	Src string
+	// Stream, if not nil, is read instead of the file Src (which then only
+	// names the source in errors and the metadata): a pipe, standard input.
+	// Text and word2vec binary stream as from a file; a zip archive cannot be
+	// read (it needs random access), and a fastText .bin is held in memory
+	// (its word and bucket rows) before its rows are written.
+	Stream io.Reader
 	// Format names the format; DetectWordVectors ("") detects it by
 	// content.
 	Format WordVectorFormat
@@ -103,7 +110,7 @@ type WordVectorSpec struct {
 type WordVectorInfo struct {
 	Format      string   `json:"format"`                // the format read (detected or named)
 	Source      string   `json:"source"`                // the file's base name
-	Size        int64    `json:"size"`                  // its size in bytes, as stored
+	Size        int64    `json:"size"`                  // its size in bytes, as stored (a stream: the bytes read)
 	Compression []string `json:"compression,omitempty"` // compressions undone, outermost first
 	Member      string   `json:"member,omitempty"`      // the zip member read
 	HeaderRows  int64    `json:"header_rows,omitempty"` // rows the header claims (0: no header, GloVe)
@@ -187,8 +194,16 @@ func ImportWordVectors(ctx context.Context, dst string, spec WordVectorSpec, o *
 		return nil, err
 	}
 	srcErr := func(err error) error { return fmt.Errorf("%s: %w", spec.Src, err) }
-	r, err := wordvec.Open(spec.Src, &wordvec.Options{Format: wf, Member: spec.Member,
-		StrictUTF8: spec.StrictUTF8, SkipBadLines: spec.SkipBadLines, Workers: spec.Workers})
+	ropts := &wordvec.Options{Format: wf, Member: spec.Member,
+		StrictUTF8: spec.StrictUTF8, SkipBadLines: spec.SkipBadLines, Workers: spec.Workers}
+	var r *wordvec.Reader
+	var inputs []string
+	if spec.Stream != nil {
+		r, err = wordvec.NewReader(spec.Stream, ropts)
+	} else {
+		r, err = wordvec.Open(spec.Src, ropts)
+		inputs = []string{spec.Src}
+	}
 	if err != nil {
 		var fe *wordvec.FormatError
 		if errors.As(err, &fe) {
@@ -229,7 +244,7 @@ func ImportWordVectors(ctx context.Context, dst string, spec WordVectorSpec, o *
 		}
 	}
 	fw, err := format.CreateWith(dst, layout, &format.CreateOptions{
-		NoReplace: o.NoReplace, Inputs: []string{spec.Src},
+		NoReplace: o.NoReplace, Inputs: inputs,
 		// A bound that is not a header's count (GloVe's, from the size of
 		// the file or none) can be far above the rows to come.
 		NoReserve: !fromHeader,
@@ -305,6 +320,9 @@ func ImportWordVectors(ctx context.Context, dst string, spec WordVectorSpec, o *
 		}
 	}
 
+	if info.Size < 0 {
+		info.Size, _ = r.SourceBytes()
+	}
 	info.Rows, info.Lines, info.BlankLines, info.SkippedLines, info.Labels = st.Rows, st.Lines, st.BlankLines, st.SkippedLines, st.Labels
 	info.Vocabulary.InvalidUTF8, info.Vocabulary.Duplicates = st.InvalidUTF8, st.Duplicates
 	for _, w := range st.DuplicateWords {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -507,4 +508,39 @@ func TestExportWordVectorsRefusals(t *testing.T) {
 		t.Error("export to fasttext-bin succeeded")
 	}
 	onlyFiles(t, "refused exports", dir, "seed.emb")
+}
+
+// TestImportWordVectorsStream: a source read from a stream (a pipe,
+// standard input) gives the table a file gives, fastText .bin included;
+// a zip archive, which needs random access, is refused.
+func TestImportWordVectorsStream(t *testing.T) {
+	e := loadWV(t)
+	for _, name := range []string{"w2v.txt.bz2", "w2v.bin.gz", "glove.txt.zst", "ft.bin", "ft.bin.gz"} {
+		b, err := os.ReadFile(filepath.Join(wvDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(t.TempDir(), "s.emb")
+		// A plain io.Reader (no ReaderAt): what a pipe gives.
+		info, err := ImportWordVectors(context.Background(), dst, WordVectorSpec{Src: "stdin", Stream: io.MultiReader(bytes.NewReader(b))}, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		tc := readTable(t, dst)
+		want := e.Files[name]
+		if shaHex(vecBytes(tc.vecs)) != want.VectorsSHA256 || shaHex(bytes.Join(tc.words, []byte("\n"))) != want.WordsSHA256 {
+			t.Errorf("%s from a stream: the table differs from gensim's vectors", name)
+		}
+		if info.Size != int64(len(b)) && !strings.HasPrefix(name, "ft.bin") {
+			t.Errorf("%s: size %d, the stream had %d bytes", name, info.Size, len(b))
+		}
+		if strings.HasPrefix(name, "ft.bin") && info.Subwords == nil {
+			t.Errorf("%s: no subwords", name)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(wvDir, "glove.zip"))
+	_, err := ImportWordVectors(context.Background(), filepath.Join(t.TempDir(), "z.emb"), WordVectorSpec{Src: "stdin", Stream: io.MultiReader(bytes.NewReader(b))}, nil)
+	if err == nil || !strings.Contains(err.Error(), "random access") {
+		t.Errorf("zip from a stream: %v", err)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/embstore/embstore/internal/regfile"
 	"github.com/embstore/embstore/pack"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 )
 
 // The word-vector side of 'embpack import': word2vec, GloVe and fastText
@@ -34,7 +35,11 @@ not valid UTF-8 are kept as bytes: both are counted in the summary and the
 metadata. A bad line (a wrong number of values, a value that is not a number)
 stops the import naming its line, unless --skip-bad-lines; a header that
 claims more or fewer rows than the file has is an error saying both.
-Quantised fastText models (.ftz) are refused: use the model's .bin or .vec.`
+Quantised fastText models (.ftz) are refused: use the model's .bin or .vec.
+SRC - reads word vectors from standard input (zcat vectors.txt.gz | embpack
+import - -o t.emb, with --from if the content does not tell): not a zip
+archive, which needs random access; a fastText .bin is held in memory first.
+A named pipe given by name is refused, as every other command refuses one.`
 
 // wordVectorFlags are import's flags for word vectors.
 type wordVectorFlags struct {
@@ -65,7 +70,7 @@ var wordVectorFlagNames = []string{"from", "member", "strict-utf8", "skip-bad-li
 // or the file is neither a safetensors file (an 8-byte header length, then
 // "{") nor a JSON index, nor a directory (a checkpoint).
 func isWordVectors(fs *pflag.FlagSet, src string) (bool, error) {
-	if fs.Changed("from") {
+	if fs.Changed("from") || src == "-" {
 		return true, nil
 	}
 	st, err := os.Stat(src)
@@ -101,6 +106,11 @@ func runImportWordVectors(e env, fs *pflag.FlagSet, wv *wordVectorFlags, src, ou
 	if err := cli.TableOutput(out); err != nil {
 		return err
 	}
+	if src == "-" {
+		if f, ok := e.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return cli.Usagef("SRC -: standard input is a terminal; pipe the word vectors in")
+		}
+	}
 	spec := pack.WordVectorSpec{Src: src, Format: pack.WordVectorFormat(*wv.from), Member: *wv.member,
 		StrictUTF8: *wv.strictUTF8, SkipBadLines: *wv.skipBadLines, Workers: *wv.workers}
 	if fs.Changed("from") && (*wv.from == "" || *wv.from == "auto") {
@@ -112,6 +122,9 @@ func runImportWordVectors(e env, fs *pflag.FlagSet, wv *wordVectorFlags, src, ou
 	var err error
 	if spec.DType, err = format.ParseDType(dtypeStr); err != nil {
 		return cli.Usagef("--dtype: %v", err)
+	}
+	if src == "-" {
+		spec.Src, spec.Stream = "standard input", e.Stdin
 	}
 	progress, finish := cli.NewProgress(e.Stderr, quiet, "importing")
 	start := time.Now()

@@ -68,3 +68,17 @@ func TestImportWordVectorsCLI(t *testing.T) {
 		t.Error("a refused import left a table")
 	}
 }
+
+// TestImportWordVectorsStdin: SRC - reads word vectors from standard input.
+func TestImportWordVectorsStdin(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(wvDir, "w2v.txt.zst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "s.emb")
+	var stdout, stderr strings.Builder
+	code := run([]string{"import", "-", "-o", out}, env{Stdin: strings.NewReader(string(b)), Stdout: &stdout, Stderr: &stderr})
+	if code != 0 || !strings.Contains(stderr.String(), "word2vec-text (zstd): 212 words of dim 12") {
+		t.Errorf("import -: %d %s", code, stderr.String())
+	}
+}
