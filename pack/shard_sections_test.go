@@ -326,3 +326,30 @@ func leftNothing(t *testing.T, dir string) {
 		t.Errorf("a refused split left %d files in %s", len(entries), dir)
 	}
 }
+
+// TestConvertShardWithTokenizer checks that converting a shard that has a
+// tokenizer is refused (the copy is not a shard, so the table's token ids
+// would not fit its rows), as is giving one a tokenizer, and that dropping
+// the tokenizer is allowed.
+func TestConvertShardWithTokenizer(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "words.emb")
+	wordTable(t, src)
+	m, err := Shard(ctx, src, filepath.Join(dir, "s"), ShardSpec{Name: "tab", Shards: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shard := filepath.Join(dir, "s", m.Shards[1].File)
+	out := t.TempDir()
+	writeFiles(t, dir, map[string][]byte{"tok.json": []byte(tinyTokenizer)})
+	for _, spec := range []ConvertSpec{{DType: format.F16}, {Tokenizer: filepath.Join(dir, "tok.json")}} {
+		_, err := ConvertWith(ctx, filepath.Join(out, "c.emb"), shard, spec, nil)
+		if err == nil || !strings.Contains(err.Error(), "is shard 1 of 2 of table tab with a tokenizer") {
+			t.Errorf("%+v: %v", spec, err)
+		}
+	}
+	leftNothing(t, out)
+	if _, err := ConvertWith(ctx, filepath.Join(out, "c.emb"), shard, ConvertSpec{NoTokenizer: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
