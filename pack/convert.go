@@ -8,6 +8,7 @@ import (
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/errctx"
+	"github.com/embstore/embstore/internal/shardmeta"
 )
 
 // ConversionInfo is the "conversion" metadata of a converted table.
@@ -96,6 +97,13 @@ func ConvertWith(ctx context.Context, dst, src string, spec ConvertSpec, o *Opti
 		prov.Pooling, prov.Vocabulary, prov.Tokenizer = old.Pooling, old.Vocabulary, old.Tokenizer
 	}
 	_, hasTok := in.Section(format.SectionTokenizer)
+	if d, err := shardmeta.Parse(orig); err == nil && (spec.Tokenizer != "" || hasTok && !spec.NoTokenizer) {
+		// The copy is no shard (its metadata records the shard under
+		// "conversion"), so a tokenizer with the whole table's ids would not
+		// fit its rows; a given one would number them from the wrong row.
+		return nil, fmt.Errorf("%s is shard %d of %d of table %s with a tokenizer: convert the whole table (embpack unshard), then shard it again, or drop the tokenizer (NoTokenizer)",
+			src, d.Info.Index, d.Info.Count, d.Info.Table)
+	}
 
 	// The tokenizer and vocabulary: kept as stored, replaced or dropped.
 	var tok *attached

@@ -432,24 +432,3 @@ func TestSeedBERTVocabTxt(t *testing.T) {
 		t.Errorf("tokenizer metadata %+v", p.Tokenizer)
 	}
 }
-
-// TestShardRefusesTokenizerTables records what Shard does with a table
-// that has a tokenizer and vocabulary today: it refuses it, naming the
-// section, and writes nothing (splitting those sections is not written
-// yet).
-func TestShardRefusesTokenizerTables(t *testing.T) {
-	dir := t.TempDir()
-	writeFiles(t, dir, map[string][]byte{"tokenizer.json": []byte(tinyTokenizer)})
-	src := filepath.Join(dir, "t.emb")
-	if err := Seed(ctx, src, SeedSpec{Rows: 10, Dim: 4, Seed: 1, Tokenizer: filepath.Join(dir, "tokenizer.json")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "shards")
-	_, err := Shard(ctx, src, out, ShardSpec{Shards: 2}, nil)
-	if err == nil || !strings.Contains(err.Error(), "section vocabulary: this embpack cannot split it") {
-		t.Fatalf("Shard of a table with a tokenizer: %v", err)
-	}
-	if entries, _ := os.ReadDir(out); len(entries) != 0 {
-		t.Errorf("Shard left %d files", len(entries))
-	}
-}

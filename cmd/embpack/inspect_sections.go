@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/internal/shardmeta"
 	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/tokenizer"
 )
@@ -69,7 +70,8 @@ func describeSections(info *inspectJSON, r *format.Reader) {
 }
 
 // loadTokenizer decompresses and loads the table's tokenizer, and checks
-// that its ids fit the table.
+// that its ids fit the table: for a shard (embpack shard), which carries
+// the whole table's tokenizer, the whole table's rows.
 func loadTokenizer(r *format.Reader) (*tokenizer.Tokenizer, error) {
 	doc, err := r.TokenizerJSON()
 	if err != nil {
@@ -79,8 +81,12 @@ func loadTokenizer(r *format.Reader) (*tokenizer.Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n := int64(tk.VocabSize()); n > r.Rows {
-		return nil, fmt.Errorf("the tokenizer has ids up to %d; the table has %d rows", n-1, r.Rows)
+	rows, table := r.Rows, "the table"
+	if d, err := shardmeta.Parse(r.Metadata()); err == nil && d.Info.Validate(r.Rows) == nil {
+		rows, table = d.Info.RowsTotal, fmt.Sprintf("table %s, of which this is shard %d of %d,", d.Info.Table, d.Info.Index, d.Info.Count)
+	}
+	if n := int64(tk.VocabSize()); n > rows {
+		return nil, fmt.Errorf("the tokenizer has ids up to %d; %s has %d rows", n-1, table, rows)
 	}
 	return tk, nil
 }
