@@ -13,7 +13,7 @@ import (
 // does.
 type Provenance struct {
 	Creator    string          `json:"creator"`              // program that wrote the file, e.g. "embpack 0.1.0"
-	Source     string          `json:"source"`               // "seed", "safetensors" or "convert" ("shard" for shards: see Shard)
+	Source     string          `json:"source"`               // "seed", "safetensors", "convert", a word-vector format ("word2vec", "glove", ...; see ImportWordVectors) or "shard" (see Shard)
 	Seed       *SeedSource     `json:"seed,omitempty"`       // for seeded tables
 	Import     *ImportInfo     `json:"import,omitempty"`     // for imported tables
 	Conversion *ConversionInfo `json:"conversion,omitempty"` // for converted tables, and seeded ones stored as f16, bf16 or int8
@@ -23,6 +23,8 @@ type Provenance struct {
 	Pooling    *Pooling        `json:"pooling,omitempty"`    // how text inputs are pooled, when the source says
 	Vocabulary *VocabularyInfo `json:"vocabulary,omitempty"` // where the vocabulary section came from
 	Tokenizer  *TokenizerInfo  `json:"tokenizer,omitempty"`  // where the tokenizer section came from
+
+	WordVectors *WordVectorInfo `json:"word_vectors,omitempty"` // for tables imported from word vectors (ImportWordVectors)
 }
 
 // Pooling is the "pooling" metadata: how a model turns the rows of a text's
@@ -45,8 +47,10 @@ type VocabularyInfo struct {
 	// are).
 	InvalidUTF8 int64 `json:"invalid_utf8,omitempty"`
 	// Duplicates counts rows left without a string because another row has
-	// it (a vocabulary maps each string to one row); DuplicateWords lists
-	// the first 100 such strings.
+	// it (a vocabulary maps each string to one row), or, for word vectors,
+	// rows dropped because their word came earlier (the first row is kept,
+	// as gensim keeps it); DuplicateWords lists the first 100 such strings
+	// (as JSON strings: a byte that is not UTF-8 reads as U+FFFD).
 	Duplicates     int64    `json:"duplicates,omitempty"`
 	DuplicateWords []string `json:"duplicate_words,omitempty"`
 }

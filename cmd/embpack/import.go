@@ -17,7 +17,7 @@ import (
 
 var importCommand = cli.Command{
 	Name:     "embpack import",
-	Synopsis: "embpack import SRC -o FILE [--tensor NAME] [--positions-tensor NAME] [--tokenizer PATH | --no-tokenizer] [--dtype f32] [--force] [flags]\n       embpack import --list SRC",
+	Synopsis: "embpack import SRC -o FILE [--tensor NAME] [--positions-tensor NAME] [--tokenizer PATH | --no-tokenizer] [--dtype f32] [--force] [flags]\n       embpack import --list SRC\n       embpack import VECTORS -o FILE [--from FORMAT] [--strict-utf8] [--skip-bad-lines] [--dtype f32]",
 	Help: `
 Import turns the embedding table of a safetensors checkpoint into a table
 file. SRC is a .safetensors file, a sharded checkpoint's
@@ -68,7 +68,8 @@ for text inputs.
 
 The table's metadata records the source files with their SHA-256, the tensor
 names, source dtypes, the conversion applied, the conventions, the
-tokenizer's source and SHA-256, and the source's __metadata__.`,
+tokenizer's source and SHA-256, and the source's __metadata__.
+` + importWordVectorsHelp,
 }
 
 func runImport(e env, args []string) error {
@@ -87,6 +88,7 @@ func runImport(e env, args []string) error {
 	out := fs.StringP("output", "o", "", "write the table to `FILE`")
 	force := fs.BoolP("force", "f", false, "replace FILE if it exists")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing on success but warnings; no progress bar")
+	wv := addWordVectorFlags(fs)
 	if err := cli.Parse(fs, importCommand, args, e.Stdout); err != nil {
 		return err
 	}
@@ -94,6 +96,16 @@ func runImport(e env, args []string) error {
 		return cli.Usagef("want exactly one SRC, got %d arguments", fs.NArg())
 	}
 	src := fs.Arg(0)
+	if isWV, err := isWordVectors(fs, src); err != nil {
+		return err
+	} else if isWV {
+		return runImportWordVectors(e, fs, wv, src, *out, *dtypeStr, *force, *quiet)
+	}
+	for _, name := range wordVectorFlagNames {
+		if fs.Changed(name) {
+			return cli.Usagef("--%s applies to word vectors, and %s is a safetensors checkpoint", name, src)
+		}
+	}
 	if *list {
 		return listTensors(e, src)
 	}
