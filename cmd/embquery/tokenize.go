@@ -248,5 +248,7 @@ type lineError struct {
 	err  error
 }
 
-func (e *lineError) Error() string { return "line " + strconv.Itoa(e.line) + " of " + e.name + ": " + e.err.Error() }
+func (e *lineError) Error() string {
+	return "line " + strconv.Itoa(e.line) + " of " + e.name + ": " + e.err.Error()
+}
 func (e *lineError) Unwrap() error { return e.err }
