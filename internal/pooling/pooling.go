@@ -109,9 +109,9 @@ func Pick(dst, ids, starts []int64, m Mode) []int64 {
 	return dst
 }
 
-// Normalize divides each row of dim values of vals by its Euclidean norm
-// (computed in float64, at least 1e-12), as torch.nn.functional.normalize
-// does.
+// Normalize scales each row of dim values of vals to unit L2 norm, as TEI's
+// normalize (and torch.nn.functional.normalize, eps 1e-12) does: the norm is
+// summed in float64 and every value divided by max(norm, 1e-12) in float32.
 func Normalize(vals []float32, dim int) {
 	for r := 0; r+dim <= len(vals); r += dim {
 		row := vals[r : r+dim]
