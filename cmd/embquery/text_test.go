@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/pooling"
@@ -697,5 +700,39 @@ func TestBagWordsArithmetic(t *testing.T) {
 			}
 			sameBits(t, fmt.Sprintf("bagWords %v %+v", offsets, o), got, want)
 		}
+	}
+}
+
+// TestServeTextInputs: embquery serve tokenizes text inputs with each
+// table's own tokenizer, and /v1/embeddings gives what embquery embed gives,
+// bit for bit, with the table's default pooling.
+func TestServeTextInputs(t *testing.T) {
+	r := tokTable(t, "bert", 8, nil)
+	m := tokTable(t, "gpt2", 8, []byte(`{"pooling": {"mode": "last", "normalize": true}}`))
+	p := startServe(t, "--table", "bert="+r.path, "--table", "gpt2="+m.path)
+	defer func() {
+		p.signal(t, syscall.SIGTERM)
+		p.wait(t, 20*time.Second)
+	}()
+	texts := []string{"Hello world", "The ferry left the harbor an hour late."}
+	for _, c := range []struct{ model, path string }{{"bert", r.path}, {"gpt2", m.path}} {
+		body, _ := json.Marshal(map[string]any{"model": c.model, "input": texts, "encoding_format": "float"})
+		resp, err := http.Post("http://"+p.addr+"/v1/embeddings", "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Data []struct {
+				Embedding []float32 `json:"embedding"`
+			} `json:"data"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || len(out.Data) != 2 {
+			t.Fatalf("%s: %d %v", c.model, resp.StatusCode, err)
+		}
+		want := runRaw(t, "", "embed", c.path, "--text", texts[0], "--text", texts[1])
+		got := append(out.Data[0].Embedding, out.Data[1].Embedding...)
+		sameBits(t, "serve "+c.model+" vs embed", got, want)
 	}
 }
