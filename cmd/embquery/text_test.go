@@ -60,7 +60,21 @@ type refTable struct {
 var (
 	tokDocsMu sync.Mutex
 	tokDocs   = map[string][]byte{}
+	tokLoaded = map[string]*tokenizer.Tokenizer{}
+
+	// Tables written by tokTable, shared by the tests (they only read
+	// them), in a directory TestMain removes.
+	tablesMu  sync.Mutex
+	tables    = map[string]refTable{}
+	tablesDir string
 )
+
+// removeSharedTables removes the tables tokTable wrote; TestMain calls it.
+func removeSharedTables() {
+	if tablesDir != "" {
+		os.RemoveAll(tablesDir)
+	}
+}
 
 // canonicalDoc is NAME's canonical tokenizer.json (its tokenizer.json with
 // its tokenizer_config.json), what an import stores in the table.
@@ -87,15 +101,36 @@ func canonicalDoc(t testing.TB, name string) []byte {
 // and metadata md (nil: none).
 func tokTable(t testing.TB, name string, dim int, md []byte) refTable {
 	t.Helper()
+	key := fmt.Sprintf("%s-%d-%s", name, dim, md)
+	tablesMu.Lock()
+	defer tablesMu.Unlock()
+	if r, ok := tables[key]; ok {
+		return r
+	}
+	if tablesDir == "" {
+		d, err := os.MkdirTemp("", "embquery-text-test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tablesDir = d
+	}
 	doc := canonicalDoc(t, name)
-	tk, err := tokenizer.Load(doc)
-	if err != nil {
-		t.Fatal(err)
+	tokDocsMu.Lock()
+	tk := tokLoaded[name]
+	tokDocsMu.Unlock()
+	if tk == nil {
+		var err error
+		if tk, err = tokenizer.Load(doc); err != nil {
+			t.Fatal(err)
+		}
+		tokDocsMu.Lock()
+		tokLoaded[name] = tk
+		tokDocsMu.Unlock()
 	}
 	vocab, ok := tk.Vocabulary()
 	rows := int64(len(vocab))
 	const positions = 64
-	r := refTable{path: filepath.Join(t.TempDir(), name+".emb"), dim: dim, tk: tk}
+	r := refTable{path: filepath.Join(tablesDir, fmt.Sprintf("%s-%d.emb", name, len(tables))), dim: dim, tk: tk}
 	fw, err := format.Create(r.path, format.Layout{Rows: rows, Dim: dim, Positions: positions, Vocabulary: true})
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +180,7 @@ func tokTable(t testing.TB, name string, dim int, md []byte) refTable {
 	if err := fw.Commit(); err != nil {
 		t.Fatal(err)
 	}
+	tables[key] = r
 	return r
 }
 
@@ -324,7 +360,7 @@ func TestTokenizeFormats(t *testing.T) {
 
 // TestTextErrors: one line on stderr and a non-zero status for each mistake.
 func TestTextErrors(t *testing.T) {
-	r := tokTable(t, "gpt2", 2, nil)
+	r := tokTable(t, "bert", 2, nil)
 	plain, _, _ := seedTable(t, 10, 2, 0)
 	for _, c := range []struct {
 		in   string
@@ -341,20 +377,20 @@ func TestTextErrors(t *testing.T) {
 		{"", []string{"tokenize", r.path, "--format", "csv"}, 2, `--format "csv": want ids, json or tokens`},
 		{"", []string{"tokenize", r.path, "--text", "x", "--jsonl"}, 2, "--jsonl"},
 		{"\"ok\"\nnot json\n", []string{"tokenize", r.path, "--jsonl"}, 1, `line 2 of standard input is not a JSON string (it starts "not json")`},
-		{"", []string{"decode", r.path, "--ids", "50257"}, 1, "50257"},
+		{"", []string{"decode", r.path, "--ids", "30522"}, 1, "30522"},
 		{"1 2\n3 x\n", []string{"decode", r.path}, 1, "line 2 of standard input"},
-		{"", []string{"lookup", r.path, "--token", "Ġworld", "--token", "nope"}, 1, `--token "nope" (token 2): not in the vocabulary of`},
+		{"", []string{"lookup", r.path, "--token", "hello", "--token", "zqxv"}, 1, `--token "zqxv" (token 2): not in the vocabulary of`},
 		{"", []string{"lookup", r.path, "--text", "x", "--ids", "1"}, 2, "give one of --ids, --text, --token, --word and --words"},
 		{"", []string{"lookup", r.path, "--word", "x", "--positions"}, 2, "words have none"},
 		{"", []string{"lookup", r.path, "--ids", "1", "--add-special-tokens=false"}, 2, "--add-special-tokens goes with --text"},
-		{"", []string{"lookup", r.path, "--word", "nope"}, 1, `word "nope" (--word 1) is not in the vocabulary of ` + r.path + ", which has no subword table"},
-		{"world\n\n", []string{"lookup", r.path, "--words"}, 1, "line 2 of standard input is empty; want one word per line"},
+		{"", []string{"lookup", r.path, "--word", "zqxv"}, 1, `word "zqxv" (--word 1) is not in the vocabulary of ` + r.path + ", which has no subword table"},
+		{"hello\n\n", []string{"lookup", r.path, "--words"}, 1, "line 2 of standard input is empty; want one word per line"},
 		{"", []string{"embed", r.path, "--text", "x", "--pooling", "sum"}, 2, `--pooling "sum": want mean, max, cls or last`},
-		{"", []string{"embed", r.path, "--text", ""}, 1, "text 1: the text makes no tokens"},
-		{"a\n\n", []string{"embed", r.path}, 1, "line 2 of standard input: the text makes no tokens"},
+		{"", []string{"embed", r.path, "--text", "", "--add-special-tokens=false"}, 1, "text 1: the text makes no tokens"},
+		{"a\n\n", []string{"embed", r.path, "--add-special-tokens=false"}, 1, "line 2 of standard input: the text makes no tokens"},
 		{"", []string{"bag", r.path, "--text", "x", "--bag-size", "1"}, 2, "each text is one bag"},
 		{"", []string{"bag", r.path, "--word", "x", "--padding-idx", "1"}, 2, "--padding-idx applies to ids and texts"},
-		{"", []string{"bag", r.path, "--word", "Ġworld", "--word", "nope"}, 1, `word "nope" (word 2) is not in the vocabulary`},
+		{"", []string{"bag", r.path, "--word", "hello", "--word", "zqxv"}, 1, `word "zqxv" (word 2) is not in the vocabulary`},
 	} {
 		code, out, errOut := runCmd(t, c.in, c.args...)
 		if code != c.code || !strings.Contains(errOut, c.msg) || strings.Count(errOut, "\n") != 1+boolInt(c.code == 2) {
@@ -364,7 +400,7 @@ func TestTextErrors(t *testing.T) {
 	}
 	// Bad metadata pooling: an error naming the file, unless the flags say
 	// both.
-	bad := tokTable(t, "gpt2", 2, []byte(`{"pooling": {"mode": "weighted"}}`))
+	bad := tokTable(t, "bert", 2, []byte(`{"pooling": {"mode": "weighted"}}`))
 	if code, _, errOut := runCmd(t, "", "embed", bad.path, "--text", "x"); code != 1 || !strings.Contains(errOut, bad.path+`: metadata "pooling": pooling mode "weighted"`) {
 		t.Errorf("embed with bad metadata pooling: %d %q", code, errOut)
 	}
@@ -396,14 +432,14 @@ func TestTextLookups(t *testing.T) {
 	texts, cases := refCases(t, "gpt2")
 	// lookup --text equals the rows of the reference ids, and lookup
 	// --ids of them; with --positions, the positional rows are added.
-	for _, c := range cases[:6] {
+	for k, c := range cases[:3] {
 		text := texts[c.TextIndex]
 		if len(c.IDsSpecial) == 0 {
 			continue
 		}
 		got := runRaw(t, "", "lookup", r.path, "--text", text)
 		sameBits(t, fmt.Sprintf("lookup --text %q", text), got, r.rows(c.IDsSpecial))
-		if len(c.IDsSpecial) <= 64 {
+		if k == 0 {
 			got = runRaw(t, "", "lookup", r.path, "--text", text, "--positions")
 			want := runRaw(t, "", "lookup", r.path, "--ids", idList(c.IDsSpecial), "--positions")
 			sameBits(t, fmt.Sprintf("lookup --text %q --positions", text), got, want)
@@ -432,7 +468,11 @@ func TestTextLookups(t *testing.T) {
 	dim := r.dim
 	embedded := map[string][]float32{}
 	for _, p := range pooling.Names {
-		embedded[p] = runRaw(t, jsonl(some), "embed", r.path, "--jsonl", "--pooling", p)
+		args := []string{"embed", r.path, "--jsonl", "--pooling", p}
+		if p == "mean" {
+			args = args[:3] // the default
+		}
+		embedded[p] = runRaw(t, jsonl(some), args...)
 		if len(embedded[p]) != len(some)*dim {
 			t.Fatalf("embed --pooling %s: %d values for %d texts", p, len(embedded[p]), len(some))
 		}
@@ -443,8 +483,6 @@ func TestTextLookups(t *testing.T) {
 	}
 	bagText := runRaw(t, "", append([]string{"bag", r.path, "--mode", "mean"}, textArgs...)...)
 	sameBits(t, "bag --text --mode mean vs embed", bagText, embedded["mean"])
-	embedArgs := runRaw(t, "", append([]string{"embed", r.path}, textArgs...)...)
-	sameBits(t, "embed --text (default pooling) vs embed --pooling mean", embedArgs, embedded["mean"])
 	var flat, offsets []int64
 	for _, want := range ids {
 		offsets = append(offsets, int64(len(flat)))
@@ -474,8 +512,6 @@ func TestTextLookups(t *testing.T) {
 	want = slices.Clone(m.rows(ids[3][:1]))
 	pooling.Normalize(want, dim)
 	sameBits(t, "embed with metadata pooling cls+normalize", got, want)
-	got = runRaw(t, "", "embed", m.path, "--text", some[3], "--normalize=false")
-	sameBits(t, "embed with metadata pooling cls, --normalize=false", got, m.rows(ids[3][:1]))
 	got = runRaw(t, "", "embed", m.path, "--text", some[3], "--pooling", "last", "--normalize=false")
 	sameBits(t, "embed --pooling last over metadata", got, m.rows(ids[3][len(ids[3])-1:]))
 }
