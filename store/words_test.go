@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -168,6 +169,49 @@ func TestVectorFastTextOOV(t *testing.T) {
 				if g := math.Float32frombits(bits[j]); math.Abs(float64(dst[j]-g)) > 1e-6 {
 					t.Fatalf("Vector(%q)[%d] = %v; gensim %v", w, j, dst[j], g)
 				}
+			}
+		}
+	})
+}
+
+// BenchmarkWords: Table.WordID and Table.Vector on a 100,000-word table of
+// 300 dimensions, for words in the vocabulary; Vector of a word outside
+// it on a fastText-style table (the mean of its n-grams' bucket rows).
+func BenchmarkWords(b *testing.B) {
+	const rows, dim = 100_000, 300
+	strs := make([]string, rows)
+	for i := range strs {
+		strs[i] = "word" + strconv.Itoa(i)
+	}
+	path, _ := writeSections(b, sectionsTable{layout: format.Layout{Rows: rows, Dim: dim, Vocabulary: true,
+		Subwords: 200_000, SubwordMinN: 3, SubwordMaxN: 6}, strs: strs})
+	tab := openTable(b, path)
+	dst := make([]float32, dim)
+	b.Run("WordID", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := tab.WordID(strs[(i*7919)%rows]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("Vector", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if err := tab.Vector(dst, strs[(i*7919)%rows]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("Vector/oov", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := tab.Vector(dst, "unheard-of"); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})

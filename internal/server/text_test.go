@@ -2,8 +2,11 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -442,5 +445,48 @@ func TestOpenAINodeClientText(t *testing.T) {
 	}
 	if nt := got.NoTokenizer; nt.Status != 400 || nt.Param != "input" || nt.Code != "no_tokenizer" {
 		t.Fatalf("text to a table without tokenizer: %+v", nt)
+	}
+}
+
+// BenchmarkEmbeddingsText64 measures /v1/embeddings in-process for 64
+// corpus texts (tokenized by the server with GPT-2's tokenizer) beside the
+// same request with the texts' token ids: the difference is the cost of
+// tokenizing.
+func BenchmarkEmbeddingsText64(b *testing.B) {
+	dir := b.TempDir()
+	path := gpt2Table(b, dir, "gpt2", 256, nil)
+	texts, ids := gpt2Cases(b)
+	texts, ids = texts[:64], ids[:64]
+	s, err := New(Config{Encoder: TableTokenizer})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.AddTable("gpt2", path); err != nil {
+		b.Fatal(err)
+	}
+	h := s.Handler()
+	bytesIn := 0
+	for _, t := range texts {
+		bytesIn += len(t)
+	}
+	for _, c := range []struct {
+		name  string
+		input any
+	}{{"texts", texts}, {"ids", ids}} {
+		body, _ := json.Marshal(map[string]any{"model": "gpt2", "input": c.input, "encoding_format": "base64"})
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(bytesIn))
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, "/v1/embeddings", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Fatalf("%d %s", rec.Code, rec.Body.Bytes())
+				}
+			}
+		})
 	}
 }
