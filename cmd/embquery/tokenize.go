@@ -220,13 +220,13 @@ func runDecode(e env, args []string) error {
 			id, err := cli.ParseID(f)
 			if err != nil {
 				w.Flush()
-				return cliLineErr(src, err)
+				return atLine(src, err)
 			}
 			ids = append(ids, id)
 		}
 		if err := decode(ids); err != nil {
 			w.Flush()
-			return cliLineErr(src, err)
+			return atLine(src, err)
 		}
 		if src.waiting() {
 			if err := w.Flush(); err != nil {
@@ -237,8 +237,8 @@ func runDecode(e env, args []string) error {
 	return w.Flush()
 }
 
-// cliLineErr says which line of standard input err is about.
-func cliLineErr(src *lineTexts, err error) error {
+// atLine says which line of standard input err is about.
+func atLine(src *lineTexts, err error) error {
 	return &lineError{line: src.line, name: src.name, err: err}
 }
 
