@@ -128,6 +128,12 @@ func (fw *FileWriter) SetMetadata(md []byte) error { return fw.w.SetMetadata(md)
 // (Writer.MaxError).
 func (fw *FileWriter) MaxError() float64 { return fw.w.MaxError() }
 
+// Finish ends the table and writes its header without committing it
+// (Writer.Finish): the header it returns is what a copy of a table (a join
+// of shards) checks against its original before it calls Commit, which then
+// only syncs and renames. After an error, Commit fails and removes the file.
+func (fw *FileWriter) Finish() (*Header, error) { return fw.w.Finish() }
+
 // Commit finishes the table (the metadata and the header, after checking
 // that every row was written), syncs it, renames it to the destination path
 // and syncs the directory. On error the temporary file is removed and the
