@@ -129,6 +129,9 @@ func runBag(e env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if err := checkTextRows(t, fs.Arg(0)); err != nil {
+			return err
+		}
 		ids = []int64{}
 		for _, text := range *texts {
 			textStarts = append(textStarts, int64(len(ids)))

@@ -29,7 +29,9 @@ models do), max (the maximum of each column), cls (the first token's row)
 or last (the last token's row). --normalize divides each vector by its
 Euclidean norm. Both default to what the table's metadata records under
 "pooling" (embquery serve uses the same default), else mean without
-normalisation. A text that makes no tokens is an error.
+normalisation. A text that makes no tokens is an error, and so is a shard
+(embpack shard) that holds part of its table: its tokenizer's ids are the
+whole table's rows.
 
 Output formats as for lookup: text, json, raw, npy.`,
 }
@@ -73,6 +75,9 @@ func runEmbed(e env, args []string) error {
 	defer t.Close()
 	tk, err := tableTokenizer(t, path)
 	if err != nil {
+		return err
+	}
+	if err := checkTextRows(t, path); err != nil {
 		return err
 	}
 	pool := pooling.Pooling{Mode: mode, Normalize: *normalize}

@@ -137,6 +137,9 @@ func runLookup(e env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if err := checkTextRows(t, fs.Arg(0)); err != nil {
+			return err
+		}
 		if ids = tk.Encode(nil, *text, *special); len(ids) == 0 {
 			return fmt.Errorf("--text %q makes no tokens", *text)
 		}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/embstore/embstore/internal/errctx"
+	"github.com/embstore/embstore/internal/shardmeta"
 	"github.com/embstore/embstore/store"
 	"github.com/embstore/embstore/tokenizer"
 )
@@ -171,4 +172,25 @@ func wordErr(err error, path, where string) error {
 		return errctx.In("embstore", path, fmt.Errorf("table has no vocabulary: word inputs need a table imported with its words (or a tokenizer's vocabulary)"))
 	}
 	return err
+}
+
+// checkTextRows refuses to turn texts into rows of a shard (embpack shard)
+// that does not hold the whole table: its tokenizer gives the whole table's
+// ids, and its rows are a range of them, renumbered from 0.
+func checkTextRows(t *store.Table, path string) error {
+	if msg := partialShard(t); msg != "" {
+		return fmt.Errorf("%s is %s: the ids its tokenizer gives are the whole table's, its rows only a range of them; use the whole table (embpack unshard) for texts", path, msg)
+	}
+	return nil
+}
+
+// partialShard describes t if it is a shard that holds part of its table's
+// rows, and returns "" otherwise.
+func partialShard(t *store.Table) string {
+	d, err := shardmeta.Parse(t.Metadata())
+	if err != nil || d.Info.Validate(t.Header().Rows) != nil || d.Info.RowStart == 0 && d.Info.RowEnd == d.Info.RowsTotal {
+		return ""
+	}
+	i := d.Info
+	return fmt.Sprintf("shard %d of %d of table %s (rows %d to %d of %d)", i.Index, i.Count, i.Table, i.RowStart, i.RowEnd, i.RowsTotal)
 }

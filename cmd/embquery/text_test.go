@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/pooling"
 	"github.com/embstore/embstore/internal/wordvec"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/store"
 	"github.com/embstore/embstore/tokenizer"
 	"github.com/klauspost/compress/zstd"
@@ -770,5 +772,38 @@ func TestServeTextInputs(t *testing.T) {
 		want := runRaw(t, "", "embed", c.path, "--text", texts[0], "--text", texts[1])
 		got := append(out.Data[0].Embedding, out.Data[1].Embedding...)
 		sameBits(t, "serve "+c.model+" vs embed", got, want)
+	}
+}
+
+// TestTextOnShards: a shard holds the whole table's tokenizer but only a
+// range of its rows, renumbered: tokenize and decode work, and texts are
+// refused where they would become rows (they would be the wrong rows).
+func TestTextOnShards(t *testing.T) {
+	r := tokTable(t, "bert", 2, nil)
+	dir := filepath.Join(t.TempDir(), "shards")
+	m, err := pack.Shard(context.Background(), r.path, dir, pack.ShardSpec{Name: "bert", Shards: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := filepath.Join(dir, m.Shards[1].File)
+	if code, out, errOut := runCmd(t, "", "tokenize", second, "--text", "Hello world"); code != 0 || out != "101 7592 2088 102\n" {
+		t.Fatalf("tokenize a shard: %d %q %s", code, out, errOut)
+	}
+	for _, args := range [][]string{
+		{"embed", second, "--text", "Hello world"},
+		{"lookup", second, "--text", "Hello world"},
+		{"bag", second, "--text", "Hello world"},
+	} {
+		code, _, errOut := runCmd(t, "", args...)
+		if code != 1 || !strings.Contains(errOut, "is shard 1 of 2 of table bert (rows 15261 to 30522 of 30522): the ids its tokenizer gives are the whole table's") {
+			t.Errorf("%v: exit %d, %q", args, code, errOut)
+		}
+	}
+	// The first shard's rows are the table's first rows: texts whose ids
+	// all fall in it would work, but one rule for every shard is simpler to
+	// trust; it is refused too.
+	first := filepath.Join(dir, m.Shards[0].File)
+	if code, _, _ := runCmd(t, "", "embed", first, "--text", "Hello world"); code != 1 {
+		t.Errorf("embed on the first shard: exit %d", code)
 	}
 }

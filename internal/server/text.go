@@ -2,11 +2,13 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 
 	"github.com/embstore/embstore/internal/pooling"
+	"github.com/embstore/embstore/internal/shardmeta"
 	"github.com/embstore/embstore/store"
 )
 
@@ -26,6 +28,23 @@ func TableTokenizer(t *store.Table) (TextEncoder, error) {
 		return nil, err
 	}
 	return tk, nil
+}
+
+// partialShard describes t if it is a table file that is a shard (embpack
+// shard) holding part of its table's rows, and returns "" otherwise: its
+// tokenizer gives the whole table's ids, so texts cannot become its rows.
+func partialShard(t Table) string {
+	lt, ok := t.(*localTable)
+	if !ok {
+		return ""
+	}
+	st := lt.st()
+	d, err := shardmeta.Parse(st.Metadata())
+	if err != nil || d.Info.Validate(st.Header().Rows) != nil || d.Info.RowStart == 0 && d.Info.RowEnd == d.Info.RowsTotal {
+		return ""
+	}
+	i := d.Info
+	return fmt.Sprintf("shard %d of %d of table %s (rows %d to %d of %d)", i.Index, i.Count, i.Table, i.RowStart, i.RowEnd, i.RowsTotal)
 }
 
 // poolEntry caches the pooling of one version of a served table.

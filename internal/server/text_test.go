@@ -18,6 +18,7 @@ import (
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/pooling"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/store"
 	"github.com/embstore/embstore/tokenizer"
 	"github.com/klauspost/compress/zstd"
@@ -371,7 +372,12 @@ func TestTextInputErrors(t *testing.T) {
 	if err := fw.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	ts := newTestServer(t, Config{Encoder: TableTokenizer}, map[string]string{"plain": plain, "unigram": unigram})
+	m, err := pack.Shard(context.Background(), gpt2Table(t, dir, "gpt2", 4, nil), filepath.Join(dir, "shards"), pack.ShardSpec{Shards: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shard := filepath.Join(dir, "shards", m.Shards[1].File)
+	ts := newTestServer(t, Config{Encoder: TableTokenizer}, map[string]string{"plain": plain, "unigram": unigram, "shard": shard})
 	if err := ts.AddSource("cluster", &fakeSource{t: &fakeTable{}}); err != nil {
 		t.Fatal(err)
 	}
@@ -384,6 +390,8 @@ func TestTextInputErrors(t *testing.T) {
 		{"/embed?model=plain", `{"inputs": ["hi"]}`, 422, `table plain has no tokenizer`},
 		{"/v1/embeddings", `{"model": "unigram", "input": "hi"}`, 500, `table unigram: its tokenizer cannot be used:`},
 		{"/v1/embeddings", `{"model": "cluster", "input": "hi"}`, 400, `table cluster is served from a cluster's shards, which are not tokenized here`},
+		{"/v1/embeddings", `{"model": "shard", "input": "hi"}`, 400, `"message":"table shard is shard 1 of 2 of table gpt2 (rows 25129 to 50257 of 50257): the ids its tokenizer gives are the whole table's, its rows only a range of them; input holds text: send it to a server of the whole table","type":"invalid_request_error","param":"input","code":"shard_text"`},
+		{"/v1/embeddings", `{"model": "shard", "input": [3]}`, 200, `"object":"embedding"`},
 	} {
 		code, resp, _ := ts.post(t, c.path, "application/json", []byte(c.body))
 		if code != c.code || !strings.Contains(string(resp), c.msg) {
