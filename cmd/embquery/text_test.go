@@ -807,3 +807,48 @@ func TestTextOnShards(t *testing.T) {
 		t.Errorf("embed on the first shard: exit %d", code)
 	}
 }
+
+// TestLookupTextTorchRows: README's seed-123 table with GPT-2's tokenizer
+// attached (embpack init --tokenizer): embquery lookup --text "Hello world"
+// prints the rows torch's wte(torch.tensor(ids)) gives
+// (testdata/torch/torch-gpt2-text.json), and embed their mean.
+func TestLookupTextTorchRows(t *testing.T) {
+	var ref struct {
+		Seed            uint64      `json:"seed"`
+		Rows            int64       `json:"rows"`
+		Dim             int         `json:"dim"`
+		Text            string      `json:"text"`
+		IDs             []int64     `json:"ids"`
+		TokenEmbeddings [][]float64 `json:"token_embeddings"`
+	}
+	b, err := os.ReadFile("../../testdata/torch/torch-gpt2-text.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "gpt2")
+	if err := os.Mkdir(tok, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"vocab.json.zst", "merges.txt.zst", "tokenizer_config.json"} {
+		if err := os.WriteFile(filepath.Join(tok, strings.TrimSuffix(f, ".zst")), readZst(t, filepath.Join(tokDir, "gpt2", f)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "gpt2-seed123.emb")
+	if err := pack.Seed(context.Background(), path, pack.SeedSpec{Rows: ref.Rows, Dim: ref.Dim, Seed: ref.Seed, Tokenizer: tok}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var want []float32
+	for _, row := range ref.TokenEmbeddings {
+		for _, v := range row {
+			want = append(want, float32(v))
+		}
+	}
+	sameBits(t, "lookup --text vs torch", runRaw(t, "", "lookup", path, "--text", ref.Text), want)
+	sameBits(t, "embed vs bag --ids --mode mean", runRaw(t, "", "embed", path, "--text", ref.Text),
+		runRaw(t, "", "bag", path, "--ids", idList(ref.IDs), "--mode", "mean"))
+}
