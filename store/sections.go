@@ -32,7 +32,8 @@ var (
 )
 
 // ErrNotInVocabulary is returned by Vocabulary.ID for a string no row has
-// (and wrapped in a *WordError by WordVector).
+// (and wrapped in a *WordError by WordVector, Table.WordID and
+// Table.Vector).
 var ErrNotInVocabulary = format.ErrNotInVocabulary
 
 // ErrNoNgrams is wrapped in a *WordError by Vocabulary.WordVector for a word
@@ -45,11 +46,16 @@ var ErrNoNgrams = errors.New("embstore: word has no character n-gram of the subw
 type WordError struct {
 	Word string
 	Err  error
+
+	vocabOnly bool // from Table.WordID, which does not look at subwords
 }
 
 func (e *WordError) Error() string {
-	if e.Err == ErrNoNgrams {
+	switch {
+	case e.Err == ErrNoNgrams:
 		return fmt.Sprintf("embstore: word %q is not in the vocabulary and has no character n-gram of the subword lengths", e.Word)
+	case e.vocabOnly:
+		return fmt.Sprintf("embstore: word %q is not in the vocabulary", e.Word)
 	}
 	return fmt.Sprintf("embstore: word %q is not in the vocabulary (and the table has no subword table)", e.Word)
 }
@@ -286,31 +292,7 @@ func (v View) String(id int64) ([]byte, error) {
 // character n-grams (fastText's vector for an out-of-vocabulary word: see
 // Subwords). A word with neither is a *WordError wrapping
 // ErrNotInVocabulary or ErrNoNgrams. It does not allocate on success.
-func (v *Vocabulary) WordVector(dst []float32, word string) error {
-	t := v.t
-	if len(dst) != t.hdr.Dim {
-		return fmt.Errorf("embstore: output holds %d values, a vector has %d", len(dst), t.hdr.Dim)
-	}
-	err := t.read(func() error {
-		id, err := v.v.IDString(word)
-		switch {
-		case err == nil:
-			return t.tokenRow(dst, id)
-		case err != ErrNotInVocabulary:
-			return err
-		case t.sec.subRows == 0:
-			return errNotInVocabulary
-		}
-		return t.oovVector(dst, word)
-	})
-	switch err {
-	case errNotInVocabulary:
-		return &WordError{Word: word, Err: ErrNotInVocabulary}
-	case errNoNgrams:
-		return &WordError{Word: word, Err: ErrNoNgrams}
-	}
-	return vocabErr(err)
-}
+func (v *Vocabulary) WordVector(dst []float32, word string) error { return v.t.Vector(dst, word) }
 
 // Stand-ins for the *WordErrors WordVector returns, built outside the
 // table's call so that the word escapes only on failure.

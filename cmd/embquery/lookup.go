@@ -14,7 +14,7 @@ import (
 
 var lookupCommand = cli.Command{
 	Name:     "embquery lookup",
-	Synopsis: "embquery lookup FILE [--ids 2,3,5,1] [--positions [--start K] [--seq-len T]] [--table tokens|positions] [--format text|json|raw|npy]",
+	Synopsis: "embquery lookup FILE [--ids 2,3,5,1 | --text S | --token T... | --word W... | --words] [--positions [--start K] [--seq-len T]] [--table tokens|positions] [--format text|json|raw|npy]",
 	Help: `
 Lookup prints the embedding rows of token ids, as torch.nn.Embedding returns
 them, one row per id. Ids come from --ids, or, without it, from standard input
@@ -36,6 +36,16 @@ the row count. Ids and positions given with --ids, or collected for npy, are
 all checked before anything is printed; when streaming, an id out of range
 stops the output there, with an error and exit status 1.
 
+Instead of ids: --text S looks up the tokens of a text, tokenized with the
+table's tokenizer (special tokens added unless --add-special-tokens=false),
+as one sequence for --positions; --token T (repeatable) looks up exact
+vocabulary strings ("Ġworld" for GPT-2's " world"). --word W (repeatable),
+or --words with one word per line of standard input (answered as they come),
+prints word vectors: the word's row, or, for a word outside the vocabulary
+of a fastText table (one imported with its subword buckets), fastText's
+vector of the word's character n-grams; another unknown word is an error
+naming it. Words have no positions.
+
 JSON cannot hold NaN or infinities: --format json prints them as null (text,
 raw and npy keep them). --ids may be given once. If the table file is
 written to in place while lookup reads it, lookup fails at the end (the rows
@@ -48,6 +58,11 @@ const lookupChunk = 4096
 func runLookup(e env, args []string) error {
 	fs := cli.NewFlagSet(lookupCommand)
 	idList := cli.ListFlag(fs, "ids", "comma-separated token `ids` (once); without it, ids are read from standard input")
+	text := fs.String("text", "", "look up the tokens of `TEXT`, tokenized with the table's tokenizer")
+	special := fs.Bool("add-special-tokens", true, "with --text: add the special tokens the model adds")
+	tokens := fs.StringArray("token", nil, "look up the row of vocabulary string `TOKEN` (repeatable)")
+	wordList := fs.StringArray("word", nil, "print the vector of `WORD` (repeatable)")
+	words := fs.Bool("words", false, "print the vectors of the words on standard input, one per line")
 	positions := fs.Bool("positions", false, "add the positional table")
 	start := fs.Int64("start", 0, "with --positions: position of the first id of each sequence")
 	seqLen := fs.Int("seq-len", 0, "with --positions: split the ids into sequences of `T` (default: one sequence)")
@@ -78,6 +93,23 @@ func runLookup(e env, args []string) error {
 	if !validFormat(*outFormat) {
 		return cli.Usagef("--format %q: want text, json, raw or npy", *outFormat)
 	}
+	inputs := 0
+	for _, name := range []string{"ids", "text", "token", "word", "words"} {
+		if fs.Changed(name) {
+			inputs++
+		}
+	}
+	wordInput := fs.Changed("word") || fs.Changed("words")
+	switch {
+	case inputs > 1:
+		return cli.Usagef("give one of --ids, --text, --token, --word and --words")
+	case fs.Changed("add-special-tokens") && !fs.Changed("text"):
+		return cli.Usagef("--add-special-tokens goes with --text")
+	case (fs.Changed("text") || fs.Changed("token") || wordInput) && *table == "positions":
+		return cli.Usagef("--table positions takes row numbers (--ids), not texts, tokens or words")
+	case wordInput && *positions:
+		return cli.Usagef("--positions adds positions to the tokens of a sequence; words have none (use --text or --token)")
+	}
 	var ids []int64
 	if fs.Changed("ids") {
 		var err error
@@ -94,6 +126,27 @@ func runLookup(e env, args []string) error {
 	q := &lookup{t: t, table: *table, positions: *positions, start: *start, seqLen: *seqLen}
 	if *table == "positions" && t.Header().Positions() == 0 {
 		return errctx.In("embstore", fs.Arg(0), store.ErrNoPositions)
+	}
+
+	if wordInput {
+		return lookupWords(e, t, fs.Arg(0), *wordList, *words, *outFormat)
+	}
+	switch {
+	case fs.Changed("text"):
+		tk, err := tableTokenizer(t, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		if err := checkTextRows(t, fs.Arg(0)); err != nil {
+			return err
+		}
+		if ids = tk.Encode(nil, *text, *special); len(ids) == 0 {
+			return fmt.Errorf("--text %q makes no tokens", *text)
+		}
+	case fs.Changed("token"):
+		if ids, err = tokenIDs(t, fs.Arg(0), *tokens); err != nil {
+			return err
+		}
 	}
 
 	src := idSource(nil)
@@ -293,4 +346,70 @@ func readAll(src idSource) ([]int64, error) {
 			return nil, err
 		}
 	}
+}
+
+// lookupWords prints the vectors of words: those given with --word, or,
+// with fromStdin, one per line of standard input, answered as they come.
+func lookupWords(e env, t *store.Table, path string, given []string, fromStdin bool, format string) error {
+	var src textSource = &listTexts{texts: given}
+	var lines *lineTexts
+	if fromStdin {
+		lines = newLineTexts(e.Stdin, "word", false, false)
+		src = lines
+	}
+	rows := int64(len(given))
+	if format == "npy" && fromStdin { // the header needs the count
+		var all []string
+		for {
+			w, err := src.next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			all = append(all, w)
+		}
+		if len(all) == 0 {
+			return errors.New("no words on standard input")
+		}
+		src, rows = &listTexts{texts: all}, int64(len(all))
+	} else if fromStdin {
+		rows = -1
+	}
+	out, err := vecout.New(e.Stdout, format, t.Header().Dim, rows)
+	if err != nil {
+		return err
+	}
+	row := make([]float32, t.Header().Dim)
+	for n := 1; ; n++ {
+		w, err := src.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			out.Close()
+			return err
+		}
+		if err := t.Vector(row, w); err != nil {
+			out.Close()
+			where := fmt.Sprintf("--word %d", n)
+			if lines != nil {
+				where = fmt.Sprintf("line %d of standard input", lines.line)
+			}
+			return wordErr(err, path, where)
+		}
+		if err := out.WriteRows(row); err != nil {
+			return err
+		}
+		if src.waiting() {
+			if err := out.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return tableUnchanged(t)
 }

@@ -6,8 +6,11 @@
 //
 // The commands are:
 //
-//	lookup   print the rows of token ids, optionally with positions added
-//	bag      pool bags of ids (sum, mean, max), as torch's EmbeddingBag
+//	lookup   print the rows of token ids, texts, tokens or words, optionally with positions added
+//	bag      pool bags of ids, texts or words (sum, mean, max), as torch's EmbeddingBag
+//	embed    one vector per text: its tokens' rows pooled (mean, max, cls, last)
+//	tokenize print the token ids of texts, with the table's tokenizer
+//	decode   print the text of token ids
 //	bench    measure lookups on this machine; prints one JSON line
 //	serve    serve tables over HTTP (OpenAI, TEI and native routes)
 //	route    serve a cluster's sharded tables over the same HTTP API
@@ -27,8 +30,11 @@ type env = cli.Env
 
 func subcommands() []cli.Sub {
 	return []cli.Sub{
-		{Command: lookupCommand, Summary: "print the rows of token ids, optionally with positions added", Run: runLookup},
-		{Command: bagCommand, Summary: "pool bags of ids (sum, mean, max), as torch's EmbeddingBag", Run: runBag},
+		{Command: lookupCommand, Summary: "print the rows of token ids, texts, tokens or words, optionally with positions added", Run: runLookup},
+		{Command: bagCommand, Summary: "pool bags of ids, texts or words (sum, mean, max), as torch's EmbeddingBag", Run: runBag},
+		{Command: embedCommand, Summary: "one vector per text: its tokens' rows pooled (mean, max, cls, last)", Run: runEmbed},
+		{Command: tokenizeCommand, Summary: "print the token ids of texts, with the table's tokenizer", Run: runTokenize},
+		{Command: decodeCommand, Summary: "print the text of token ids", Run: runDecode},
 		{Command: benchCommand, Summary: "measure lookups on this machine; prints one JSON line", Run: runBench},
 		// serve and route drain requests in flight on SIGTERM themselves.
 		{Command: serveCommand, Summary: "serve tables over HTTP (OpenAI, TEI and native routes)", Run: runServe, OwnSignals: true},

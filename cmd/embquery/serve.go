@@ -21,12 +21,17 @@ var serveCommand = cli.Command{
 	Synopsis: "embquery serve [--addr 127.0.0.1:8080] [FILE]... [--table NAME=FILE]... [--dir DIR] [--etcd ENDPOINTS --advertise URL] [flags]",
 	Help: `
 Serve answers HTTP requests for tables: OpenAI's POST /v1/embeddings (one
-vector per input: the mean of its tokens' rows), Hugging Face TEI's POST
-/embed (the same, L2-normalised unless "normalize": false), POST /embed_all
+vector per input: its tokens' rows pooled as the table's metadata says, by
+default their mean), Hugging Face TEI's POST /embed (the same pooling,
+L2-normalised unless "normalize": false), POST /embed_all
 and GET /info, the native POST /v1/lookup and POST /v1/bag (JSON, or
 little-endian binary with Content-Type and Accept application/octet-stream),
 GET /v1/models, GET /v1/tables[/NAME], GET /health and GET /metrics
 (Prometheus).
+
+Inputs are token ids, or texts for tables that carry a tokenizer (embpack
+import stores it): texts are tokenized with the table's own tokenizer,
+special tokens added, and --max-tokens counts the tokens they make.
 
 A FILE argument serves that table under its base name without .emb;
 --table NAME=FILE names it; --dir DIR serves every *.emb file in DIR and
@@ -133,6 +138,7 @@ func runServe(e env, args []string) error {
 	// are picked up by its first sync.
 	var reg atomic.Pointer[registry.Registrar]
 	cfg := hf.config(log)
+	cfg.Encoder = server.TableTokenizer // text inputs: each table's own tokenizer
 	cfg.Follow = store.FollowOptions{
 		Open:     &store.Options{Threads: *threads, Mode: mode, Verify: *verify},
 		Interval: interval,

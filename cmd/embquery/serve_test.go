@@ -38,7 +38,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("EMBQUERY_TEST_AS_MAIN") == "1" {
 		os.Exit(run(os.Args[1:], env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeSharedTables()
+	os.Exit(code)
 }
 
 // A serveProc is an `embquery serve` process.

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"math"
 	"net/http"
 
 	"github.com/embstore/embstore/store"
@@ -207,26 +206,6 @@ func bagRows(ctx context.Context, t Table, q *bagQuery, emit emitFunc) *apiError
 		}
 	}
 	return nil
-}
-
-// normalizeRows scales each row of vals to unit L2 norm, as TEI's
-// normalize (and torch.nn.functional.normalize, eps 1e-12) does: the norm is
-// summed in float64 and every value divided by max(norm, 1e-12) in float32.
-func normalizeRows(vals []float32, dim int) {
-	for r := 0; r < len(vals); r += dim {
-		row := vals[r : r+dim]
-		var ss float64
-		for _, v := range row {
-			// The product of two float32 values is exact in float64, so
-			// fusing would change nothing; the conversion keeps the build
-			// the same at every GOAMD64 level, which CI checks.
-			ss += float64(float64(v) * float64(v))
-		}
-		n := float32(max(math.Sqrt(ss), 1e-12))
-		for i := range row {
-			row[i] /= n
-		}
-	}
 }
 
 // chunkFor returns how many rows of dim values a response computes at a

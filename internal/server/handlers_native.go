@@ -145,7 +145,8 @@ type TableInfo struct {
 	TokenScale     float32         `json:"token_scale"`
 	ComputeDType   string          `json:"compute_dtype"`
 	Tokenizer      bool            `json:"tokenizer"`
-	Pooling        string          `json:"pooling"`
+	Pooling        string          `json:"pooling"`   // the default pooling of /v1/embeddings and /embed: mean, max, cls or last
+	Normalize      bool            `json:"normalize"` // whether /v1/embeddings L2-normalises the pooled vectors
 	Generation     uint64          `json:"generation"`
 	LoadedAt       time.Time       `json:"loaded_at"`
 	Reloads        uint64          `json:"reloads"`
@@ -173,22 +174,29 @@ type FileInfo struct {
 func (s *Server) infoOf(sv *served, t Table) TableInfo {
 	info := sv.src.Info(t)
 	info.Name = sv.name
-	info.Tokenizer = t != nil && s.encoder(sv, t) != nil
+	if t != nil {
+		enc, err := s.encoder(sv, t)
+		info.Tokenizer = enc != nil && err == nil
+		if p, err := s.poolingOf(sv, t); err == nil {
+			info.Pooling, info.Normalize = p.Mode.String(), p.Normalize
+		}
+	}
 	if info.Metadata == nil {
 		info.Metadata = json.RawMessage("null")
 	}
 	return info
 }
 
-// encoder returns the tokenizer of a version of a served table, or nil.
-func (s *Server) encoder(sv *served, t Table) TextEncoder {
+// encoder returns the tokenizer of a version of a served table, or nil,
+// or the error of a tokenizer that cannot be used.
+func (s *Server) encoder(sv *served, t Table) (TextEncoder, error) {
 	if lt, ok := t.(*localTable); ok {
 		return s.cfg.Encoder(lt.st())
 	}
 	if e, ok := sv.src.(TableEncoder); ok {
-		return e.Encoder(t)
+		return e.Encoder(t), nil
 	}
-	return nil
+	return nil, nil
 }
 
 func computeName(d format.DType) string {

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-
-	"github.com/embstore/embstore/store"
 )
 
 // An embedQuery is a decoded /v1/embeddings or /embed request: the table and
@@ -53,9 +51,17 @@ func (s *Server) encodeTexts(q *embedQuery, sv *served, t Table, field string, l
 	if b.texts == nil {
 		return nil
 	}
-	enc := s.encoder(sv, t)
-	if enc == nil {
+	enc, err := s.encoder(sv, t)
+	switch {
+	case err != nil:
+		return errorf(http.StatusInternalServerError, field, "bad_tokenizer", "table %s: its tokenizer cannot be used: %s", q.table, trimPrefix(err.Error()))
+	case enc == nil && !isLocal(t):
+		return errorf(lim.status422(), field, "no_tokenizer", "table %s is served from a cluster's shards, which are not tokenized here: %s holds text; send token ids, or send text to a server of the table file (embquery serve)", q.table, field)
+	case enc == nil:
 		return errorf(lim.status422(), field, "no_tokenizer", "table %s has no tokenizer: %s holds text; send token ids instead", q.table, field)
+	}
+	if msg := partialShard(t); msg != "" {
+		return errorf(lim.status422(), field, "shard_text", "table %s is %s: the ids its tokenizer gives are the whole table's, its rows only a range of them; %s holds text: send it to a server of the whole table", q.table, msg, field)
 	}
 	b.starts = make([]int64, 0, len(b.texts))
 	for _, text := range b.texts {
@@ -78,8 +84,12 @@ func (l batchLimits) status422() int {
 	return http.StatusBadRequest
 }
 
-// embeddings answers POST /v1/embeddings: one vector per input, the mean
-// of its tokens' rows (embquery bag --mode mean), as OpenAI answers it.
+// isLocal says whether t is a table file mapped here.
+func isLocal(t Table) bool { _, ok := t.(*localTable); return ok }
+
+// embeddings answers POST /v1/embeddings: one vector per input, its tokens'
+// rows pooled as the table's metadata says (by default the mean: embquery
+// bag --mode mean), as OpenAI answers it.
 func (s *Server) embeddings(w *reply, r *http.Request) *apiError {
 	body, err := s.readBody(r)
 	if err != nil {
@@ -102,8 +112,13 @@ func (s *Server) embeddings(w *reply, r *http.Request) *apiError {
 	if err := s.encodeTexts(q, sv, t, "input", lim); err != nil {
 		return err
 	}
-	bq := &bagQuery{ids: q.batch.ids, offsets: q.batch.starts, opts: store.BagOptions{Mode: store.BagMean},
-		param: func(k int) string { return q.batch.paramOf("input", k) }}
+	if err := checkNonEmpty(q.batch, "input", http.StatusBadRequest); err != nil {
+		return err
+	}
+	pool, err := s.poolingOf(sv, t)
+	if err != nil {
+		return err
+	}
 	resp := newResponse(w, ctypeJSON)
 	rw := &rowWriter{resp: resp, enc: q.enc, dim: t.Dim(),
 		head: func(b []byte) []byte { return append(b, `{"object":"list","data":[`...) },
@@ -123,7 +138,7 @@ func (s *Server) embeddings(w *reply, r *http.Request) *apiError {
 			return append(b, "}}\n"...)
 		},
 	}
-	if err := bagRows(r.Context(), t, bq, rw.emit); err != nil {
+	if err := poolRows(r, t, q.batch, "input", pool, rw.emit); err != nil {
 		resp.release()
 		return err
 	}
@@ -169,7 +184,7 @@ func (s *Server) appendModel(b []byte, sv *served) []byte {
 	info := s.describe(sv)
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, sv.name)
-	b = append(b, fmt.Sprintf(`,"object":"model","created":%d,"owned_by":"embstore","dim":%d,"rows":%d,"pooling":"mean","tokenizer":%t}`,
-		info.LoadedAt.Unix(), info.Dim, info.Rows, info.Tokenizer)...)
+	b = append(b, fmt.Sprintf(`,"object":"model","created":%d,"owned_by":"embstore","dim":%d,"rows":%d,"pooling":%q,"normalize":%t,"tokenizer":%t}`,
+		info.LoadedAt.Unix(), info.Dim, info.Rows, info.Pooling, info.Normalize, info.Tokenizer)...)
 	return b
 }

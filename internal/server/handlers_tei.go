@@ -3,8 +3,6 @@ package server
 import (
 	"net/http"
 	"strconv"
-
-	"github.com/embstore/embstore/store"
 )
 
 // The TEI routes have no table field: they use the table named by the query
@@ -83,31 +81,30 @@ func (s *Server) teiPrepare(w *reply, r *http.Request) (*embedQuery, *served, Ta
 	return q, sv, t, release, nil
 }
 
-// teiEmbed answers POST /embed: one vector per input, the mean of its
-// tokens' rows, L2-normalised unless normalize is false (TEI's default is
-// true).
+// teiEmbed answers POST /embed: one vector per input, its tokens' rows
+// pooled with the table's default pooling mode (by default the mean),
+// L2-normalised unless normalize is false (TEI's default is true; the
+// request decides, not the table's metadata).
 func (s *Server) teiEmbed(w *reply, r *http.Request) *apiError {
 	q, sv, t, release, err := s.teiPrepare(w, r)
 	if err != nil {
 		return err
 	}
 	defer release()
-	dim := t.Dim()
-	bq := &bagQuery{ids: q.batch.ids, offsets: q.batch.starts, opts: store.BagOptions{Mode: store.BagMean},
-		param: func(k int) string { return q.batch.paramOf("inputs", k) }}
+	if err := checkNonEmpty(q.batch, "inputs", http.StatusUnprocessableEntity); err != nil {
+		return err
+	}
+	pool, err := s.poolingOf(sv, t)
+	if err != nil {
+		return err
+	}
+	pool.Normalize = q.normalize
 	resp := newResponse(w, ctypeJSON)
-	rw := &rowWriter{resp: resp, enc: encFloat, dim: dim,
+	rw := &rowWriter{resp: resp, enc: encFloat, dim: t.Dim(),
 		head:  func(b []byte) []byte { return append(b, '[') },
 		after: func(b []byte) []byte { return append(b, "]\n"...) },
 	}
-	emit := rw.emit
-	if q.normalize {
-		emit = func(vals []float32, first int) *apiError {
-			normalizeRows(vals, dim)
-			return rw.emit(vals, first)
-		}
-	}
-	if err := bagRows(r.Context(), t, bq, emit); err != nil {
+	if err := poolRows(r, t, q.batch, "inputs", pool, rw.emit); err != nil {
 		resp.release()
 		return teiStatus(err)
 	}
@@ -154,11 +151,15 @@ func (s *Server) teiInfo(w *reply, r *http.Request) *apiError {
 		return err
 	}
 	defer release()
+	pool, perr := s.poolingOf(sv, t)
+	if perr != nil {
+		return perr
+	}
 	info := map[string]any{
 		"model_id":                sv.name,
 		"model_sha":               nil,
 		"model_dtype":             "float32",
-		"model_type":              map[string]any{"embedding": map[string]any{"pooling": "mean"}},
+		"model_type":              map[string]any{"embedding": map[string]any{"pooling": teiPoolingName(pool.Mode)}},
 		"max_concurrent_requests": s.cfg.MaxConcurrent,
 		"max_input_length":        s.cfg.MaxTokens,
 		"max_batch_tokens":        s.cfg.MaxTokens,

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/embstore/embstore/internal/pooling"
 	"github.com/embstore/embstore/store"
 	"github.com/klauspost/compress/zstd"
 )
@@ -208,7 +209,7 @@ func TestTEIRoutes(t *testing.T) {
 		for i := range got {
 			want := append([]float32(nil), means[i]...)
 			if c.normalize {
-				normalizeRows(want, 16)
+				pooling.Normalize(want, 16)
 				var n float64
 				for _, v := range got[i] {
 					n += float64(v) * float64(v)
@@ -572,7 +573,7 @@ func (wordEncoder) Encode(dst []int64, text string, addSpecial bool) []int64 {
 func TestTextInputsUseTheTableEncoder(t *testing.T) {
 	dir := t.TempDir()
 	path := seeded(t, dir, "t", 50, 8, 0)
-	ts := newTestServer(t, Config{Encoder: func(*store.Table) TextEncoder { return wordEncoder{} }}, map[string]string{"t": path})
+	ts := newTestServer(t, Config{Encoder: func(*store.Table) (TextEncoder, error) { return wordEncoder{}, nil }}, map[string]string{"t": path})
 	want := bagMean(t, path, [][]int64{{0, 5, 5}, {0, 1}})
 	code, body, _ := ts.post(t, "/v1/embeddings", "application/json", []byte(`{"model": "t", "input": ["hello world", "a"]}`))
 	var r embeddingsResponse
@@ -588,7 +589,7 @@ func TestTextInputsUseTheTableEncoder(t *testing.T) {
 	}
 	// A text the tokenizer turns into no ids gives an empty group on
 	// /embed_all, which stays well-formed.
-	ts2 := newTestServer(t, Config{Encoder: func(*store.Table) TextEncoder { return emptyEncoder{} }}, map[string]string{"t": path})
+	ts2 := newTestServer(t, Config{Encoder: func(*store.Table) (TextEncoder, error) { return emptyEncoder{}, nil }}, map[string]string{"t": path})
 	code, body, _ = ts2.post(t, "/embed_all", "application/json", []byte(`{"inputs": ["x", "y"]}`))
 	if code != 200 || string(body) != "[[],[]]\n" {
 		t.Fatalf("/embed_all of texts without tokens: %d %q", code, body)

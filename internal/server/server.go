@@ -33,8 +33,9 @@ type Config struct {
 	// Follow is how tables are opened and followed (store.Options such as
 	// Threads, Mode and Verify; the reload interval).
 	Follow store.FollowOptions
-	// Encoder gives a table's tokenizer for text inputs; nil (or a nil
-	// result) means the table takes token ids only.
+	// Encoder gives a table's tokenizer for text inputs (TableTokenizer:
+	// the table's own); nil (or a nil result) means the table takes token
+	// ids only.
 	Encoder EncoderFunc
 	// APIKeyFile, if set, holds the accepted bearer keys, one per line.
 	APIKeyFile    string
@@ -93,7 +94,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.QueueWait = DefaultQueueWait
 	}
 	if cfg.Encoder == nil {
-		cfg.Encoder = func(*store.Table) TextEncoder { return nil }
+		cfg.Encoder = func(*store.Table) (TextEncoder, error) { return nil, nil }
 	}
 	k, err := loadKeys(cfg.APIKeyFile)
 	if err != nil {

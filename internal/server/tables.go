@@ -24,10 +24,12 @@ type TextEncoder interface {
 	Encode(dst []int64, text string, addSpecial bool) []int64
 }
 
-// EncoderFunc returns the text encoder of an open table, or nil if the table
-// has none. It is called with the version of the table a request uses, so a
-// reloaded file brings its own tokenizer.
-type EncoderFunc func(t *store.Table) TextEncoder
+// EncoderFunc returns the text encoder of an open table, or nil (and no
+// error) if the table has none; an error says the table's tokenizer cannot
+// be used. It is called with the version of the table a request uses, so a
+// reloaded file brings its own tokenizer. TableTokenizer is the one
+// embquery serve uses.
+type EncoderFunc func(t *store.Table) (TextEncoder, error)
 
 // A served table: a name, its source (a followed file, or what AddSource
 // gave), and where it came from.
@@ -37,6 +39,7 @@ type served struct {
 	fromDir bool
 	src     Source
 	addedAt time.Time
+	pool    poolCache // the default pooling of the version last used
 }
 
 // tables is the set of served tables, by name. Reads are lock-free (a
