@@ -43,7 +43,13 @@ type jobKind int
 const (
 	jobGather jobKind = iota
 	jobBag
+	jobPieces // runner does each piece (nearest.go)
 )
+
+// A pieceRunner does the part [lo, hi) of a job of kind jobPieces.
+type pieceRunner interface {
+	runPiece(lo, hi int) error
+}
 
 // A job is one split call: its arguments, and what the pieces report. Jobs
 // are recycled through jobPool so that a split call does not allocate.
@@ -58,6 +64,7 @@ type job struct {
 	mode    kernel.BagMode
 	weights []float32
 	pad     int64
+	runner  pieceRunner
 
 	wg  sync.WaitGroup
 	mu  sync.Mutex
@@ -73,7 +80,7 @@ func newJob() *job {
 }
 
 func (j *job) release() {
-	j.tab, j.dst, j.ids, j.offsets, j.weights = nil, nil, nil, nil, nil
+	j.tab, j.dst, j.ids, j.offsets, j.weights, j.runner = nil, nil, nil, nil, nil, nil
 	jobPool.Put(j)
 }
 
@@ -84,6 +91,8 @@ func (j *job) release() {
 func (j *job) run(lo, hi int, scratch *kernel.Positions) error {
 	dim := j.tab.Dim
 	switch j.kind {
+	case jobPieces:
+		return j.runner.runPiece(lo, hi)
 	case jobGather:
 		var pos *kernel.Positions
 		if j.hasPos {

@@ -33,6 +33,7 @@ func main() {
 			log.Fatal(err)
 		}
 	}
+	generateDot() // dot.go: dot_amd64.s, dot_stubs_amd64.go
 	ConstraintExpr("amd64,gc,!noasm")
 	for _, is := range isas {
 		for _, dt := range dtypes {
