@@ -211,8 +211,7 @@ type searchSlot struct {
 	heaps   []Neighbour // nq heaps of k
 	sizes   []int
 	dots    []float32 // block*nq dot products
-	sq      []float32 // the block's squared norms, or norms
-	f       []float32 // per row: 1/‖x‖ (Cosine) or ‖x‖² (L2)
+	sq      []float32 // the block's squared norms (or norms, see rowNorms)
 	scratch []float32
 	rows    []byte       // copy-out: the block's rows
 	tab     kernel.Table // copy-out: the block as a table
@@ -246,7 +245,7 @@ func (s *search) init(t *Table, queries []float32, nq int, k, rows int64, o *Nea
 			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
 				return fmt.Errorf("embstore: nearest: query %d value %d is %v", q, j, x)
 			}
-			n2 += float64(x) * float64(x)
+			n2 += float64(float64(x) * float64(x)) // no fused multiply-add: the same bits at any GOAMD64
 		}
 		switch s.metric {
 		case Cosine:
@@ -277,7 +276,6 @@ func (s *search) init(t *Table, queries []float32, nq int, k, rows int64, o *Nea
 		clear(sl.sizes)
 		sl.dots = grow(sl.dots, nq*s.block)
 		sl.sq = grow(sl.sq, s.block)
-		sl.f = grow(sl.f, s.block)
 		sl.scratch = grow(sl.scratch, kernel.DotScratch(dim))
 		if t.copyTo {
 			sl.rows = grow(sl.rows, s.block*t.tok.Stride)
@@ -314,7 +312,7 @@ func (s *search) runPiece(lo, hi int) error {
 		if err := kernel.Dot(sl.dots, sq, tab, first, m, &s.qs, sl.scratch); err != nil {
 			return err
 		}
-		if err := s.rowFactors(sl, b, m); err != nil {
+		if err := s.rowNorms(sl, b, m); err != nil {
 			return err
 		}
 		for q := range s.nq {
@@ -338,35 +336,22 @@ func (s *search) readRows(sl *searchSlot, b int64, m int) error {
 	return nil
 }
 
-// rowFactors computes what each row's score needs besides its dot
-// products: 1/‖x‖ for Cosine (NaN when the norm is out of range, so that
-// the row has no score), ‖x‖² for L2.
-func (s *search) rowFactors(sl *searchSlot, b int64, m int) error {
-	if s.metric == Dot {
+// rowNorms fills sl.sq, when the norms come from a NormSource, with what
+// offer reads there: the norms for Cosine, their squares for L2. (The
+// kernel writes the squared norms there itself otherwise.)
+func (s *search) rowNorms(sl *searchSlot, b int64, m int) error {
+	if s.norms == nil {
 		return nil
 	}
-	sq, f := sl.sq[:m], sl.f[:m]
-	if s.norms != nil {
-		// sq holds norms here, not squared norms.
-		if ns, ok := s.norms.(NormSlice); ok {
-			copy(sq, ns[b:b+int64(m)])
-		} else if err := s.norms.RowNorms(sq, b); err != nil {
-			return fmt.Errorf("embstore: nearest: norms of rows [%d, %d): %w", b, b+int64(m), err)
-		}
+	sq := sl.sq[:m]
+	if ns, ok := s.norms.(NormSlice); ok {
+		copy(sq, ns[b:b+int64(m)])
+	} else if err := s.norms.RowNorms(sq, b); err != nil {
+		return fmt.Errorf("embstore: nearest: norms of rows [%d, %d): %w", b, b+int64(m), err)
+	}
+	if s.metric == L2 {
 		for r, n := range sq {
-			if s.metric == Cosine {
-				f[r] = inverse(float64(n))
-			} else {
-				f[r] = n * n
-			}
-		}
-		return nil
-	}
-	for r, n2 := range sq {
-		if s.metric == Cosine {
-			f[r] = inverse(math.Sqrt(float64(n2)))
-		} else {
-			f[r] = n2
+			sq[r] = n * n
 		}
 	}
 	return nil
@@ -381,6 +366,11 @@ func inverse(n float64) float32 {
 	return float32(1 / n)
 }
 
+// cosineMargin widens the test that spares most rows the square root and
+// division of their cosine: it lets through every row whose cosine can
+// reach the threshold, float32 rounding of the cosine included.
+const cosineMargin = 1 - 0x1p-20
+
 // offer scores one query's dot products with the rows from b on and keeps
 // the best in its heap. While a piece runs, heaps rank by a key whose
 // higher value is better: the score, or for L2 minus the squared distance.
@@ -391,24 +381,41 @@ func (s *search) offer(sl *searchSlot, q int, dots []float32, b int64) {
 	if size == s.k {
 		thr = h[0].Score
 	}
-	f := sl.f[:len(dots)]
-	switch s.metric {
-	case Dot:
+	sq := sl.sq[:len(dots)]
+	switch {
+	case s.metric == Dot:
 		for r, d := range dots {
 			if d >= thr { // false for NaN
 				size, thr = s.push(h, size, Neighbour{b + int64(r), d})
 			}
 		}
-	case Cosine:
+	case s.metric == Cosine && s.norms == nil:
+		// cos = d/sqrt(sq) can reach thr > 0 only if d > 0 and d*d >=
+		// thr*thr*sq: no square root for the rows that cannot.
 		for r, d := range dots {
-			if c := d * f[r]; c >= thr {
+			if thr > 0 {
+				t := float64(thr)
+				if !(d > 0 && float64(d)*float64(d) >= t*t*cosineMargin*float64(sq[r])) {
+					continue
+				}
+			}
+			if c := d * inverse(math.Sqrt(float64(sq[r]))); c >= thr {
 				size, thr = s.push(h, size, Neighbour{b + int64(r), c})
 			}
 		}
-	case L2:
+	case s.metric == Cosine:
+		for r, d := range dots { // sq holds the norms
+			if thr > 0 && !(d > 0 && float64(d) >= float64(thr)*cosineMargin*float64(sq[r])) {
+				continue
+			}
+			if c := d * inverse(float64(sq[r])); c >= thr {
+				size, thr = s.push(h, size, Neighbour{b + int64(r), c})
+			}
+		}
+	default: // L2
 		qq := s.qq[q]
 		for r, d := range dots {
-			key := float32(2*float64(d) - float64(f[r]) - qq)
+			key := float32(float64(2*float64(d)) - float64(sq[r]) - qq) // unfused
 			if key >= thr {
 				size, thr = s.push(h, size, Neighbour{b + int64(r), key})
 			}

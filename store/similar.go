@@ -89,7 +89,7 @@ func (t *Table) MostSimilar(dst []Neighbour, positive, negative []Term, topn int
 			return 0, fmt.Errorf("embstore: most similar: %s[%d] has norm %v; it has no direction", arg, at, n)
 		}
 		for j, x := range v {
-			b.mean[j] += sign * (x / n)
+			b.mean[j] += float32(sign * (x / n)) // unfused, as numpy computes it
 		}
 	}
 	// mean / total weight, then unitvec: mean * float32(1/‖mean‖).
@@ -128,7 +128,7 @@ var meanPool = sync.Pool{New: func() any { return new(meanBuf) }}
 func norm32(v []float32) float32 {
 	var s float64
 	for _, x := range v {
-		s += float64(x) * float64(x)
+		s += float64(float64(x) * float64(x)) // unfused
 	}
 	return float32(math.Sqrt(s))
 }
