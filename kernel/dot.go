@@ -3,6 +3,7 @@ package kernel
 import (
 	"fmt"
 
+	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/fma32"
 )
 
@@ -55,7 +56,7 @@ type Queries struct {
 // has. It returns an error if dim is out of range or len(vals) is not a
 // multiple of dim.
 func (qs *Queries) Set(vals []float32, dim int) error {
-	if dim <= 0 || dim > 1<<16 {
+	if dim <= 0 || dim > format.MaxDim {
 		return fmt.Errorf("kernel: query width %d out of range", dim)
 	}
 	if len(vals)%dim != 0 {
@@ -114,8 +115,9 @@ const dotBlockBytes = 32 << 10
 // Dot computes, for the n rows lo to lo+n-1 of t and every query q of qs,
 // dst[q*n+r] = row(lo+r) · query(q), and, when sq is not nil,
 // sq[r] = row(lo+r) · row(lo+r). len(dst) must be at least qs.Len()*n, and
-// len(sq) at least n, and len(scratch) at least DotScratch(t.Dim). See
-// "Results" in dot.go for how the sums are rounded. Dot does not allocate.
+// len(sq) at least n, and len(scratch) at least DotScratch(t.Dim); qs holds
+// at least one query. See "Results" in dot.go for how the sums are rounded.
+// Dot does not allocate.
 //
 // It returns an error for invalid arguments, having written nothing.
 func Dot(dst, sq []float32, t *Table, lo int64, n int, qs *Queries, scratch []float32) error {
@@ -123,6 +125,8 @@ func Dot(dst, sq []float32, t *Table, lo int64, n int, qs *Queries, scratch []fl
 		return err
 	}
 	switch {
+	case qs.n == 0:
+		return fmt.Errorf("kernel: no queries")
 	case qs.dim != t.Dim:
 		return fmt.Errorf("kernel: queries of %d values for rows of %d", qs.dim, t.Dim)
 	case lo < 0 || n < 0 || lo > t.Rows || int64(n) > t.Rows-lo:

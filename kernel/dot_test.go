@@ -259,6 +259,11 @@ func TestDotArguments(t *testing.T) {
 			t.Errorf("%s: no error", c.what)
 		}
 	}
+	var none Queries
+	none.Set(nil, 20)
+	if err := Dot(dst, nil, tab, 0, 1, &none, make([]float32, DotScratch(20))); err == nil {
+		t.Error("no queries: no error")
+	}
 	other := randomTable(t, rng, format.F32, 21, 10, 0, 0)
 	scratch := make([]float32, DotScratch(21))
 	if err := Dot(dst, nil, other, 0, 1, &qs, scratch); err == nil {

@@ -9,6 +9,10 @@
 // that a large batch neither hides the cost of a call per row nor keeps a
 // goroutine from being preempted for long.
 //
+// Dot (dot.go) takes the dot products of a run of rows with a set of
+// queries, and the rows' squared norms, in one pass over the rows: the
+// arithmetic of exact nearest-neighbour search.
+//
 // The portable implementation in this package is the reference: it defines
 // the result, bit for bit, that any faster path must reproduce.
 package kernel
