@@ -64,6 +64,14 @@
 // and a Close that polls the stripes (microseconds when no call is running).
 // BENCHMARKS.md has the measurement on 2 cores.
 //
+// Table.Nearest and Table.NearestBatch search the rows exactly for the k
+// most similar to query vectors (cosine, dot product or Euclidean distance),
+// in one pass over the table however many queries a batch holds, split
+// across the worker pool; Table.MostSimilar is gensim's most_similar
+// (analogies: king - man + woman) on top of it. Results equal a ranking in
+// exact arithmetic except between rows whose scores are closer than float32
+// rounding, which rank by id; like lookups, searches do not allocate.
+//
 // Table.View gives zero-copy access to f32 rows: the slices alias the mapped
 // file, are valid only until the function passed to View returns, and must
 // never be written (the mapping is read-only: a write faults, and the call

@@ -112,12 +112,18 @@ type NearestOptions struct {
 // does not allocate once warm.
 //
 // Rows are scored as lookups return them (decoded, scaled and rounded as
-// Lookup does). Scores are computed in float32 (see kernel.Dot for the
-// order of the sums); the ranking equals the exact one except between rows
-// whose exact scores are closer than that rounding (a few float32 ulps of
-// the sum of |x_j q_j|; the tests check the bound). A row whose score is
-// NaN is never returned. A query holding NaN or an infinity is refused, as
-// is a zero query for Cosine.
+// Lookup does). Scores are computed in float32, dot products in the order
+// kernel.Dot defines, so every kernel level gives the same bits. The
+// ranking is the exact one except between rows whose exact scores are
+// closer than that rounding: with γ = (dim/16 + 9)·2^-24, each score is
+// within γ·Σ|x_j q_j| of the exact dot product, within 2γ·(Σ|x_j q_j| /
+// (‖x‖‖q‖) + 1) of the exact cosine, and its square within 2γ·(Σ|x_j q_j| +
+// ‖x‖² + ‖q‖²) of the exact squared distance, and no row left out scores
+// exactly better than the last one returned by more than both rows'
+// bounds (the tests check this against a float64 ranking). Rows with the
+// same float32 score rank by id. A row whose score is NaN is never
+// returned. A query holding NaN or an infinity is refused, as is a zero
+// query for Cosine.
 func (t *Table) Nearest(dst []Neighbour, query []float32, k int, opts *NearestOptions) (int, error) {
 	if len(query) != t.hdr.Dim {
 		return 0, fmt.Errorf("embstore: nearest: query of %d values for rows of %d", len(query), t.hdr.Dim)
@@ -167,6 +173,9 @@ func (t *Table) nearest(dst []Neighbour, counts []int, queries []float32, k int,
 	if o.Restrict > 0 {
 		rows = min(rows, o.Restrict)
 	}
+	if o.Norms == nil {
+		o.Norms = t.defaultNorms()
+	}
 	if ns, ok := o.Norms.(NormSlice); ok && o.Metric != Dot && int64(len(ns)) < rows {
 		return fmt.Errorf("embstore: nearest: %d norms for %d rows searched", len(ns), rows)
 	}
@@ -187,6 +196,12 @@ func (t *Table) nearest(dst []Neighbour, counts []int, queries []float32, k int,
 	s.merge(dst, counts, k)
 	return nil
 }
+
+// defaultNorms returns the norms searches use when NearestOptions.Norms is
+// nil: none yet, so cosine and L2 searches compute them in their pass. This
+// is where a norms section of the table file plugs in (a NormSlice over the
+// mapped section, or a NormFunc decoding it).
+func (t *Table) defaultNorms() NormSource { return nil }
 
 // A search is the state of one call of Nearest. Searches are recycled
 // through searchPool, with their buffers, so that calls do not allocate.
@@ -212,6 +227,7 @@ type searchSlot struct {
 	sizes   []int
 	dots    []float32 // block*nq dot products
 	sq      []float32 // the block's squared norms (or norms, see rowNorms)
+	inv     []float32 // Cosine, several queries: the block's 1/‖x‖
 	scratch []float32
 	rows    []byte       // copy-out: the block's rows
 	tab     kernel.Table // copy-out: the block as a table
@@ -276,6 +292,7 @@ func (s *search) init(t *Table, queries []float32, nq int, k, rows int64, o *Nea
 		clear(sl.sizes)
 		sl.dots = grow(sl.dots, nq*s.block)
 		sl.sq = grow(sl.sq, s.block)
+		sl.inv = grow(sl.inv, s.block)
 		sl.scratch = grow(sl.scratch, kernel.DotScratch(dim))
 		if t.copyTo {
 			sl.rows = grow(sl.rows, s.block*t.tok.Stride)
@@ -337,21 +354,32 @@ func (s *search) readRows(sl *searchSlot, b int64, m int) error {
 }
 
 // rowNorms fills sl.sq, when the norms come from a NormSource, with what
-// offer reads there: the norms for Cosine, their squares for L2. (The
-// kernel writes the squared norms there itself otherwise.)
+// offer reads there: the norms for Cosine, their squares for L2 (the
+// kernel writes the squared norms there itself otherwise); and for Cosine
+// with several queries, sl.inv with each row's 1/‖x‖.
 func (s *search) rowNorms(sl *searchSlot, b int64, m int) error {
+	sq := sl.sq[:m]
 	if s.norms == nil {
+		if s.metric == Cosine && s.nq > 1 {
+			for r, n2 := range sq {
+				sl.inv[r] = inverse(math.Sqrt(float64(n2)))
+			}
+		}
 		return nil
 	}
-	sq := sl.sq[:m]
 	if ns, ok := s.norms.(NormSlice); ok {
 		copy(sq, ns[b:b+int64(m)])
 	} else if err := s.norms.RowNorms(sq, b); err != nil {
 		return fmt.Errorf("embstore: nearest: norms of rows [%d, %d): %w", b, b+int64(m), err)
 	}
-	if s.metric == L2 {
+	switch {
+	case s.metric == L2:
 		for r, n := range sq {
 			sq[r] = n * n
+		}
+	case s.nq > 1:
+		for r, n := range sq {
+			sl.inv[r] = inverse(float64(n))
 		}
 	}
 	return nil
@@ -389,9 +417,18 @@ func (s *search) offer(sl *searchSlot, q int, dots []float32, b int64) {
 				size, thr = s.push(h, size, Neighbour{b + int64(r), d})
 			}
 		}
+	case s.metric == Cosine && s.nq > 1:
+		// 1/‖x‖ of each row, computed once for all the queries.
+		inv := sl.inv[:len(dots)]
+		for r, d := range dots {
+			if c := d * inv[r]; c >= thr {
+				size, thr = s.push(h, size, Neighbour{b + int64(r), c})
+			}
+		}
 	case s.metric == Cosine && s.norms == nil:
-		// cos = d/sqrt(sq) can reach thr > 0 only if d > 0 and d*d >=
-		// thr*thr*sq: no square root for the rows that cannot.
+		// One query: cos = d/sqrt(sq) can reach thr > 0 only if d > 0 and
+		// d*d >= thr*thr*sq, which spares most rows a square root and a
+		// division.
 		for r, d := range dots {
 			if thr > 0 {
 				t := float64(thr)
