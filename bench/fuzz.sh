@@ -5,10 +5,10 @@
 #   bench/fuzz.sh [-time D] [-slow D] [-minimize D] [-min-execs N] [-grow] [-max-size B] [-list] [NAME_REGEXP]
 #
 #   -time D        how long to fuzz each target (default 5m; CI uses a few seconds)
-#   -slow D        a target that executed nothing in -time (its setup and the
-#                  baseline over its corpus took longer: FuzzTokenizerEncode
-#                  loads large tokenizers in every worker) is run once more
-#                  for D (default 30s)
+#   -slow D        a target that executed nothing, or fewer than -min-execs,
+#                  in -time (its setup and the baseline over its corpus took
+#                  most of it: FuzzTokenizerEncode loads large tokenizers in
+#                  every worker) is run once more for D (default 30s)
 #   -minimize D    -fuzzminimizetime: how long to spend minimising each new
 #                  input (default 10x, ten runs: go test's own default, 60s,
 #                  is longer than a short run and stalls it)
@@ -32,7 +32,7 @@
 # go test keeps the inputs a run finds interesting (new coverage) in its
 # cache, $(go env GOCACHE)/fuzz/<import path>/<Name>; -grow copies those this
 # run created to the target's seed corpus: testdata/fuzz/<Name> at the
-# repository root for targets that load it through internal/fuzzcorpus (they
+# repository root for targets that load it through internal/testing/fuzzcorpus (they
 # name it in their test files), otherwise <package>/testdata/fuzz/<Name>, which
 # go test reads by itself. Then it runs the targets' seeds once as ordinary
 # tests. Review and commit what it added. An input that makes a target fail is
@@ -118,8 +118,8 @@ for target in "${targets[@]}"; do
 	echo "== $dir $name (fuzz $fuzztime)"
 	touch "$marker"
 	fuzz "$dir" "$name" "$fuzztime"
-	if [ $status -eq 0 ] && [ "$execs" -eq 0 ]; then
-		echo "   nothing executed in $fuzztime (setup and baseline took longer): again for $slow"
+	if [ $status -eq 0 ] && { [ "$execs" -eq 0 ] || [ "$execs" -lt "$min_execs" ]; }; then
+		echo "   $execs executions in $fuzztime (setup and the baseline over the corpus took most of it): again for $slow"
 		fuzz "$dir" "$name" "$slow"
 	fi
 	# Go 1.26's fuzzing coordinator can report its own -fuzztime deadline as

@@ -15,9 +15,12 @@
 // may succeed on a second try (a connection refused or cut, 429, 502, 503,
 // 504) is retried with backoff, up to Options.Retries times.
 //
-// Ids are checked against the table's shape before they are sent: an id out
-// of range is a *store.IndexError, as from store.Table. Errors the server
-// returns are *Error values carrying its status, message, field and code.
+// Every argument is checked against the table's shape before anything is
+// sent, by the store's own checks (store.Bounds): an id out of range is a
+// *store.IndexError, a position past the positional table a
+// *store.PositionError, a bad bag argument the store's error, exactly as
+// from store.Table. Errors the server returns are *Error values carrying its
+// status, message, field and code.
 //
 // Source is the interface a Table, a mapped store.Table (through Local) and
 // a table sharded over a cluster (package client/cluster) share, so that a
@@ -230,23 +233,19 @@ func (t *Table) Positions() int64 { return t.info.Positions }
 // PositionOffset returns the positional row that holds position 0.
 func (t *Table) PositionOffset() int64 { return t.info.PositionOffset }
 
+// bounds returns what the table's arguments are checked against (with
+// store.Bounds, as store.Table's are).
+func (t *Table) bounds() store.Bounds {
+	return store.Bounds{Rows: t.info.Rows, Dim: t.info.Dim, Positions: t.info.Positions, PositionOffset: t.info.PositionOffset}
+}
+
 // CheckIDs returns the *store.IndexError a lookup of ids would return, or
 // nil, as store.Table.CheckIDs does.
-func (t *Table) CheckIDs(ids []int64) error {
-	for i, id := range ids {
-		if id < 0 || id >= t.info.Rows {
-			return &store.IndexError{Arg: "ids", Index: i, Value: id, Limit: t.info.Rows, What: "token table"}
-		}
-	}
-	return nil
-}
+func (t *Table) CheckIDs(ids []int64) error { return t.bounds().CheckIDs(ids) }
 
 // Lookup writes the rows of ids to dst, as store.Table.Lookup does.
 func (t *Table) Lookup(ctx context.Context, dst []float32, ids []int64) error {
-	if err := t.checkOut(dst, len(ids)); err != nil || len(ids) == 0 {
-		return err
-	}
-	if err := t.CheckIDs(ids); err != nil {
+	if err := t.bounds().CheckLookup(dst, ids); err != nil || len(ids) == 0 {
 		return err
 	}
 	return t.rows(ctx, "/v1/lookup", "", int64Bytes(ids), dst)
@@ -256,16 +255,7 @@ func (t *Table) Lookup(ctx context.Context, dst []float32, ids []int64) error {
 // store.Table.LookupPositions: ids is a batch of sequences of seqLen ids,
 // and the p-th id of each gets position start+p.
 func (t *Table) LookupPositions(ctx context.Context, dst []float32, ids []int64, seqLen int, start int64) error {
-	switch {
-	case seqLen <= 0:
-		return fmt.Errorf("embstore client: sequence length %d must be positive", seqLen)
-	case len(ids)%seqLen != 0:
-		return fmt.Errorf("embstore client: %d ids are not a whole number of sequences of %d", len(ids), seqLen)
-	}
-	if err := t.checkOut(dst, len(ids)); err != nil || len(ids) == 0 {
-		return err
-	}
-	if err := t.CheckIDs(ids); err != nil {
+	if err := t.bounds().CheckLookupPositions(dst, ids, seqLen, start); err != nil || len(ids) == 0 {
 		return err
 	}
 	q := "positions=true&seq_len=" + strconv.Itoa(seqLen) + "&start=" + strconv.FormatInt(start, 10)
@@ -275,56 +265,32 @@ func (t *Table) LookupPositions(ctx context.Context, dst []float32, ids []int64,
 // LookupPositionRows writes rows of the positional table itself (raw row
 // numbers, no offset applied), as store.Table.LookupPositionRows.
 func (t *Table) LookupPositionRows(ctx context.Context, dst []float32, rows []int64) error {
-	if err := t.checkOut(dst, len(rows)); err != nil || len(rows) == 0 {
+	if err := t.bounds().CheckLookupPositionRows(dst, rows); err != nil || len(rows) == 0 {
 		return err
-	}
-	if t.info.Positions == 0 {
-		return store.ErrNoPositions
-	}
-	for i, r := range rows {
-		if r < 0 || r >= t.info.Positions {
-			return &store.IndexError{Arg: "rows", Index: i, Value: r, Limit: t.info.Positions, What: "positional table"}
-		}
 	}
 	return t.rows(ctx, "/v1/lookup", "section=positions", int64Bytes(rows), dst)
 }
 
 // Bag pools bags of ids, as store.Table.Bag: bag i holds
 // ids[offsets[i]:offsets[i+1]]. A nil opts means mode sum, as in store.
+// The arguments are checked here as the table checks them; the server
+// pools the bags.
 func (t *Table) Bag(ctx context.Context, dst []float32, ids, offsets []int64, opts *store.BagOptions) error {
+	call, err := t.bounds().CheckBag(dst, ids, offsets, opts)
+	if err != nil || call.Bags.Len() == 0 {
+		return err
+	}
 	var o store.BagOptions
 	if opts != nil {
 		o = *opts
 	}
-	bags := len(offsets)
-	if o.IncludeLastOffset {
-		bags--
-	}
-	if bags < 0 {
-		return fmt.Errorf("embstore client: include-last-offset needs at least one offset")
-	}
-	if err := t.checkOut(dst, bags); err != nil {
-		return err
-	}
-	if err := t.CheckIDs(ids); err != nil {
-		return err
-	}
-	if bags == 0 {
-		return nil
-	}
-	if o.PerSampleWeights != nil && len(o.PerSampleWeights) != len(ids) {
-		return fmt.Errorf("embstore client: %d per-sample weights for %d ids", len(o.PerSampleWeights), len(ids))
-	}
 	mode := map[store.BagMode]string{store.BagSum: "sum", store.BagMean: "mean", store.BagMax: "max"}[o.Mode]
-	if mode == "" {
-		return fmt.Errorf("embstore client: unknown bag mode %d", o.Mode)
-	}
 	q := "mode=" + mode + "&offsets=" + strconv.Itoa(len(offsets))
 	if o.IncludeLastOffset {
 		q += "&include_last_offset=true"
 	}
-	if o.HasPaddingIdx {
-		q += "&padding_idx=" + strconv.FormatInt(o.PaddingIdx, 10)
+	if o.PaddingIdx != nil {
+		q += "&padding_idx=" + strconv.FormatInt(*o.PaddingIdx, 10)
 	}
 	body := make([]byte, 0, 8*len(ids)+8*len(offsets)+4*len(o.PerSampleWeights))
 	body = append(body, int64Bytes(ids)...)
@@ -336,13 +302,6 @@ func (t *Table) Bag(ctx context.Context, dst []float32, ids, offsets []int64, op
 		}
 	}
 	return t.rows(ctx, "/v1/bag", q, body, dst)
-}
-
-func (t *Table) checkOut(dst []float32, rows int) error {
-	if len(dst) != rows*t.info.Dim {
-		return fmt.Errorf("embstore client: output holds %d values, %d rows of %d need %d", len(dst), rows, t.info.Dim, rows*t.info.Dim)
-	}
-	return nil
 }
 
 // rows posts a binary request and reads the float32 rows of the answer

@@ -10,13 +10,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/embstore/embstore/internal/pack"
 	"github.com/embstore/embstore/internal/server"
-	"github.com/embstore/embstore/internal/torchinit"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/store"
 )
 
@@ -26,8 +26,8 @@ import (
 func serve(t *testing.T, cfg server.Config, wrap func(http.Handler) http.Handler) (string, *store.Table, *atomic.Int64) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "t.emb")
-	spec := pack.SeedSpec{Rows: 3000, Dim: 40, Seed: 123, Positions: 16, Init: torchinit.Embedding()}
-	if err := pack.Seeded(path, spec, nil); err != nil {
+	spec := pack.SeedSpec{Rows: 3000, Dim: 40, Seed: 123, Positions: 16}
+	if err := pack.Seed(context.Background(), path, spec, nil); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -121,7 +121,7 @@ func TestClientMatchesStore(t *testing.T) {
 		{[]int64{0, 3, 3, 5}, &store.BagOptions{Mode: store.BagMean}},
 		{[]int64{0, 4, 8}, &store.BagOptions{Mode: store.BagMax, IncludeLastOffset: true}},
 		{[]int64{0, 2}, &store.BagOptions{Mode: store.BagSum, PerSampleWeights: []float32{1, 2, 3, 4, 5, 6, 7, -8}}},
-		{[]int64{0, 2}, &store.BagOptions{Mode: store.BagMean, PaddingIdx: 17, HasPaddingIdx: true}},
+		{[]int64{0, 2}, &store.BagOptions{Mode: store.BagMean, PaddingIdx: new(int64(17))}},
 	} {
 		bags := len(c.offsets)
 		if c.opts != nil && c.opts.IncludeLastOffset {
@@ -179,16 +179,23 @@ func TestClientErrors(t *testing.T) {
 	if err := tab.Lookup(ctx, dst[:3], []int64{1, 2}); err == nil {
 		t.Fatal("a short output was accepted")
 	}
-	var se *Error
-	if err := tab.LookupPositions(ctx, dst, []int64{1, 2}, 2, 15); !errors.As(err, &se) || se.Status != 400 || se.Code != "position_out_of_range" {
+	// Arguments are checked here, as store.Table checks them
+	// (store.Bounds), with the store's errors, before any request.
+	var pe *store.PositionError
+	if err := tab.LookupPositions(ctx, dst, []int64{1, 2}, 2, 15); !errors.As(err, &pe) || pe.Position != 16 {
 		t.Fatalf("positions out of range: %v", err)
+	}
+	var se *Error
+	if err := tab.Bag(ctx, make([]float32, 40), []int64{1}, []int64{0}, &store.BagOptions{Mode: store.BagMean, PerSampleWeights: []float32{1}}); err == nil || errors.As(err, &se) ||
+		!strings.Contains(err.Error(), "per-sample weights need mode sum") {
+		t.Fatalf("weights with mean: %v", err)
 	}
 	big := make([]int64, 101)
 	if err := tab.Lookup(ctx, make([]float32, 101*40), big); !errors.As(err, &se) || se.Status != 413 {
 		t.Fatalf("over the server's token limit: %v", err)
 	}
-	if err := tab.Bag(ctx, make([]float32, 40), []int64{1}, []int64{0}, &store.BagOptions{Mode: store.BagMean, PerSampleWeights: []float32{1}}); !errors.As(err, &se) || se.Param != "per_sample_weights" {
-		t.Fatalf("weights with mean: %v", err)
+	if err := tab.Bag(ctx, make([]float32, 40), make([]int64, 101), []int64{0}, nil); !errors.As(err, &se) || se.Status != 413 {
+		t.Fatalf("a bag over the server's token limit: %v", err)
 	}
 }
 

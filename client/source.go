@@ -10,8 +10,9 @@ import (
 // rows are: mapped in this process (Local), on one server (*Table), or
 // split over the servers of a cluster (*cluster.Table, in package
 // client/cluster). Code written against Source runs against all three.
-// The methods are store.Table's, with a context; their errors too
-// (*store.IndexError for an id out of range, ...).
+// The lookup methods are store.Table's, with a context, and so are their
+// errors (*store.IndexError for an id out of range, ...); Rows, Dim,
+// Positions and PositionOffset are what store.Table's Header holds.
 type Source interface {
 	Rows() int64
 	Dim() int
@@ -36,17 +37,17 @@ var _ Source = LocalTable{}
 // Local returns t as a Source; its Close closes t.
 func Local(t *store.Table) LocalTable { return LocalTable{t} }
 
-// Rows is store.Table.Rows.
-func (l LocalTable) Rows() int64 { return l.T.Rows() }
+// Rows is store.Table.Header().Rows.
+func (l LocalTable) Rows() int64 { return l.T.Header().Rows }
 
-// Dim is store.Table.Dim.
-func (l LocalTable) Dim() int { return l.T.Dim() }
+// Dim is store.Table.Header().Dim.
+func (l LocalTable) Dim() int { return l.T.Header().Dim }
 
-// Positions is store.Table.Positions.
-func (l LocalTable) Positions() int64 { return l.T.Positions() }
+// Positions is store.Table.Header().Positions().
+func (l LocalTable) Positions() int64 { return l.T.Header().Positions() }
 
-// PositionOffset is store.Table.PositionOffset.
-func (l LocalTable) PositionOffset() int64 { return l.T.PositionOffset() }
+// PositionOffset is store.Table.Header().PositionOffset.
+func (l LocalTable) PositionOffset() int64 { return l.T.Header().PositionOffset }
 
 // CheckIDs is store.Table.CheckIDs.
 func (l LocalTable) CheckIDs(ids []int64) error { return l.T.CheckIDs(ids) }

@@ -130,15 +130,3 @@ func encodeInt8(dst []byte, src []float32) error {
 	binary.LittleEndian.PutUint32(dst[off+4:], math.Float32bits(lo))
 	return nil
 }
-
-// RoundTo rounds v to the nearest value of dtype d (F16 or BF16), ties to
-// even, and returns it as a float32. For any other d it returns v.
-func RoundTo(v float32, d DType) float32 {
-	switch d {
-	case F16:
-		return floatconv.F16BitsToF32(floatconv.F32ToF16Bits(v))
-	case BF16:
-		return floatconv.BF16BitsToF32(floatconv.F32ToBF16Bits(v))
-	}
-	return v
-}

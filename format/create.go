@@ -41,16 +41,21 @@ type CreateOptions struct {
 // hard links, modes, free space) are in SPEC.md, "Writing". On Linux the
 // kernel is asked to start writing the rows to disk as they come
 // (writeback.go), so that Commit's sync waits less.
+//
+// Its methods are a Writer's (see Writer for the rows and the metadata),
+// and it ends with exactly one of Commit, which publishes the table, or
+// Abort, which removes it. It has no Close: a FileWriter is not an
+// io.Closer, so that a deferred Close cannot be mistaken for the Commit
+// it is not. Any method after Commit or Abort returns an error.
 type FileWriter struct {
-	*Writer
+	w *Writer
 	f *atomicfile.File
 }
 
 // Create starts writing a table with layout l to path, replacing the file
-// there when Commit succeeds. Use the embedded Writer to write rows, then
-// Commit; call Abort (for instance deferred) to give up, which removes the
-// temporary file. Create also removes temporary files that killed writers
-// left in the directory.
+// there when Commit succeeds. Write the rows, then Commit; call Abort (for
+// instance deferred) to give up, which removes the temporary file. Create
+// also removes temporary files that killed writers left in the directory.
 //
 // Create refuses a destination that is not a regular file (ErrNotRegular),
 // follows a symbolic link to the file it names, and fails at once
@@ -77,20 +82,50 @@ func CreateWith(path string, l Layout, o *CreateOptions) (*FileWriter, error) {
 		return nil, err
 	}
 	w.name = path
-	return &FileWriter{Writer: w, f: f}, nil
+	return &FileWriter{w: w, f: f}, nil
 }
 
-// Commit finishes the table (see Writer.Close), syncs it, renames it to the
-// destination path and syncs the directory. On error the temporary file is
-// removed and the destination left as it was.
+// Header returns the header the file will have, without its metadata
+// section (Writer.Header).
+func (fw *FileWriter) Header() *Header { return fw.w.Header() }
+
+// WriteTokens appends token rows (Writer.WriteTokens).
+func (fw *FileWriter) WriteTokens(vals []float32) error { return fw.w.WriteTokens(vals) }
+
+// WritePositions appends positional rows (Writer.WritePositions).
+func (fw *FileWriter) WritePositions(vals []float32) error { return fw.w.WritePositions(vals) }
+
+// WriteTokenRows appends token rows as stored (Writer.WriteTokenRows).
+func (fw *FileWriter) WriteTokenRows(b []byte) error { return fw.w.WriteTokenRows(b) }
+
+// WritePositionRows appends positional rows as stored
+// (Writer.WritePositionRows).
+func (fw *FileWriter) WritePositionRows(b []byte) error { return fw.w.WritePositionRows(b) }
+
+// SetMetadata sets the metadata document (Writer.SetMetadata).
+func (fw *FileWriter) SetMetadata(md []byte) error { return fw.w.SetMetadata(md) }
+
+// MaxError returns the largest error conversion has made so far
+// (Writer.MaxError).
+func (fw *FileWriter) MaxError() float64 { return fw.w.MaxError() }
+
+// Commit finishes the table (the metadata and the header, after checking
+// that every row was written), syncs it, renames it to the destination path
+// and syncs the directory. On error the temporary file is removed and the
+// destination left as it was. A second Commit, or a Commit after Abort,
+// returns an error.
 func (fw *FileWriter) Commit() error {
-	if err := fw.Writer.Close(); err != nil {
+	if err := fw.w.Close(); err != nil {
 		fw.f.Abort()
 		return err
 	}
 	return fw.f.Commit()
 }
 
-// Abort abandons the table and removes the temporary file. It does nothing
-// after Commit, so it can be deferred.
-func (fw *FileWriter) Abort() { fw.f.Abort() }
+// Abort abandons the table and removes the temporary file; the writer's
+// methods then return errors. It does nothing after Commit, so it can be
+// deferred.
+func (fw *FileWriter) Abort() {
+	fw.f.Abort()
+	fw.w.abandon()
+}

@@ -59,11 +59,11 @@ func (w *fileFault) WriteAt(p []byte, off int64) (int, error) {
 // far (the header placeholder) goes to the file first.
 func divert(t *testing.T, fw *FileWriter, w WriteTarget) {
 	t.Helper()
-	if err := fw.buf.Flush(); err != nil {
+	if err := fw.w.buf.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	fw.w = w
-	fw.buf.Reset(w)
+	fw.w.w = w
+	fw.w.buf.Reset(w)
 }
 
 // writeRows writes ioLayout's rows and metadata through fw and commits,

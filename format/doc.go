@@ -34,7 +34,8 @@
 // checksums as it goes and writes the header last. FileWriter adds atomicity:
 // it writes to a temporary file in the destination directory, syncs it,
 // renames it over the destination and syncs the directory, so the destination
-// is always either the old file or the complete new one.
+// is always either the old file or the complete new one. A FileWriter ends
+// with Commit or Abort; it has no Close to call by mistake.
 //
 // Create and CreateWith follow the destination rules of SPEC.md
 // ("Destinations"): only regular files are written (ErrNotRegular for a
@@ -43,4 +44,15 @@
 // refuses an existing file and CreateOptions.Inputs a destination that is
 // one of the inputs (ErrSameFile); a table larger than the free space fails
 // before its first row (ErrNoSpace).
+//
+// # Who checks what
+//
+// This package owns the bytes on disk and nothing else: every rule of
+// SPEC.md is checked here, once, by ParseHeader and NewReader for a file
+// read (the store maps a file only after NewReader has accepted it) and by
+// Layout.Header and the Writer for a file written, whoever calls them.
+// The metadata's JSON is checked by the module's one strict JSON checker
+// (duplicate keys, lone surrogates, depth). What a metadata document says
+// (the schema embpack writes) belongs to package pack; lookup arithmetic
+// to package kernel.
 package format

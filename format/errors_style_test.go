@@ -20,14 +20,14 @@ func TestOnePrefix(t *testing.T) {
 	garbage := filepath.Join(t.TempDir(), "garbage.emb")
 	os.WriteFile(garbage, make([]byte, HeaderSize), 0o644)
 	_, openErr := Open(garbage)
-	_, layoutErr := Layout{Rows: 1, Dim: 1, ComputeDType: F32}.Size(0)
+	_, layoutErr := Layout{Rows: 1, Dim: 1, ComputeDType: Int8}.Size(0)
 	for _, c := range []struct {
 		err  error
 		is   error
 		want string
 	}{
 		{w.SetMetadata([]byte(`[1]`)), ErrBadMetadata, "embstore: invalid metadata: not a JSON object"},
-		{layoutErr, ErrBadDType, "embstore: invalid dtype: Layout.ComputeDType is f32 (code 1); want 0 (f32 arithmetic), F16 or BF16"},
+		{layoutErr, ErrBadDType, "embstore: invalid dtype: Layout.ComputeDType is int8; want F32 (or 0: no rounding), F16 or BF16"},
 		{openErr, ErrBadMagic, "embstore: " + garbage + ": not an embstore table (bad magic): magic at byte 0"},
 	} {
 		if c.err == nil || !errors.Is(c.err, c.is) || !strings.HasPrefix(c.err.Error(), c.want) || strings.Count(c.err.Error(), "embstore:") != 1 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/embstore/embstore/internal/floatconv"
 )
 
 // memFile is an in-memory WriteTarget.
@@ -301,6 +304,8 @@ func TestMetadataRules(t *testing.T) {
 		{`{"a":1} x`, false},
 		{`{"a":`, false},
 		{"\xef\xbb\xbf{}", false},
+		{`{"a":"\udc00"}`, false},
+		{`{"a":"\ud83d\ude00"}`, true},
 		{"{\"a\":\"\xff\"}", false},
 		{strings.Repeat(`{"a":`, 33) + "1" + strings.Repeat("}", 33), false},
 		{strings.Repeat(`{"a":`, 31) + "1" + strings.Repeat("}", 31), true},
@@ -411,7 +416,7 @@ func TestWriterMisuse(t *testing.T) {
 		{Rows: 0, Dim: 3}, {Rows: 1, Dim: 0}, {Rows: 1, Dim: MaxDim + 1}, {Rows: MaxRows + 1, Dim: 1},
 		{Rows: 1, Dim: 1, DType: 9}, {Rows: 1, Dim: 1, Positions: -1}, {Rows: 1, Dim: 1, Positions: 2, PositionOffset: 2},
 		{Rows: 1, Dim: 1, Alignment: 100}, {Rows: 1, Dim: 1, TokenScale: float32(math.Inf(1))},
-		{Rows: 1, Dim: 1, ComputeDType: F32},
+		{Rows: 1, Dim: 1, ComputeDType: Int8}, {Rows: 1, Dim: 1, ComputeDType: 9},
 	} {
 		if _, err := NewWriter(&m, l); err == nil {
 			t.Errorf("NewWriter(%+v) accepted", l)
@@ -563,12 +568,84 @@ func TestNarrowDTypesRoundTrip(t *testing.T) {
 		got := make([]float32, len(src))
 		DecodeRow(got, row, d)
 		for i, v := range src {
-			if got[i] != RoundTo(v, d) {
-				t.Errorf("%s: %v stored as %v, want %v", d, v, got[i], RoundTo(v, d))
+			if got[i] != roundTo(v, d) {
+				t.Errorf("%s: %v stored as %v, want %v", d, v, got[i], roundTo(v, d))
 			}
 		}
 		if d == F16 && !math.IsInf(maxErr, 1) {
 			t.Errorf("f16: 65520 overflows to Inf; max error %v, want +Inf", maxErr)
 		}
+	}
+}
+
+// roundTo rounds v to the nearest value of d (F16 or BF16), ties to even.
+func roundTo(v float32, d DType) float32 {
+	if d == F16 {
+		return floatconv.F16BitsToF32(floatconv.F32ToF16Bits(v))
+	}
+	return floatconv.BF16BitsToF32(floatconv.F32ToBF16Bits(v))
+}
+
+// TestComputeDTypeF32 checks that F32 as a layout's compute dtype means
+// what 0 means, plain f32 arithmetic, and is stored as 0.
+func TestComputeDTypeF32(t *testing.T) {
+	h0, err := Layout{Rows: 3, Dim: 2}.Header(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h32, err := Layout{Rows: 3, Dim: 2, ComputeDType: F32}.Header(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h32.ComputeDType != 0 || !bytes.Equal(h0.Encode(), h32.Encode()) {
+		t.Fatalf("compute dtype F32 gives header compute_dtype %d; want the header of 0", h32.ComputeDType)
+	}
+}
+
+// TestFileWriterMisuse checks that a FileWriter cannot be finished by
+// mistake: it has no Close (a deferred Close would leave no file and no
+// error), and after Abort or Commit every method fails, saying why.
+func TestFileWriterMisuse(t *testing.T) {
+	if _, ok := any(&FileWriter{}).(io.Closer); ok {
+		t.Fatal("FileWriter is an io.Closer")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "t.emb")
+	fw, err := Create(path, Layout{Rows: 1, Dim: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Abort()
+	for name, err := range map[string]error{
+		"WriteTokens": fw.WriteTokens([]float32{1, 2}), "WriteTokenRows": fw.WriteTokenRows(make([]byte, 64)),
+		"SetMetadata": fw.SetMetadata([]byte(`{}`)), "Commit": fw.Commit(),
+	} {
+		if !errors.Is(err, errWriterAborted) {
+			t.Errorf("%s after Abort: %v; want %v", name, err, errWriterAborted)
+		}
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("the destination exists after Abort: %v", err)
+	}
+	fw, err = Create(path, Layout{Rows: 1, Dim: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.WriteTokens([]float32{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	fw.Abort() // after Commit: nothing
+	if err := fw.Commit(); err == nil {
+		t.Error("a second Commit succeeded")
+	}
+	if _, err := Open(path); err != nil {
+		t.Fatalf("the committed table: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("%d files in the directory, want the table only", len(entries))
 	}
 }

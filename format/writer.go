@@ -12,7 +12,8 @@ import (
 )
 
 // A Layout describes the table a Writer writes. The zero values of DType,
-// TokenScale and Alignment mean F32, 1 and DefaultAlignment.
+// TokenScale and Alignment mean F32, 1 and DefaultAlignment; ComputeDType
+// 0 and F32 both mean plain f32 arithmetic (stored as 0).
 type Layout struct {
 	Rows           int64   // token rows (vocabulary size), 1 to MaxRows
 	Dim            int     // values per row, 1 to MaxDim
@@ -20,7 +21,7 @@ type Layout struct {
 	Positions      int64   // rows of the positional table, 0 for none
 	PositionOffset int64   // positional row of position 0
 	TokenScale     float32 // factor applied to token rows on lookup
-	ComputeDType   DType   // 0 (f32), F16 or BF16: see SPEC.md, compute_dtype
+	ComputeDType   DType   // 0 or F32 (no rounding), F16 or BF16: see SPEC.md, compute_dtype
 	Alignment      int64   // section alignment, a power of two in [64, 2^21]
 }
 
@@ -37,6 +38,9 @@ func (l Layout) Header(metadataLen int64) (*Header, error) {
 	if l.Alignment == 0 {
 		l.Alignment = DefaultAlignment
 	}
+	if l.ComputeDType == F32 {
+		l.ComputeDType = 0 // f32 arithmetic: no rounding
+	}
 	switch {
 	case !l.DType.Valid():
 		return nil, fmt.Errorf("%w: Layout.DType is %d", ErrBadDType, l.DType)
@@ -51,7 +55,7 @@ func (l Layout) Header(metadataLen int64) (*Header, error) {
 	case math.IsNaN(float64(l.TokenScale)) || math.IsInf(float64(l.TokenScale), 0):
 		return nil, fmt.Errorf("%w: Layout.TokenScale is %v; want a finite factor", ErrBadScale, l.TokenScale)
 	case l.ComputeDType != 0 && l.ComputeDType != F16 && l.ComputeDType != BF16:
-		return nil, fmt.Errorf("%w: Layout.ComputeDType is %s (code %d); want 0 (f32 arithmetic), F16 or BF16", ErrBadDType, l.ComputeDType, uint32(l.ComputeDType))
+		return nil, fmt.Errorf("%w: Layout.ComputeDType is %s; want F32 (or 0: no rounding), F16 or BF16", ErrBadDType, l.ComputeDType)
 	case l.Alignment < MinAlignment || l.Alignment > MaxAlignment || l.Alignment&(l.Alignment-1) != 0:
 		return nil, fmt.Errorf("%w: Layout.Alignment is %d; want a power of two from %d to %d", ErrBadAlignment, l.Alignment, MinAlignment, MaxAlignment)
 	case metadataLen > MaxMetadataSize:
@@ -138,6 +142,26 @@ func (w *Writer) ioErr(op string, err error) error {
 
 // errWriterClosed is returned by a Writer's methods after Close.
 var errWriterClosed = errors.New("embstore: writer already closed")
+
+// errWriterAborted is returned by a FileWriter's methods after Abort.
+var errWriterAborted = errors.New("embstore: table writer aborted")
+
+// closedErr is what a call after Close (or a FileWriter's Abort) returns.
+func (w *Writer) closedErr() error {
+	if w.err == errWriterAborted {
+		return w.err
+	}
+	return errWriterClosed
+}
+
+// abandon ends the Writer after its FileWriter's Abort: every later call
+// fails.
+func (w *Writer) abandon() {
+	if !w.closed {
+		w.closed = true
+		w.err = errWriterAborted
+	}
+}
 
 // NewWriter starts a table file with layout l on w. It writes a placeholder
 // header at once; the real header is written by Close.
@@ -239,7 +263,7 @@ func (w *Writer) WritePositions(vals []float32) error {
 func (w *Writer) check(vals []float32, done, total int64, what string) error {
 	switch {
 	case w.closed:
-		return errWriterClosed
+		return w.closedErr()
 	case w.err != nil:
 		return w.err
 	case len(vals)%w.layout.Dim != 0:
@@ -259,7 +283,7 @@ func (w *Writer) MaxError() float64 { return w.maxErr }
 // ValidateMetadata.
 func (w *Writer) SetMetadata(md []byte) error {
 	if w.closed {
-		return errWriterClosed
+		return w.closedErr()
 	}
 	if err := ValidateMetadata(md); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadMetadata, err)
@@ -273,7 +297,7 @@ func (w *Writer) SetMetadata(md []byte) error {
 // returns an error.
 func (w *Writer) Close() error {
 	if w.closed {
-		return errWriterClosed
+		return w.closedErr()
 	}
 	w.closed = true
 	if w.err != nil {

@@ -44,7 +44,7 @@ func (w *Writer) WritePositionRows(b []byte) error {
 func (w *Writer) checkRaw(b []byte, stride int64, d DType, done, total int64, what string) error {
 	switch {
 	case w.closed:
-		return errWriterClosed
+		return w.closedErr()
 	case w.err != nil:
 		return w.err
 	case int64(len(b))%stride != 0:

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/embstore/embstore/format"
-	"github.com/embstore/embstore/internal/fuzzcorpus"
+	"github.com/embstore/embstore/internal/testing/fuzzcorpus"
 )
 
 // The tests in this file check every kernel level this machine supports
@@ -158,7 +158,7 @@ func randomTable(t testing.TB, rng *rand.Rand, d format.DType, dim int, rows int
 	for r := range int(rows) {
 		fillRow(rng, data[r*stride:], d, dim, specialOdds)
 	}
-	return &Table{Data: data, Rows: rows, Dim: dim, Stride: stride, DType: d}
+	return tableOf(t, data, TableSpec{Rows: rows, Dim: dim, Stride: stride, DType: d})
 }
 
 func align4(n int) int { return (n + 3) &^ 3 }
@@ -178,7 +178,7 @@ func randomExtra(rng *rand.Rand, d format.DType, dim int) int {
 
 // randomPositions returns an f32 positional table for dim values whose data
 // ends right after its last row's values.
-func randomPositions(t testing.TB, rng *rand.Rand, dim, specialOdds int) *Positions {
+func randomPositions(t testing.TB, rng *rand.Rand, dim, specialOdds int) *posArg {
 	rows := int64(1 + rng.IntN(40))
 	stride := 4*dim + 4*rng.IntN(20)
 	data := guarded(t, int(rows-1)*stride+4*dim)
@@ -188,11 +188,9 @@ func randomPositions(t testing.TB, rng *rand.Rand, dim, specialOdds int) *Positi
 		}
 	}
 	seqLen := 1 + rng.IntN(int(rows))
-	return &Positions{
-		Data: data, Rows: rows, Stride: stride,
-		Start:  rng.Int64N(rows - int64(seqLen) + 1),
-		SeqLen: seqLen,
-		Phase:  rng.IntN(seqLen),
+	return &posArg{
+		tab: tableOf(t, data, TableSpec{Rows: rows, Dim: dim, Stride: stride, DType: format.F32}),
+		seq: Sequence{Start: rng.Int64N(rows - int64(seqLen) + 1), Len: seqLen, Phase: rng.IntN(seqLen)},
 	}
 }
 
@@ -250,52 +248,52 @@ func sameBits(got, want []float32) (int, bool) {
 }
 
 // gatherAt runs Gather with the kernels of level l.
-func gatherAt(l kernelLevel, dst []float32, tab *Table, ids []int64, pos *Positions) (int, error) {
+func gatherAt(l kernelLevel, dst []float32, tab *Table, ids []int64, pos *posArg) error {
 	defer useKernels(l)()
-	return Gather(dst, tab, ids, pos)
+	return gatherPos(dst, tab, ids, pos)
 }
 
-func bagAt(l kernelLevel, dst []float32, tab *Table, ids, offsets []int64, mode BagMode, weights []float32, pad int64) (int, error) {
+func bagAt(l kernelLevel, dst []float32, tab *Table, ids, offsets []int64, mode BagMode, weights []float32, pad int64) error {
 	defer useKernels(l)()
-	return Bag(dst, tab, ids, offsets, mode, weights, pad)
+	return bagOf(dst, tab, ids, offsets, mode, weights, pad)
 }
 
 // compareGather gathers ids from tab (with pos, if not nil) with the
 // reference and with every fast level, and fails on any difference.
-func compareGather(t *testing.T, what string, tab *Table, ids []int64, pos *Positions) {
+func compareGather(t *testing.T, what string, tab *Table, ids []int64, pos *posArg) {
 	t.Helper()
-	want := make([]float32, len(ids)*tab.Dim)
-	if bad, err := gatherAt(levelRef, want, tab, ids, pos); bad != -1 || err != nil {
-		t.Fatalf("%s: reference Gather = %d, %v", what, bad, err)
+	want := make([]float32, len(ids)*tab.dim)
+	if err := gatherAt(levelRef, want, tab, ids, pos); err != nil {
+		t.Fatalf("%s: reference Gather: %v", what, err)
 	}
 	for _, l := range diffLevels(t) {
 		got := withCanary(len(want))
-		if bad, err := gatherAt(l, got, tab, ids, pos); bad != -1 || err != nil {
-			t.Fatalf("%s %s: Gather = %d, %v", what, l, bad, err)
+		if err := gatherAt(l, got, tab, ids, pos); err != nil {
+			t.Fatalf("%s %s: Gather: %v", what, l, err)
 		}
 		checkCanary(t, fmt.Sprintf("%s %s", what, l), got)
 		if i, ok := sameBits(got, want); !ok {
 			t.Fatalf("%s %s: id index %d (row %d), value %d: got %#08x, want %#08x",
-				what, l, i/tab.Dim, ids[i/tab.Dim], i%tab.Dim, math.Float32bits(got[i]), math.Float32bits(want[i]))
+				what, l, i/tab.dim, ids[i/tab.dim], i%tab.dim, math.Float32bits(got[i]), math.Float32bits(want[i]))
 		}
 	}
 }
 
 func compareBag(t *testing.T, what string, tab *Table, ids, offsets []int64, mode BagMode, weights []float32, pad int64) {
 	t.Helper()
-	want := make([]float32, len(offsets)*tab.Dim)
-	if bad, err := bagAt(levelRef, want, tab, ids, offsets, mode, weights, pad); bad != -1 || err != nil {
-		t.Fatalf("%s: reference Bag = %d, %v", what, bad, err)
+	want := make([]float32, len(offsets)*tab.dim)
+	if err := bagAt(levelRef, want, tab, ids, offsets, mode, weights, pad); err != nil {
+		t.Fatalf("%s: reference Bag: %v", what, err)
 	}
 	for _, l := range diffLevels(t) {
 		got := withCanary(len(want))
-		if bad, err := bagAt(l, got, tab, ids, offsets, mode, weights, pad); bad != -1 || err != nil {
-			t.Fatalf("%s %s: Bag = %d, %v", what, l, bad, err)
+		if err := bagAt(l, got, tab, ids, offsets, mode, weights, pad); err != nil {
+			t.Fatalf("%s %s: Bag: %v", what, l, err)
 		}
 		checkCanary(t, fmt.Sprintf("%s %s", what, l), got)
 		if i, ok := sameBits(got, want); !ok {
 			t.Fatalf("%s %s: bag %d, value %d: got %#08x, want %#08x",
-				what, l, i/tab.Dim, i%tab.Dim, math.Float32bits(got[i]), math.Float32bits(want[i]))
+				what, l, i/tab.dim, i%tab.dim, math.Float32bits(got[i]), math.Float32bits(want[i]))
 		}
 	}
 }
@@ -316,7 +314,7 @@ func TestLevels(t *testing.T) {
 	got := make([]float32, 16)
 	tab := randomTable(t, rand.New(rand.NewPCG(1, 1)), format.F16, 16, 1, 0, 0)
 	gatherAt(levelRef, want, tab, []int64{0}, nil)
-	if _, err := Gather(got, tab, []int64{0}, nil); err != nil {
+	if err := Gather(got, tab, []int64{0}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := sameBits(got, want); !ok {
@@ -340,10 +338,10 @@ func TestGatherLevelsMatchReference(t *testing.T) {
 					n = chunkRows(dim)*2 + rng.IntN(50) // several chunks
 				}
 				ids := randomIDs(rng, n, rows)
-				what := fmt.Sprintf("%s dim %d stride %d specials 1/%d", d, dim, tab.Stride, specialOdds)
+				what := fmt.Sprintf("%s dim %d stride %d specials 1/%d", d, dim, tab.stride, specialOdds)
 				compareGather(t, what, tab, ids, nil)
 				pos := randomPositions(t, rng, dim, specialOdds)
-				compareGather(t, what+fmt.Sprintf(" pos %d+(%d+j)%%%d", pos.Start, pos.Phase, pos.SeqLen), tab, ids, pos)
+				compareGather(t, what+fmt.Sprintf(" pos %d+(%d+j)%%%d", pos.seq.Start, pos.seq.Phase, pos.seq.Len), tab, ids, pos)
 			}
 		}
 	}
@@ -354,8 +352,7 @@ func TestGatherLevelsMatchReference(t *testing.T) {
 func TestGatherScaledTable(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
 	for _, d := range allDTypes {
-		tab := randomTable(t, rng, d, 37, 20, 12, 0)
-		tab.Scale, tab.ComputeDType = 8, format.BF16
+		tab := withSpec(t, randomTable(t, rng, d, 37, 20, 12, 0), func(s *TableSpec) { s.Scale, s.ComputeDType = 8, format.BF16 })
 		compareGather(t, d.String()+" scaled", tab, randomIDs(rng, 50, 20), randomPositions(t, rng, 37, 0))
 	}
 }
@@ -392,7 +389,7 @@ func TestBagLevelsMatchReference(t *testing.T) {
 				for i := range weights {
 					weights[i] = value32(rng, 2*specialOdds)
 				}
-				what := fmt.Sprintf("%s dim %d stride %d specials 1/%d pad %d", d, dim, tab.Stride, specialOdds, pad)
+				what := fmt.Sprintf("%s dim %d stride %d specials 1/%d pad %d", d, dim, tab.stride, specialOdds, pad)
 				for _, mode := range []BagMode{BagSum, BagMean, BagMax} {
 					compareBag(t, what+" "+mode.String(), tab, ids, offsets, mode, nil, pad)
 				}
@@ -414,13 +411,14 @@ func TestBagNaNAndZeroOrder(t *testing.T) {
 	for _, dim := range []int{len(values), 16 + len(values), 8 + 4 + 3} {
 		// Row r holds values rotated by r, so that each column meets every
 		// value in every order across the rows.
-		tab := &Table{Data: make([]byte, len(values)*4*dim), Rows: int64(len(values)), Dim: dim, Stride: 4 * dim, DType: format.F32}
+		data := make([]byte, len(values)*4*dim)
 		for r := range values {
 			for i := range dim {
 				v := values[(r+i)%len(values)]
-				binary.LittleEndian.PutUint32(tab.Data[(r*dim+i)*4:], math.Float32bits(v))
+				binary.LittleEndian.PutUint32(data[(r*dim+i)*4:], math.Float32bits(v))
 			}
 		}
+		tab := tableOf(t, data, TableSpec{Rows: int64(len(values)), Dim: dim, Stride: 4 * dim, DType: format.F32})
 		var ids []int64
 		var offsets []int64
 		for a := range values {
@@ -437,16 +435,16 @@ func TestBagNaNAndZeroOrder(t *testing.T) {
 			compareBag(t, fmt.Sprintf("dim %d %s", dim, mode), tab, ids, offsets, mode, nil, -1)
 		}
 		compareBag(t, fmt.Sprintf("dim %d weighted", dim), tab, ids, offsets, BagSum, weights, -1)
-		pos := &Positions{Data: tab.Data, Rows: tab.Rows, Stride: tab.Stride, SeqLen: len(values), Phase: 3}
+		pos := &posArg{tab: tab, seq: Sequence{Len: len(values), Phase: 3}}
 		compareGather(t, fmt.Sprintf("dim %d pos", dim), tab, ids, pos)
 	}
 	// int8: every scale and bias from values, codes 0 and 7.
 	const dim = 19
 	rowSize := int(format.Int8.RowSize(dim))
-	tab := &Table{Data: make([]byte, len(values)*len(values)*rowSize), Rows: int64(len(values) * len(values)), Dim: dim, Stride: rowSize, DType: format.Int8}
+	data := make([]byte, len(values)*len(values)*rowSize)
 	for s := range values {
 		for b := range values {
-			row := tab.Data[(s*len(values)+b)*rowSize:]
+			row := data[(s*len(values)+b)*rowSize:]
 			for i := range dim {
 				row[i] = byte(7 * (i % 2))
 			}
@@ -454,7 +452,8 @@ func TestBagNaNAndZeroOrder(t *testing.T) {
 			binary.LittleEndian.PutUint32(row[format.Int8ScaleOffset(dim)+4:], math.Float32bits(values[b]))
 		}
 	}
-	ids := make([]int64, tab.Rows)
+	tab := tableOf(t, data, TableSpec{Rows: int64(len(values) * len(values)), Dim: dim, Stride: rowSize, DType: format.Int8})
+	ids := make([]int64, tab.rows)
 	for i := range ids {
 		ids[i] = int64(i)
 	}
@@ -462,30 +461,30 @@ func TestBagNaNAndZeroOrder(t *testing.T) {
 	compareBag(t, "int8 specials", tab, ids, []int64{0, 3, 50}, BagSum, nil, -1)
 }
 
-// TestAsmRejectsBadIDs checks the kernels' own range check, behind the one
-// Gather and Bag make: the inner functions panic rather than read outside
-// the table.
+// TestAsmRejectsBadIDs checks the kernels' own range check (the backstop
+// of "Who checks what"): the inner functions return the index of the
+// first id outside the table rather than read outside it, at every level.
 func TestAsmRejectsBadIDs(t *testing.T) {
 	tab := randomTable(t, rand.New(rand.NewPCG(41, 42)), format.F32, 20, 4, 0, 0)
-	for _, l := range diffLevels(t) {
-		for _, bad := range []int64{4, -1, math.MaxInt64} {
+	pos := &posArg{tab: tab, seq: Sequence{Len: 2}}
+	for _, l := range supportedLevels() {
+		for _, bad := range []int64{4, -1, math.MaxInt64, math.MinInt64} {
 			func() {
 				defer useKernels(l)()
-				defer func() {
-					if recover() == nil {
-						t.Errorf("%s: id %d accepted", l, bad)
+				if got := gatherChunk(make([]float32, 3*20), tab, []int64{0, bad, 1}, nil, Sequence{}); got != 1 {
+					t.Errorf("%s: gather of id %d returned %d, want 1", l, bad, got)
+				}
+				if got := gatherChunk(make([]float32, 3*20), tab, []int64{0, bad, 1}, pos.tab, pos.seq); got != 1 {
+					t.Errorf("%s: positional gather of id %d returned %d, want 1", l, bad, got)
+				}
+				for _, mode := range []BagMode{BagSum, BagMax} {
+					if got := bagChunk(make([]float32, 20), tab, []int64{0, bad, 1}, nil, mode, math.MinInt64+1); got != 1 {
+						t.Errorf("%s: %s bag of id %d returned %d, want 1", l, mode, bad, got)
 					}
-				}()
-				gatherChunk(make([]float32, 3*20), tab, []int64{0, bad, 1}, nil, 0)
-			}()
-			func() {
-				defer useKernels(l)()
-				defer func() {
-					if recover() == nil {
-						t.Errorf("%s: bag id %d accepted", l, bad)
-					}
-				}()
-				bagChunk(make([]float32, 20), tab, []int64{0, bad, 1}, nil, BagSum, math.MinInt64)
+				}
+				if got := bagChunk(make([]float32, 20), tab, []int64{0, bad, 1}, []float32{1, 1, 1}, BagSum, math.MinInt64+1); got != 1 {
+					t.Errorf("%s: weighted bag of id %d returned %d, want 1", l, bad, got)
+				}
 			}()
 		}
 	}
@@ -528,15 +527,16 @@ func FuzzGatherMatchesReference(f *testing.F) {
 		rng := rand.New(rand.NewPCG(seed, uint64(len(data))))
 		rows := int64(1 + rng.IntN(16))
 		stride := align4(int(d.RowSize(dimN))) + 4*(int(extra)%1025)
-		tab := &Table{Data: guarded(t, int(rows)*stride), Rows: rows, Dim: dimN, Stride: stride, DType: d}
-		for i := range tab.Data {
-			tab.Data[i] = data[i%len(data)] ^ byte(i/len(data))
+		tdata := guarded(t, int(rows)*stride)
+		for i := range tdata {
+			tdata[i] = data[i%len(data)] ^ byte(i/len(data))
 		}
+		tab := tableOf(t, tdata, TableSpec{Rows: rows, Dim: dimN, Stride: stride, DType: d})
 		ids := randomIDs(rng, rng.IntN(3*chunkRows(dimN)), rows)
 		compareGather(t, "fuzz", tab, ids, nil)
-		pos := &Positions{Data: tab.Data, Rows: rows, Stride: stride, SeqLen: 1 + rng.IntN(int(rows))}
+		pos := &posArg{tab: tab, seq: Sequence{Len: 1 + rng.IntN(int(rows))}}
 		if d == format.F32 {
-			pos.Phase = rng.IntN(pos.SeqLen)
+			pos.seq.Phase = rng.IntN(pos.seq.Len)
 			compareGather(t, "fuzz pos", tab, ids, pos)
 		}
 		offsets := []int64{0}

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -27,7 +28,7 @@ func naiveBag(want [][]float32, dim int, ids, offsets []int64, mode BagMode, wei
 				case mode == BagMax && n == 0:
 					acc[i] = v
 				case mode == BagMax:
-					if !(acc[i] > v) {
+					if v > acc[i] { // torch: only a greater value replaces
 						acc[i] = v
 					}
 				case weights != nil:
@@ -75,9 +76,8 @@ func TestBagMatchesNaive(t *testing.T) {
 							continue
 						}
 						dst := make([]float32, len(offsets)*dim)
-						bad, err := Bag(dst, tab, ids, offsets, mode, w, pad)
-						if err != nil || bad != -1 {
-							t.Fatalf("Bag = %d, %v", bad, err)
+						if err := bagOf(dst, tab, ids, offsets, mode, w, pad); err != nil {
+							t.Fatalf("Bag: %v", err)
 						}
 						ref := naiveBag(want, dim, ids, offsets, mode, w, pad)
 						for i := range dst {
@@ -103,8 +103,8 @@ func TestBagEmptyAndPadding(t *testing.T) {
 			dst[i] = 9
 		}
 		// bag 0 empty, bag 1 only padding, bag 2 one row
-		if bad, err := Bag(dst, tab, ids, []int64{0, 0, 2}, mode, nil, 2); bad != -1 || err != nil {
-			t.Fatal(bad, err)
+		if err := bagOf(dst, tab, ids, []int64{0, 0, 2}, mode, nil, 2); err != nil {
+			t.Fatal(err)
 		}
 		for i := range 8 {
 			if dst[i] != 0 {
@@ -133,11 +133,62 @@ func TestBagBadArguments(t *testing.T) {
 		"short output":                {[]int64{0, 1}, BagSum, nil, 4},
 		"unknown mode":                {[]int64{0}, BagMode(7), nil, 4},
 	} {
-		if _, err := Bag(make([]float32, c.dst), tab, ids, c.offsets, c.mode, c.weights, -1); err == nil {
+		if err := bagOf(make([]float32, c.dst), tab, ids, c.offsets, c.mode, c.weights, -1); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if bad, err := Bag(make([]float32, 4), tab, []int64{1, 5}, []int64{0}, BagSum, nil, -1); bad != 1 || err != nil {
-		t.Errorf("bad id: %d, %v", bad, err)
+	for _, mode := range []BagMode{BagSum, BagMax} {
+		var ie *IDError
+		if err := bagOf(make([]float32, 4), tab, []int64{1, 5}, []int64{0}, mode, nil, -1); !errors.As(err, &ie) || ie.Index != 1 || ie.ID != 5 {
+			t.Errorf("%s: bad id: %v", mode, err)
+		}
+		if err := bagOf(make([]float32, 4), tab, []int64{5, 1}, []int64{0}, mode, nil, -1); !errors.As(err, &ie) || ie.Index != 0 {
+			t.Errorf("%s: bad first id: %v", mode, err)
+		}
+	}
+}
+
+// bagOf is NewBags then Bag.
+func bagOf(dst []float32, tab *Table, ids, offsets []int64, mode BagMode, weights []float32, pad int64) error {
+	b, err := NewBags(ids, offsets, weights)
+	if err != nil {
+		return err
+	}
+	return Bag(dst, tab, b, mode, pad)
+}
+
+// TestBagsSlice checks that pieces cut from Bags pool as the whole does.
+func TestBagsSlice(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	tab, _ := buildRows(t, rng, 30, 6, format.F32)
+	ids := make([]int64, 50)
+	for i := range ids {
+		ids[i] = rng.Int64N(30)
+	}
+	weights := make([]float32, len(ids))
+	for i := range weights {
+		weights[i] = float32(i%5) - 2
+	}
+	offsets := []int64{3, 3, 10, 11, 30, 30, 52} // a base of 3: ids[0] is list position 3
+	b, err := NewBags(ids[:52-3], offsets, weights[:52-3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := make([]float32, b.Len()*6)
+	if err := Bag(whole, tab, b, BagSum, -1); err != nil {
+		t.Fatal(err)
+	}
+	for lo := 0; lo <= b.Len(); lo++ {
+		for hi := lo; hi <= b.Len(); hi++ {
+			got := make([]float32, (hi-lo)*6)
+			if err := Bag(got, tab, b.Slice(lo, hi), BagSum, -1); err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(whole[lo*6+i]) {
+					t.Fatalf("bags [%d, %d): value %d = %v, whole %v", lo, hi, i, got[i], whole[lo*6+i])
+				}
+			}
+		}
 	}
 }

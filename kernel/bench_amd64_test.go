@@ -47,7 +47,7 @@ func BenchmarkKernelPrefetch(b *testing.B) {
 				}
 				i := 0
 				for b.Loop() {
-					if _, err := Gather(dst, tab, batches[i%benchBatches], nil); err != nil {
+					if err := Gather(dst, tab, batches[i%benchBatches]); err != nil {
 						b.Fatal(err)
 					}
 					i++

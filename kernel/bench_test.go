@@ -60,7 +60,7 @@ func benchTable(b *testing.B, d format.DType, dim int, rows int64) *Table {
 	for off := block; off < size; off += block {
 		copy(data[off:], data[:block])
 	}
-	t := &Table{Data: data, Rows: rows, Dim: dim, Stride: stride, DType: d}
+	t := tableOf(b, data, TableSpec{Rows: rows, Dim: dim, Stride: stride, DType: d})
 	benchTables[key] = t
 	return t
 }
@@ -94,8 +94,8 @@ func reportRows(b *testing.B, rows int, rowBytes int64) {
 // BenchmarkKernelGather measures Gather per table, dtype, level, with and
 // without positional rows (a 128-position table, in cache).
 func BenchmarkKernelGather(b *testing.B) {
-	pdata := make([]byte, 128*benchDim*4)
-	pos := &Positions{Data: pdata, Rows: 128, Stride: benchDim * 4, SeqLen: 128}
+	pos := &posArg{tab: tableOf(b, make([]byte, 128*benchDim*4), TableSpec{Rows: 128, Dim: benchDim, Stride: benchDim * 4, DType: format.F32}),
+		seq: Sequence{Len: 128}}
 	dst := make([]float32, benchBatch*benchDim)
 	for _, sh := range benchShapes {
 		batches := benchIDs(sh.rows)
@@ -105,14 +105,14 @@ func BenchmarkKernelGather(b *testing.B) {
 					name := fmt.Sprintf("table=%s/dtype=%s/pos=%v/level=%s", sh.name, d, onOff(withPos), l)
 					b.Run(name, func(b *testing.B) {
 						tab := benchTable(b, d, benchDim, sh.rows)
-						p := (*Positions)(nil)
+						p := (*posArg)(nil)
 						if withPos {
 							p = pos
 						}
 						defer useKernels(l)()
 						i := 0
 						for b.Loop() {
-							if _, err := Gather(dst, tab, batches[i%benchBatches], p); err != nil {
+							if err := gatherPos(dst, tab, batches[i%benchBatches], p); err != nil {
 								b.Fatal(err)
 							}
 							i++
@@ -159,7 +159,7 @@ func BenchmarkKernelBag(b *testing.B) {
 						defer useKernels(l)()
 						i := 0
 						for b.Loop() {
-							if _, err := Bag(dst, tab, batches[i%benchBatches], offsets, m, w, -1); err != nil {
+							if err := bagOf(dst, tab, batches[i%benchBatches], offsets, m, w, -1); err != nil {
 								b.Fatal(err)
 							}
 							i++
@@ -177,8 +177,8 @@ func BenchmarkKernelBag(b *testing.B) {
 // each, so that the ratios it reports (x-per-f32, pos-cost) are measured
 // under the same conditions even when the machine's load drifts.
 func BenchmarkKernelColdSideBySide(b *testing.B) {
-	pdata := make([]byte, 128*benchDim*4)
-	pos := &Positions{Data: pdata, Rows: 128, Stride: benchDim * 4, SeqLen: 128}
+	pos := &posArg{tab: tableOf(b, make([]byte, 128*benchDim*4), TableSpec{Rows: 128, Dim: benchDim, Stride: benchDim * 4, DType: format.F32}),
+		seq: Sequence{Len: 128}}
 	dst := make([]float32, benchBatch*benchDim)
 	batches := benchIDs(coldRows)
 	for _, l := range supportedLevels() {
@@ -192,7 +192,7 @@ func BenchmarkKernelColdSideBySide(b *testing.B) {
 			type variant struct {
 				name string
 				tab  *Table
-				pos  *Positions
+				pos  *posArg
 			}
 			vs := []variant{{"f32", tabs[0], nil}, {"f16", tabs[1], nil}, {"bf16", tabs[2], nil}, {"int8", tabs[3], nil},
 				{"f32+pos", tabs[0], pos}, {"bf16+pos", tabs[2], pos}}
@@ -201,7 +201,7 @@ func BenchmarkKernelColdSideBySide(b *testing.B) {
 			for b.Loop() {
 				for k, v := range vs {
 					start := time.Now()
-					if _, err := Gather(dst, v.tab, batches[(i*len(vs)+k)%benchBatches], v.pos); err != nil {
+					if err := gatherPos(dst, v.tab, batches[(i*len(vs)+k)%benchBatches], v.pos); err != nil {
 						b.Fatal(err)
 					}
 					spent[k] += time.Since(start)

@@ -115,35 +115,34 @@ const dotBlockBytes = 32 << 10
 // Dot computes, for the n rows lo to lo+n-1 of t and every query q of qs,
 // dst[q*n+r] = row(lo+r) · query(q), and, when sq is not nil,
 // sq[r] = row(lo+r) · row(lo+r). len(dst) must be at least qs.Len()*n, and
-// len(sq) at least n, and len(scratch) at least DotScratch(t.Dim); qs holds
+// len(sq) at least n, and len(scratch) at least DotScratch(t.Dim()); qs holds
 // at least one query. See "Results" in dot.go for how the sums are rounded.
 // Dot does not allocate.
 //
-// It returns an error for invalid arguments, having written nothing.
+// It returns an error for invalid arguments, having written nothing; the
+// table's geometry is NewTable's to check, and Dot checks only its other
+// arguments, each in O(1).
 func Dot(dst, sq []float32, t *Table, lo int64, n int, qs *Queries, scratch []float32) error {
-	if err := t.Validate(); err != nil {
-		return err
-	}
 	switch {
 	case qs.n == 0:
 		return fmt.Errorf("kernel: no queries")
-	case qs.dim != t.Dim:
-		return fmt.Errorf("kernel: queries of %d values for rows of %d", qs.dim, t.Dim)
-	case lo < 0 || n < 0 || lo > t.Rows || int64(n) > t.Rows-lo:
-		return fmt.Errorf("kernel: rows [%d, %d+%d) outside the table's %d rows", lo, lo, n, t.Rows)
+	case qs.dim != t.dim:
+		return fmt.Errorf("kernel: queries of %d values for rows of %d", qs.dim, t.dim)
+	case lo < 0 || n < 0 || lo > t.rows || int64(n) > t.rows-lo:
+		return fmt.Errorf("kernel: rows [%d, %d+%d) outside the table's %d rows", lo, lo, n, t.rows)
 	case len(dst) < qs.n*n:
 		return fmt.Errorf("kernel: output holds %d values, %d queries of %d rows need %d", len(dst), qs.n, n, qs.n*n)
 	case sq != nil && len(sq) < n:
 		return fmt.Errorf("kernel: norms output holds %d values for %d rows", len(sq), n)
-	case len(scratch) < DotScratch(t.Dim):
-		return fmt.Errorf("kernel: scratch holds %d values, rows of %d need %d", len(scratch), t.Dim, DotScratch(t.Dim))
+	case len(scratch) < DotScratch(t.dim):
+		return fmt.Errorf("kernel: scratch holds %d values, rows of %d need %d", len(scratch), t.dim, DotScratch(t.dim))
 	}
 	if n == 0 {
 		return nil
 	}
-	step := max(1, dotBlockBytes/t.Stride)
+	step := max(1, dotBlockBytes/t.stride)
 	if !t.plain() {
-		step = decodeRows(t.Dim)
+		step = decodeRows(t.dim)
 	}
 	for r := 0; r < n; r += step {
 		m := min(step, n-r)
@@ -163,9 +162,9 @@ func Dot(dst, sq []float32, t *Table, lo int64, n int, qs *Queries, scratch []fl
 var dotRows = dotRowsRef
 
 // dotRowsRef is the reference implementation of dotRows. scratch holds at
-// least t.Dim values.
+// least t.Dim() values.
 func dotRowsRef(dst []float32, ldq int, sq []float32, t *Table, lo int64, n int, qs *Queries, scratch []float32) {
-	x := scratch[:t.Dim]
+	x := scratch[:t.dim]
 	for r := range n {
 		readRow(x, t, lo+int64(r))
 		if sq != nil {

@@ -66,10 +66,10 @@ func (k *dotKernels) dotRows(dst []float32, ldq int, sq []float32, t *Table, lo 
 	if n == 0 {
 		return
 	}
-	dim, dt, stride := t.Dim, t.DType, t.Stride
+	dim, dt, stride := t.dim, t.dtype, t.stride
 	var base *byte
 	if t.plain() {
-		base = &t.Data[lo*int64(stride)]
+		base = &t.data[lo*int64(stride)]
 	} else {
 		// Rows as lookups return them, decoded into scratch (Dot passes at
 		// most decodeRows(dim) rows), then taken as f32 rows.

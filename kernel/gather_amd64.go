@@ -13,12 +13,12 @@ import (
 
 //go:generate go -C _generate run .
 
-// The amd64 kernels (gather_amd64.s, written by _generate/gen.go; their
-// declarations are in gather_stubs_amd64.go) each handle one chunk in one
-// call: a dtype, with or without positional rows, or a pooling mode. Each
-// checks every id against the table's rows once more, and returns the
-// index of the first one outside it, or -1; Gather and Bag have checked
-// the ids already, so any other answer is a bug.
+// The amd64 kernels (gather_amd64.s, written by the avo generator in
+// _generate; their declarations are in gather_stubs_amd64.go) each handle
+// one chunk in one call: a dtype, with or without positional rows, or a
+// pooling mode. Each checks every id against the table's rows as it reads
+// it (the backstop of "Who checks what"), and returns the index of the
+// first one outside it, or -1.
 
 type (
 	gatherFunc    func(dst []float32, ids []int64, base *byte, stride, rows, dim, rowBytes, pfDist int) int
@@ -110,52 +110,40 @@ func prefetchDistance(rowBytes int) int {
 	return max(2, min(d, prefetchBudget/rowBytes))
 }
 
-func (k *asmKernels) gatherChunk(dst []float32, t *Table, ids []int64, pos *Positions, phase int) {
+func (k *asmKernels) gatherChunk(dst []float32, t *Table, ids []int64, pos *Table, seq Sequence) int {
 	if len(ids) == 0 {
-		return
+		return -1
 	}
 	if !t.plain() {
-		gatherChunkRef(dst, t, ids, pos, phase)
-		return
+		return gatherChunkRef(dst, t, ids, pos, seq)
 	}
-	_ = dst[len(ids)*t.Dim-1] // the kernels write exactly this much
-	rowBytes := int(t.DType.RowSize(t.Dim))
-	base := unsafe.SliceData(t.Data)
+	_ = dst[len(ids)*t.dim-1] // the kernels write exactly this much
+	rowBytes := int(t.dtype.RowSize(t.dim))
+	base := unsafe.SliceData(t.data)
 	d := prefetchDistance(rowBytes)
-	var bad int
 	if pos == nil {
-		bad = k.gather[t.DType](dst, ids, base, t.Stride, int(t.Rows), t.Dim, rowBytes, d)
-	} else {
-		p := &pos.Data[pos.Start*int64(pos.Stride)]
-		bad = k.gatherPos[t.DType](dst, ids, base, t.Stride, int(t.Rows), t.Dim, rowBytes, d, p, pos.Stride, pos.SeqLen, phase)
+		return k.gather[t.dtype](dst, ids, base, t.stride, int(t.rows), t.dim, rowBytes, d)
 	}
-	if bad >= 0 {
-		panic(fmt.Sprintf("kernel: unchecked id %d at index %d", ids[bad], bad))
-	}
+	p := &pos.data[seq.Start*int64(pos.stride)]
+	return k.gatherPos[t.dtype](dst, ids, base, t.stride, int(t.rows), t.dim, rowBytes, d, p, pos.stride, seq.Len, seq.Phase)
 }
 
-func (k *asmKernels) bagChunk(out []float32, t *Table, ids []int64, weights []float32, mode BagMode, pad int64) {
+func (k *asmKernels) bagChunk(out []float32, t *Table, ids []int64, weights []float32, mode BagMode, pad int64) int {
 	if len(ids) == 0 {
-		return
+		return -1
 	}
 	if !t.plain() {
-		bagChunkRef(out, t, ids, weights, mode, pad)
-		return
+		return bagChunkRef(out, t, ids, weights, mode, pad)
 	}
-	out = out[:t.Dim]
-	rowBytes := int(t.DType.RowSize(t.Dim))
-	base := unsafe.SliceData(t.Data)
+	out = out[:t.dim]
+	rowBytes := int(t.dtype.RowSize(t.dim))
+	base := unsafe.SliceData(t.data)
 	d := prefetchDistance(rowBytes)
-	var bad int
 	switch {
 	case mode == BagMax:
-		bad = k.max[t.DType](out, ids, base, t.Stride, int(t.Rows), t.Dim, rowBytes, d, pad)
+		return k.max[t.dtype](out, ids, base, t.stride, int(t.rows), t.dim, rowBytes, d, pad)
 	case weights != nil:
-		bad = k.wsum[t.DType](out, ids, weights[:len(ids)], base, t.Stride, int(t.Rows), t.Dim, rowBytes, d, pad)
-	default:
-		bad = k.sum[t.DType](out, ids, base, t.Stride, int(t.Rows), t.Dim, rowBytes, d, pad)
+		return k.wsum[t.dtype](out, ids, weights[:len(ids)], base, t.stride, int(t.rows), t.dim, rowBytes, d, pad)
 	}
-	if bad >= 0 {
-		panic(fmt.Sprintf("kernel: unchecked id %d at index %d", ids[bad], bad))
-	}
+	return k.sum[t.dtype](out, ids, base, t.stride, int(t.rows), t.dim, rowBytes, d, pad)
 }

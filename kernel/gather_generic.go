@@ -7,63 +7,74 @@ import (
 
 // The inner functions Gather and Bag call per chunk. They start as the
 // reference implementations below; a platform file may replace them with
-// faster ones at init, which must produce the same bits.
+// faster ones at init, which must produce the same bits. Each checks every
+// id against the table's rows as it goes (the backstop of "Who checks
+// what") and returns the index of the first one outside, having written
+// the rows before it, or -1.
 var (
 	gatherChunk = gatherChunkRef
 	bagChunk    = bagChunkRef
 )
 
-// gatherChunkRef is the reference gather over a chunk of checked ids. When
-// pos is not nil, the id at chunk index j gets positional row
-// pos.Start + (phase+j) % pos.SeqLen; phase replaces pos.Phase, so that
-// Gather can walk a batch chunk by chunk without copying pos (a copy would
-// escape to the heap through the indirect call).
-func gatherChunkRef(dst []float32, t *Table, ids []int64, pos *Positions, phase int) {
-	dim := t.Dim
+// gatherChunkRef is the reference gather over a chunk of ids. When pos is
+// not nil, the id at chunk index j gets positional row
+// seq.Start + (seq.Phase+j) % seq.Len.
+func gatherChunkRef(dst []float32, t *Table, ids []int64, pos *Table, seq Sequence) int {
+	dim := t.dim
 	for j, id := range ids {
+		if uint64(id) >= uint64(t.rows) {
+			return j
+		}
 		out := dst[j*dim : (j+1)*dim : (j+1)*dim]
 		readRow(out, t, id)
 		if pos != nil {
-			p := pos.Start + int64((phase+j)%pos.SeqLen)
-			addRow(out, pos.Data[p*int64(pos.Stride):], t.ComputeDType)
+			p := seq.Start + int64((seq.Phase+j)%seq.Len)
+			addRow(out, pos.data[p*int64(pos.stride):], t.compute)
 		}
 	}
+	return -1
 }
 
 // readRow decodes row id of t into out, rounding to the compute dtype and
 // scaling it if t says so.
 func readRow(out []float32, t *Table, id int64) {
-	format.DecodeRow(out, t.Data[id*int64(t.Stride):], t.DType)
-	if c := t.ComputeDType; c != 0 {
+	format.DecodeRow(out, t.data[id*int64(t.stride):], t.dtype)
+	if c := t.compute; c != 0 {
 		for i, v := range out {
-			out[i] = format.RoundTo(v, c)
+			out[i] = Round(v, c)
 		}
 	}
-	if t.Scale != 0 && t.Scale != 1 {
-		scaleRow(out, t.Scale, t.ComputeDType)
+	if t.scale != 0 {
+		scaleRow(out, t.scale, t.compute)
 	}
 }
 
-// bagChunkRef is the reference pooling step: it accumulates the rows of ids
-// (checked), except those equal to pad, into out, which holds the bag's
-// running sum or maximum. weights, if not nil, holds one weight per id.
-func bagChunkRef(out []float32, t *Table, ids []int64, weights []float32, mode BagMode, pad int64) {
+// bagChunkRef is the reference pooling step: it accumulates the rows of
+// ids, except those equal to pad, into out, which holds the bag's running
+// sum or maximum (for BagMax, started by the bag's first row). weights, if
+// not nil, holds one weight per id.
+func bagChunkRef(out []float32, t *Table, ids []int64, weights []float32, mode BagMode, pad int64) int {
 	var buf [256]float32
 	row := buf[:0]
-	if t.Dim <= len(buf) {
-		row = buf[:t.Dim]
+	if t.dim <= len(buf) {
+		row = buf[:t.dim]
 	} else {
-		row = make([]float32, t.Dim)
+		row = make([]float32, t.dim)
 	}
 	for j, id := range ids {
 		if id == pad {
 			continue
 		}
+		if uint64(id) >= uint64(t.rows) {
+			return j
+		}
 		readRow(row, t, id)
 		switch {
 		case mode == BagMax:
+			// torch's rule: only a strictly greater value replaces the
+			// maximum.
 			for i, v := range row {
-				if !(out[i] > v) {
+				if v > out[i] {
 					out[i] = v
 				}
 			}
@@ -78,4 +89,5 @@ func bagChunkRef(out []float32, t *Table, ids []int64, weights []float32, mode B
 			}
 		}
 	}
+	return -1
 }

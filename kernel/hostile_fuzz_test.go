@@ -2,6 +2,7 @@ package kernel_test
 
 import (
 	"encoding/binary"
+	"errors"
 	"flag"
 	"math"
 	"os"
@@ -11,7 +12,7 @@ import (
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/fma32"
-	"github.com/embstore/embstore/internal/fuzzcorpus"
+	"github.com/embstore/embstore/internal/testing/fuzzcorpus"
 	"github.com/embstore/embstore/kernel"
 )
 
@@ -41,8 +42,9 @@ const hostilePositions = 40 // rows of the positional table
 // A hostileTable is a valid table and positional table of one geometry,
 // with every row decoded (and scaled) by the format package.
 type hostileTable struct {
-	tab  kernel.Table
-	pos  kernel.Positions
+	data []byte
+	spec kernel.TableSpec
+	pos  *kernel.Table
 	rows [][]float32
 	posR [][]float32
 }
@@ -60,11 +62,11 @@ func tableFor(geom byte) *hostileTable {
 	}
 	d, dim, rows := hostileDTypes[geom&3], hostileDims[(geom>>2)&7], hostileRows[(geom>>5)&3]
 	stride := format.RowStride(d, dim)
-	ht := &hostileTable{tab: kernel.Table{Data: make([]byte, rows*stride), Rows: rows, Dim: dim, Stride: int(stride), DType: d}}
+	ht := &hostileTable{data: make([]byte, rows*stride), spec: kernel.TableSpec{Rows: rows, Dim: dim, Stride: int(stride), DType: d}}
 	if geom&0x80 != 0 {
-		ht.tab.Scale, ht.tab.ComputeDType = 2.5, format.BF16
+		ht.spec.Scale, ht.spec.ComputeDType = 2.5, format.BF16
 		if dim%2 == 1 {
-			ht.tab.ComputeDType = format.F16
+			ht.spec.ComputeDType = format.F16
 		}
 	}
 	src := make([]float32, dim)
@@ -72,30 +74,35 @@ func tableFor(geom byte) *hostileTable {
 		for i := range src {
 			src[i] = float32((int(r)*31+i*7)%23)*0.43 - 4.1
 		}
-		row := ht.tab.Data[r*stride:]
+		row := ht.data[r*stride:]
 		if _, err := format.EncodeRow(row, src, d); err != nil {
 			panic(err)
 		}
 		got := make([]float32, dim)
 		format.DecodeRow(got, row, d)
-		if s := ht.tab.Scale; s != 0 && s != 1 {
-			c := ht.tab.ComputeDType
+		if s := ht.spec.Scale; s != 0 && s != 1 {
+			c := ht.spec.ComputeDType
 			for i, v := range got {
-				got[i] = format.RoundTo(format.RoundTo(v, c)*s, c)
+				got[i] = kernel.Round(kernel.Round(v, c)*s, c)
 			}
 		}
 		ht.rows = append(ht.rows, got)
 	}
 	pstride := format.RowStride(format.F32, dim)
-	ht.pos = kernel.Positions{Data: make([]byte, hostilePositions*pstride), Rows: hostilePositions, Stride: int(pstride)}
+	pdata := make([]byte, hostilePositions*pstride)
 	for r := range int64(hostilePositions) {
 		vals := make([]float32, dim)
 		for i := range vals {
 			vals[i] = float32(r) + float32(i)/128
-			binary.LittleEndian.PutUint32(ht.pos.Data[r*pstride+int64(4*i):], math.Float32bits(vals[i]))
+			binary.LittleEndian.PutUint32(pdata[r*pstride+int64(4*i):], math.Float32bits(vals[i]))
 		}
 		ht.posR = append(ht.posR, vals)
 	}
+	pos, err := kernel.NewTable(pdata, kernel.TableSpec{Rows: hostilePositions, Dim: dim, Stride: int(pstride), DType: format.F32})
+	if err != nil {
+		panic(err)
+	}
+	ht.pos = pos
 	hostileTables[geom] = ht
 	return ht
 }
@@ -116,15 +123,15 @@ func hostileIDs(b []byte, wide bool) []int64 {
 }
 
 // A hostileCall is one decoded input and what the kernel must return for it:
-// an error (wantErr), the index of the first bad id (wantBad >= 0, nothing
-// written), or out.
+// an error (wantErr), an *IDError for the first bad id (wantBad >= 0; the
+// rows, or bags, before it written, nothing after), or out.
 type hostileCall struct {
 	ht      *hostileTable
-	tab     kernel.Table
+	spec    kernel.TableSpec
 	bag     bool
 	ids     []int64
 	offsets []int64
-	pos     *kernel.Positions
+	seq     *kernel.Sequence
 	mode    kernel.BagMode
 	weights []float32
 	pad     int64
@@ -144,51 +151,70 @@ func firstOutside(ids []int64, n int64) int {
 	return -1
 }
 
+// call makes the call c describes into dst: NewTable, then Gather,
+// GatherPositions, or NewBags and Bag.
+func (c *hostileCall) call(dst []float32) error {
+	tab, err := kernel.NewTable(c.ht.data, c.spec)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.bag:
+		b, err := kernel.NewBags(c.ids, c.offsets, c.weights)
+		if err != nil {
+			return err
+		}
+		return kernel.Bag(dst, tab, b, c.mode, c.pad)
+	case c.seq != nil:
+		return kernel.GatherPositions(dst, tab, c.ids, c.ht.pos, *c.seq)
+	}
+	return kernel.Gather(dst, tab, c.ids)
+}
+
 // hostileModel decodes an input and states, from the kernel's documentation,
 // what Gather or Bag must return.
 func hostileModel(op, geom byte, idBytes, offBytes []byte, start int64, seqLen, phase int, pad int64) *hostileCall {
 	ht := tableFor(geom)
-	c := &hostileCall{ht: ht, tab: ht.tab, bag: op&hopBag != 0, ids: hostileIDs(idBytes, op&hopWideIDs != 0),
+	c := &hostileCall{ht: ht, spec: ht.spec, bag: op&hopBag != 0, ids: hostileIDs(idBytes, op&hopWideIDs != 0),
 		offsets: hostileIDs(offBytes, false), pad: pad, wantBad: -1}
-	dim := c.tab.Dim
+	dim := c.spec.Dim
 	if op&hopRowsClaim != 0 {
-		c.tab.Rows++
+		c.spec.Rows++
 	}
 	short := 0
 	if op&hopShortDst != 0 {
 		short = 1
 	}
-	if c.tab.Rows > int64(len(c.tab.Data))/int64(c.tab.Stride) {
-		c.wantErr = true // Validate: the rows do not fit in Data
+	if c.spec.Rows > int64(len(ht.data))/int64(c.spec.Stride) {
+		c.wantErr = true // NewTable: the rows do not fit in the data
 	}
 	if !c.bag {
 		c.dstLen = max(0, len(c.ids)*dim-short)
 		if op&hopExtra != 0 {
-			p := ht.pos
-			p.Start, p.SeqLen, p.Phase = start, seqLen, phase
-			c.pos = &p
+			c.seq = &kernel.Sequence{Start: start, Len: seqLen, Phase: phase}
 			if seqLen <= 0 || phase < 0 || phase >= seqLen || start < 0 || start > hostilePositions-int64(seqLen) {
 				c.wantErr = true
 			}
 		}
-		switch {
-		case c.wantErr || c.dstLen != len(c.ids)*dim:
+		if c.wantErr || c.dstLen != len(c.ids)*dim {
 			c.wantErr = true
-		case firstOutside(c.ids, c.tab.Rows) >= 0:
-			c.wantBad = firstOutside(c.ids, c.tab.Rows)
-		default:
-			c.out = make([]float32, 0, len(c.ids)*dim)
-			for j, id := range c.ids {
-				row := append([]float32{}, ht.rows[id]...)
-				if c.pos != nil {
-					pr := ht.posR[start+int64((phase+j)%seqLen)]
-					for i := range row {
-						cd := ht.tab.ComputeDType
-						row[i] = format.RoundTo(row[i]+format.RoundTo(pr[i], cd), cd)
-					}
-				}
-				c.out = append(c.out, row...)
+			return c
+		}
+		c.wantBad = firstOutside(c.ids, c.spec.Rows)
+		c.out = make([]float32, 0, len(c.ids)*dim)
+		for j, id := range c.ids {
+			if j == c.wantBad {
+				break
 			}
+			row := append([]float32{}, ht.rows[id]...)
+			if c.seq != nil {
+				pr := ht.posR[start+int64((phase+j)%seqLen)]
+				for i := range row {
+					cd := ht.spec.ComputeDType
+					row[i] = kernel.Round(row[i]+kernel.Round(pr[i], cd), cd)
+				}
+			}
+			c.out = append(c.out, row...)
 		}
 		return c
 	}
@@ -219,10 +245,6 @@ func hostileModel(op, geom byte, idBytes, offBytes []byte, start int64, seqLen, 
 	if c.wantErr {
 		return c
 	}
-	if bad := firstOutside(c.ids, c.tab.Rows); bad >= 0 {
-		c.wantBad = bad
-		return c
-	}
 	c.out = make([]float32, len(c.offsets)*dim)
 	for b := range c.offsets {
 		lo, hi := c.offsets[b]-c.offsets[0], int64(len(c.ids))
@@ -230,21 +252,25 @@ func hostileModel(op, geom byte, idBytes, offBytes []byte, start int64, seqLen, 
 			hi = c.offsets[b+1] - c.offsets[0]
 		}
 		out := c.out[b*dim : (b+1)*dim]
-		if c.mode == kernel.BagMax {
-			for i := range out {
-				out[i] = float32(math.Inf(-1))
-			}
-		}
 		n := 0
 		for k := lo; k < hi; k++ {
 			if c.ids[k] == pad {
 				continue
 			}
+			if id := c.ids[k]; id < 0 || id >= c.spec.Rows {
+				// The bags before this one are written, this one is not
+				// finished, the ones after it are not touched.
+				c.wantBad = int(k)
+				c.out = c.out[:b*dim]
+				return c
+			}
 			n++
 			for i, v := range ht.rows[c.ids[k]] {
 				switch {
-				case c.mode == kernel.BagMax:
-					if !(out[i] > v) {
+				case c.mode == kernel.BagMax && n == 1: // the first row starts the maximum
+					out[i] = v
+				case c.mode == kernel.BagMax: // torch: only a greater value replaces it
+					if v > out[i] {
 						out[i] = v
 					}
 				case c.weights != nil:
@@ -271,9 +297,9 @@ func hostileModel(op, geom byte, idBytes, offBytes []byte, start int64, seqLen, 
 // the row count, 2^63-1, -2^63), offsets, positions, phases, weights,
 // padding ids, output sizes and row counts, on tables of every dtype, with
 // and without a scale, and checks each call against what the package
-// documents: an error for invalid arguments, the index of the first bad id
-// with nothing written, or the rows the format package decodes, bit for
-// bit. Seeds: testdata/fuzz/FuzzKernelHostileIDs, one input per rule
+// documents: an error for invalid arguments, an *IDError for the first bad
+// id with the rows (or bags) before it written and nothing after, or the
+// rows the format package decodes, bit for bit. Seeds: testdata/fuzz/FuzzKernelHostileIDs, one input per rule
 // (TestFuzzKernelHostileIDsSeeds generates and checks them).
 func FuzzKernelHostileIDs(f *testing.F) {
 	for _, s := range hostileSeeds() {
@@ -288,34 +314,35 @@ func FuzzKernelHostileIDs(f *testing.F) {
 		for i := range dst {
 			dst[i] = -777
 		}
-		var bad int
-		var err error
-		if c.bag {
-			bad, err = kernel.Bag(dst, &c.tab, c.ids, c.offsets, c.mode, c.weights, c.pad)
-		} else {
-			bad, err = kernel.Gather(dst, &c.tab, c.ids, c.pos)
-		}
+		err := c.call(dst)
+		var ie *kernel.IDError
 		switch {
 		case c.wantErr:
 			if err == nil {
-				t.Fatalf("bag=%v: accepted invalid arguments (bad = %d)", c.bag, bad)
+				t.Fatalf("bag=%v: accepted invalid arguments", c.bag)
 			}
 			return
-		case err != nil:
-			t.Fatalf("bag=%v: %v", c.bag, err)
-		case bad != c.wantBad:
-			t.Fatalf("bag=%v: bad = %d; the first id outside the table is at %d", c.bag, bad, c.wantBad)
-		case bad >= 0:
-			for i, v := range dst {
+		case c.wantBad >= 0:
+			if !errors.As(err, &ie) || ie.Index != c.wantBad || ie.ID != c.ids[c.wantBad] || ie.Rows != c.spec.Rows {
+				t.Fatalf("bag=%v: %v; the first id outside the table is at %d", c.bag, err, c.wantBad)
+			}
+			// What comes after the written part is untouched, but for
+			// the bag the bad id is in.
+			rest := dst[len(c.out):]
+			if c.bag {
+				rest = rest[c.spec.Dim:]
+			}
+			for i, v := range rest {
 				if v != -777 {
-					t.Fatalf("bag=%v: bad id at %d, but dst[%d] was written", c.bag, bad, i)
+					t.Fatalf("bag=%v: bad id at %d, but dst[%d] was written", c.bag, c.wantBad, len(dst)-len(rest)+i)
 				}
 			}
-			return
+		case err != nil:
+			t.Fatalf("bag=%v: %v", c.bag, err)
 		}
-		for i := range dst {
+		for i := range c.out {
 			if math.Float32bits(dst[i]) != math.Float32bits(c.out[i]) {
-				t.Fatalf("bag=%v %s dim %d: dst[%d] = %v, want %v", c.bag, c.tab.DType, c.tab.Dim, i, dst[i], c.out[i])
+				t.Fatalf("bag=%v %s dim %d: dst[%d] = %v, want %v", c.bag, c.spec.DType, c.spec.Dim, i, dst[i], c.out[i])
 			}
 		}
 	})

@@ -14,8 +14,12 @@ import (
 // comparison.
 func refBag(t *testing.T, tab *Table, ids, offsets []int64, mode BagMode, w []float32, pad int64) []float32 {
 	t.Helper()
-	out := make([]float32, len(offsets)*tab.Dim())
-	if _, err := kernel.Bag(out, &tab.tok, ids, offsets, mode, w, pad); err != nil {
+	out := make([]float32, len(offsets)*tab.Header().Dim)
+	bags, err := kernel.NewBags(ids, offsets, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kernel.Bag(out, tab.tok, bags, mode, pad); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -38,7 +42,7 @@ func TestBagOptions(t *testing.T) {
 	sameFloats(t, "include last", dst, refBag(t, tab, ids[:4], []int64{0, 2}, BagSum, nil, -1))
 
 	// A negative padding index counts from the end: -1 is row 9.
-	if err := tab.Bag(dst, ids, []int64{0, 2}, &BagOptions{Mode: BagMax, PaddingIdx: -1, HasPaddingIdx: true}); err != nil {
+	if err := tab.Bag(dst, ids, []int64{0, 2}, &BagOptions{Mode: BagMax, PaddingIdx: new(int64(-1))}); err != nil {
 		t.Fatal(err)
 	}
 	sameFloats(t, "padding", dst, refBag(t, tab, ids, []int64{0, 2}, BagMax, nil, 9))
@@ -55,7 +59,7 @@ func TestBagOptions(t *testing.T) {
 		"short output":   tab.Bag(dst[:4], ids, []int64{0, 2}, nil),
 		"bad last":       tab.Bag(dst, ids, []int64{0, 2, 6}, &BagOptions{IncludeLastOffset: true}),
 		"weights mean":   tab.Bag(dst, ids, []int64{0, 2}, &BagOptions{Mode: BagMean, PerSampleWeights: w}),
-		"padding range":  tab.Bag(dst, ids, []int64{0, 2}, &BagOptions{PaddingIdx: 10, HasPaddingIdx: true}),
+		"padding range":  tab.Bag(dst, ids, []int64{0, 2}, &BagOptions{PaddingIdx: new(int64(10))}),
 		"offsets past":   tab.Bag(dst, ids, []int64{0, 6}, nil),
 		"no last offset": tab.Bag(nil, ids, nil, &BagOptions{IncludeLastOffset: true}),
 	} {
@@ -97,8 +101,8 @@ func TestThreadsGiveSameResults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tab.Threads() != threads {
-			t.Fatalf("Threads() = %d", tab.Threads())
+		if st, _ := tab.Stats(); st.Threads != threads {
+			t.Fatalf("Stats().Threads = %d", st.Threads)
 		}
 		want := make([]float32, len(ids)*48)
 		got := make([]float32, len(ids)*48)
@@ -119,7 +123,7 @@ func TestThreadsGiveSameResults(t *testing.T) {
 		for _, mode := range []BagMode{BagSum, BagMean, BagMax} {
 			want := make([]float32, len(offsets)*48)
 			got := make([]float32, len(offsets)*48)
-			opts := &BagOptions{Mode: mode, PaddingIdx: 17, HasPaddingIdx: true}
+			opts := &BagOptions{Mode: mode, PaddingIdx: new(int64(17))}
 			if err := one.Bag(want, ids, offsets, opts); err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +151,7 @@ func TestBagCopyOut(t *testing.T) {
 	ids := []int64{1, 5, 5, 299, 0, 7, 7, 7, 8}
 	offsets := []int64{0, 3, 3, 6}
 	for _, mode := range []BagMode{BagSum, BagMean, BagMax} {
-		opts := &BagOptions{Mode: mode, PaddingIdx: 7, HasPaddingIdx: true}
+		opts := &BagOptions{Mode: mode, PaddingIdx: new(int64(7))}
 		want := make([]float32, 4*5)
 		got := make([]float32, 4*5)
 		if err := inPlace.Bag(want, ids, offsets, opts); err != nil {

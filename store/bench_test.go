@@ -126,3 +126,64 @@ func BenchmarkBag(b *testing.B) {
 		tab.Close()
 	}
 }
+
+// BenchmarkLookupSmall measures the per-call cost of small calls on one
+// goroutine (argument checks, entering the table, the kernel's set-up), on
+// a table that stays in cache: Lookup, LookupPositions and Bag (mean, bags
+// of 4) of 1, 16 and 256 ids.
+func BenchmarkLookupSmall(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "small.emb")
+	fw, err := format.Create(path, format.Layout{Rows: 4096, Dim: 256, Positions: 256})
+	if err != nil {
+		b.Fatal(err)
+	}
+	vals := make([]float32, 4096*256)
+	for i := range vals {
+		vals[i] = float32(i%1000) * 0.001
+	}
+	if err := fw.WriteTokens(vals); err != nil {
+		b.Fatal(err)
+	}
+	if err := fw.WritePositions(vals[:256*256]); err != nil {
+		b.Fatal(err)
+	}
+	if err := fw.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	tab, err := Open(path, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tab.Close()
+	ring := benchIDs(4096)
+	for _, n := range []int{1, 16, 256} {
+		dst := make([]float32, n*256)
+		offsets := make([]int64, (n+3)/4)
+		for i := range offsets {
+			offsets[i] = int64(4 * i)
+		}
+		for _, call := range []string{"lookup", "positions", "bag"} {
+			b.Run(call+"/batch="+strconv.Itoa(n), func(b *testing.B) {
+				next := 0
+				for b.Loop() {
+					ids := ring[next : next+n]
+					if next += n; next+n > len(ring) {
+						next = 0
+					}
+					var err error
+					switch call {
+					case "lookup":
+						err = tab.Lookup(dst, ids)
+					case "positions":
+						err = tab.LookupPositions(dst, ids, n, 0)
+					default:
+						err = tab.Bag(dst[:len(offsets)*256], ids, offsets, &BagOptions{Mode: BagMean})
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

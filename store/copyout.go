@@ -18,41 +18,48 @@ type copyOutScratch struct {
 
 var copyOutPool = sync.Pool{New: func() any { return new(copyOutScratch) }}
 
+// scratchTable returns a table of n rows of the token table's spec over
+// the copied rows in data.
+func (t *Table) scratchTable(data []byte, n int64) (*kernel.Table, error) {
+	spec := t.tok.Spec()
+	spec.Rows = n
+	return kernel.NewTable(data, spec)
+}
+
 // gatherCopyOut is gather for platforms where the mapping cannot be read in
 // place: it copies the rows of each step into a scratch buffer with ReadAt
-// and runs the kernel over the copy.
-func (t *Table) gatherCopyOut(dst []float32, ids []int64, pos *kernel.Positions) error {
-	if len(dst) != len(ids)*t.hdr.Dim {
-		return fmt.Errorf("embstore: output holds %d values, %d ids of %d need %d", len(dst), len(ids), t.hdr.Dim, len(ids)*t.hdr.Dim)
-	}
-	if bad := kernel.CheckIDs(ids, t.hdr.Rows); bad >= 0 {
-		return lookupErr(bad, nil, "ids", ids, t.hdr.Rows, "token table")
-	}
+// and runs the kernel over the copy. The arguments are checked.
+func (t *Table) gatherCopyOut(dst []float32, ids []int64, pos *kernel.Table, seq kernel.Sequence) error {
 	s := copyOutPool.Get().(*copyOutScratch)
 	defer copyOutPool.Put(s)
-	stride := int64(t.tok.Stride)
+	stride := int64(t.tok.Spec().Stride)
 	if need := copyOutRows * int(stride); cap(s.rows) < need || len(s.ids) < copyOutRows {
 		s.rows, s.ids = make([]byte, need), make([]int64, copyOutRows)
 	}
 	base := t.hdr.Tokens().Offset
+	dim := t.hdr.Dim
 	for lo := 0; lo < len(ids); lo += copyOutRows {
 		hi := min(lo+copyOutRows, len(ids))
 		for j, id := range ids[lo:hi] {
+			if uint64(id) >= uint64(t.hdr.Rows) { // changed since it was checked
+				return &kernel.IDError{Index: lo + j, ID: id, Rows: t.hdr.Rows}
+			}
 			if _, err := t.ra.ReadAt(s.rows[int64(j)*stride:int64(j+1)*stride], base+id*stride); err != nil {
 				return fmt.Errorf("embstore: read row %d: %w", id, err)
 			}
 			s.ids[j] = int64(j)
 		}
-		step := t.tok
-		step.Data, step.Rows = s.rows[:int64(hi-lo)*stride], int64(hi-lo)
-		var p *kernel.Positions
-		if pos != nil {
-			q := *pos
-			q.Phase = (q.Phase + lo) % q.SeqLen
-			p = &q
+		step, err := t.scratchTable(s.rows[:int64(hi-lo)*stride], int64(hi-lo))
+		if err != nil {
+			return err
 		}
-		bad, err := kernel.Gather(dst[lo*t.hdr.Dim:hi*t.hdr.Dim], &step, s.ids[:hi-lo], p)
-		if err := lookupErr(bad, err, "ids", ids, t.hdr.Rows, "token table"); err != nil {
+		if pos == nil {
+			err = kernel.Gather(dst[lo*dim:hi*dim], step, s.ids[:hi-lo])
+		} else {
+			err = kernel.GatherPositions(dst[lo*dim:hi*dim], step, s.ids[:hi-lo], pos, seq)
+			seq.Phase = (seq.Phase + hi - lo) % seq.Len
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -67,37 +74,46 @@ func (t *Table) gatherCopyOut(dst []float32, ids []int64, pos *kernel.Positions)
 func (t *Table) bagCopyOut(j *job) error {
 	s := copyOutPool.Get().(*copyOutScratch)
 	defer copyOutPool.Put(s)
-	stride := int64(t.tok.Stride)
+	stride := int64(t.tok.Spec().Stride)
 	base := t.hdr.Tokens().Offset
 	dim := t.hdr.Dim
-	for b := range j.offsets {
-		lo, hi := j.offsets[b], int64(len(j.ids))
-		if b+1 < len(j.offsets) {
-			hi = j.offsets[b+1]
+	ids, offsets, weights := j.bags.IDs(), j.bags.Offsets(), j.bags.Weights()
+	for b := range offsets {
+		lo, hi := offsets[b], int64(len(ids))
+		if b+1 < len(offsets) {
+			hi = offsets[b+1]
 		}
 		n := int(hi - lo)
 		if need := (n + 1) * int(stride); cap(s.rows) < need || cap(s.ids) < n {
 			s.rows, s.ids = make([]byte, need), make([]int64, n)
 		}
-		for k, id := range j.ids[lo:hi] {
+		for k, id := range ids[lo:hi] {
 			if id == j.pad {
 				s.ids[k] = int64(n)
 				continue
+			}
+			if uint64(id) >= uint64(t.hdr.Rows) { // changed since it was checked
+				return &kernel.IDError{Index: int(lo) + k, ID: id, Rows: t.hdr.Rows}
 			}
 			if _, err := t.ra.ReadAt(s.rows[int64(k)*stride:int64(k+1)*stride], base+id*stride); err != nil {
 				return fmt.Errorf("embstore: read row %d: %w", id, err)
 			}
 			s.ids[k] = int64(k)
 		}
-		step := t.tok
-		step.Data, step.Rows = s.rows[:int64(n+1)*stride], int64(n+1)
-		var w []float32
-		if j.weights != nil {
-			w = j.weights[lo:hi]
-		}
-		_, err := kernel.Bag(j.dst[b*dim:(b+1)*dim], &step, s.ids[:n], []int64{0}, j.mode, w, int64(n))
+		step, err := t.scratchTable(s.rows[:int64(n+1)*stride], int64(n+1))
 		if err != nil {
-			return wrapKernelErr(err)
+			return err
+		}
+		var w []float32
+		if weights != nil {
+			w = weights[lo:hi]
+		}
+		bag, err := kernel.NewBags(s.ids[:n], []int64{0}, w)
+		if err != nil {
+			return err
+		}
+		if err := kernel.Bag(j.dst[b*dim:(b+1)*dim], step, bag, j.mode, int64(n)); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -10,7 +10,7 @@
 //	t, err := store.Open("gpt2.emb", nil)
 //	if err != nil { ... }
 //	defer t.Close()
-//	out := make([]float32, len(ids)*t.Dim())
+//	out := make([]float32, len(ids)*t.Header().Dim)
 //	err = t.Lookup(out, ids)                    // token embeddings
 //	err = t.LookupPositions(out, ids, len(ids), 0) // plus positions 0..len-1
 //
@@ -21,6 +21,25 @@
 // With Options.Threads above 1, Open starts a pool of worker goroutines that
 // live until Close; calls of at least a few hundred rows (and a megabyte of
 // output) are cut into pieces gathered in parallel, with the same results.
+//
+// # Who checks what
+//
+// Each check has one owner. The store owns the arguments of a call: Bounds
+// (built once at Open from the header) checks every argument of Lookup,
+// LookupPositions, LookupPositionRows and Bag once, before any row is read
+// and before the call is cut into pieces for the worker pool: the output's
+// size, every id (so that an error leaves the output unchanged), the
+// positions, the bags' offsets, weights, mode and padding id; and of
+// Nearest, NearestBatch and MostSimilar (nearest_checks.go): the queries'
+// width and values, k, the output, the options, the inputs' ids. The same
+// Bounds methods check the arguments of client.Table and the cluster
+// client, so that they refuse what the store refuses, with the same errors.
+// The kernel owns its tables' geometry, checked once at Open by
+// kernel.NewTable, and keeps only a backstop on ids (one compare per id in
+// its inner loops, assembly included) so that nothing reads outside the
+// table even if the caller changes ids during a call; such an id comes back
+// as the *IndexError the check would have given. The format package owns
+// the file: Open validates the header and metadata once (format.NewReader).
 //
 // # Concurrency and lifetimes
 //

@@ -39,15 +39,15 @@ func writeVersioned(t testing.TB, path string, gen, rows, dim int) {
 // -1 if the rows mix versions or are not the rows of ids.
 func genOf(t testing.TB, tab *Table, ids []int64) int {
 	t.Helper()
-	out := make([]float32, len(ids)*tab.Dim())
+	out := make([]float32, len(ids)*tab.Header().Dim)
 	if err := tab.Lookup(out, ids); err != nil {
 		t.Errorf("lookup: %v", err)
 		return -1
 	}
 	gen := -1
 	for i, id := range ids {
-		for j := range tab.Dim() {
-			v := int(out[i*tab.Dim()+j])
+		for j := range tab.Header().Dim {
+			v := int(out[i*tab.Header().Dim+j])
 			g := (v - int(id)) / 1000
 			if v != g*1000+int(id) || (gen >= 0 && g != gen) {
 				return -1

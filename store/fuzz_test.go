@@ -13,7 +13,8 @@ import (
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/fma32"
-	"github.com/embstore/embstore/internal/fuzzcorpus"
+	"github.com/embstore/embstore/internal/testing/fuzzcorpus"
+	"github.com/embstore/embstore/kernel"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated seed corpus in testdata/fuzz/FuzzStoreLookup")
@@ -35,7 +36,7 @@ const (
 	flagIncludeLast = 1 << 1 // Bag: IncludeLastOffset
 	flagWeights     = 1 << 2 // Bag: one weight per id
 	flagWeightsOff  = 1 << 3 // Bag: one weight too few
-	flagPadding     = 1 << 4 // Bag: HasPaddingIdx with PaddingIdx pad
+	flagPadding     = 1 << 4 // Bag: PaddingIdx pad
 	flagShortDst    = 1 << 5 // the output is one value short
 	flagModeShift   = 6      // bits 6-7: the bag mode, 3 being invalid
 )
@@ -144,9 +145,9 @@ func openFuzzTable(path string, threads int, copyOut bool) (*fuzzTable, error) {
 	}
 	ft.compute = f.ComputeDType
 	for i, v := range ft.tokens {
-		v = format.RoundTo(v, f.ComputeDType)
+		v = kernel.Round(v, f.ComputeDType)
 		if f.TokenScale != 1 {
-			v = format.RoundTo(v*f.TokenScale, f.ComputeDType)
+			v = kernel.Round(v*f.TokenScale, f.ComputeDType)
 		}
 		ft.tokens[i] = v
 	}
@@ -338,7 +339,7 @@ func (c *fuzzCall) gather(positions []float32, start int64) []float32 {
 			p := (start + int64(i%c.seqLen)) * int64(dim)
 			for j := range row {
 				c := c.ft.compute
-				row[j] = format.RoundTo(row[j]+format.RoundTo(positions[p+int64(j)], c), c)
+				row[j] = kernel.Round(row[j]+kernel.Round(positions[p+int64(j)], c), c)
 			}
 		}
 	}
@@ -364,7 +365,9 @@ func (c *fuzzCall) modelBag(flags byte, pad int64, short int) {
 			o.PerSampleWeights[i] = float32(i%7)*0.75 - 2
 		}
 	}
-	o.HasPaddingIdx, o.PaddingIdx = flags&flagPadding != 0, pad
+	if flags&flagPadding != 0 {
+		o.PaddingIdx = new(pad)
+	}
 	bags := len(c.offsets)
 	if o.IncludeLastOffset {
 		bags = max(0, bags-1)
@@ -395,7 +398,7 @@ func (c *fuzzCall) modelBag(flags byte, pad int64, short int) {
 		}
 	}
 	padRow := int64(-1)
-	if o.HasPaddingIdx {
+	if o.PaddingIdx != nil {
 		if pad < -ft.rows || pad >= ft.rows {
 			return
 		}
@@ -423,11 +426,6 @@ func (c *fuzzCall) modelBag(flags byte, pad int64, short int) {
 			hi = offsets[b+1]
 		}
 		out := c.out[b*dim : (b+1)*dim]
-		if o.Mode == BagMax {
-			for i := range out {
-				out[i] = float32(math.Inf(-1))
-			}
-		}
 		n := 0
 		for k := lo; k < hi; k++ {
 			if ids[k] == padRow {
@@ -437,8 +435,10 @@ func (c *fuzzCall) modelBag(flags byte, pad int64, short int) {
 			row := ft.tokens[ids[k]*int64(dim):]
 			for i := range out {
 				switch {
-				case o.Mode == BagMax:
-					if !(out[i] > row[i]) {
+				case o.Mode == BagMax && n == 1: // torch: the first row starts the maximum
+					out[i] = row[i]
+				case o.Mode == BagMax: // and only a greater value replaces it
+					if row[i] > out[i] {
 						out[i] = row[i]
 					}
 				case weights != nil:

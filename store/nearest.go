@@ -124,9 +124,11 @@ type NearestOptions struct {
 // same float32 score rank by id. A row whose score is NaN is never
 // returned. A query holding NaN or an infinity is refused, as is a zero
 // query for Cosine.
+//
+// The arguments are checked by Bounds.CheckNearest before any row is read.
 func (t *Table) Nearest(dst []Neighbour, query []float32, k int, opts *NearestOptions) (int, error) {
-	if len(query) != t.hdr.Dim {
-		return 0, fmt.Errorf("embstore: nearest: query of %d values for rows of %d", len(query), t.hdr.Dim)
+	if err := t.bounds.CheckNearest(dst, query, k, opts); err != nil {
+		return 0, err
 	}
 	var n [1]int
 	err := t.nearest(dst, n[:], query, k, opts, false)
@@ -139,56 +141,37 @@ func (t *Table) Nearest(dst []Neighbour, query []float32, k int, opts *NearestOp
 // of query i go to dst[i*k:(i+1)*k], best first, and their number to
 // counts[i]; slots past it hold ID -1. len(dst) must be at least
 // len(queries)/Dim()*k and len(counts) at least the number of queries.
+// The arguments are checked by Bounds.CheckNearestBatch before any row is
+// read.
 func (t *Table) NearestBatch(dst []Neighbour, counts []int, queries []float32, k int, opts *NearestOptions) error {
-	dim := t.hdr.Dim
-	if len(queries) == 0 || len(queries)%dim != 0 {
-		return fmt.Errorf("embstore: nearest: %d query values are not a whole number of queries of %d", len(queries), dim)
-	}
-	if nq := len(queries) / dim; len(counts) < nq {
-		return fmt.Errorf("embstore: nearest: counts holds %d values for %d queries", len(counts), nq)
+	if err := t.bounds.CheckNearestBatch(dst, counts, queries, k, opts); err != nil {
+		return err
 	}
 	return t.nearest(dst, counts, queries, k, opts, false)
 }
 
-// nearest runs a search. unit says the queries are already of unit length
-// (MostSimilar's mean), for Cosine.
+// nearest runs a search whose arguments are checked. unit says the
+// queries are already of unit length (MostSimilar's mean), for Cosine.
 func (t *Table) nearest(dst []Neighbour, counts []int, queries []float32, k int, opts *NearestOptions, unit bool) error {
 	var o NearestOptions
 	if opts != nil {
 		o = *opts
 	}
-	dim := t.hdr.Dim
-	nq := len(queries) / dim
-	switch {
-	case o.Metric < Cosine || o.Metric > L2:
-		return fmt.Errorf("embstore: nearest: metric %d is not one of cosine, dot, l2", int(o.Metric))
-	case k <= 0:
-		return fmt.Errorf("embstore: nearest: k = %d; want at least 1", k)
-	case len(dst)/k < nq: // len(dst) < nq*k without overflow
-		return fmt.Errorf("embstore: nearest: output holds %d neighbours, %d queries of k = %d need %d", len(dst), nq, k, int64(nq)*int64(k))
-	case o.Restrict < 0:
-		return fmt.Errorf("embstore: nearest: restrict %d is negative", o.Restrict)
-	}
-	rows := t.hdr.Rows
-	if o.Restrict > 0 {
-		rows = min(rows, o.Restrict)
-	}
-	if o.Norms == nil {
-		o.Norms = t.defaultNorms()
-	}
-	if ns, ok := o.Norms.(NormSlice); ok && o.Metric != Dot && int64(len(ns)) < rows {
-		return fmt.Errorf("embstore: nearest: %d norms for %d rows searched", len(ns), rows)
-	}
+	nq := len(queries) / t.hdr.Dim
+	rows := t.bounds.searched(o.Restrict)
 	s := searchPool.Get().(*search)
 	defer s.release()
-	if err := s.init(t, queries, nq, min(int64(k), rows), rows, &o, unit); err != nil {
-		return err
-	}
 	err := t.read(func() error {
+		if o.Norms == nil {
+			o.Norms = t.defaultNorms()
+		}
+		if err := s.init(t, queries, nq, min(int64(k), rows), &o, unit); err != nil {
+			return err
+		}
 		j := newJob()
 		defer j.release()
-		j.kind, j.tab, j.runner = jobPieces, &t.tok, s
-		return wrapKernelErr(t.workers.do(j, int(rows)))
+		j.kind, j.tab, j.runner = jobPieces, t.tok, s
+		return t.kernelErr(t.workers.do(j, int(rows)), nil, 0, "", "")
 	})
 	if err != nil {
 		return err
@@ -229,8 +212,9 @@ type searchSlot struct {
 	sq      []float32 // the block's squared norms (or norms, see rowNorms)
 	inv     []float32 // Cosine, several queries: the block's 1/‖x‖
 	scratch []float32
-	rows    []byte       // copy-out: the block's rows
-	tab     kernel.Table // copy-out: the block as a table
+	rows    []byte        // copy-out: the block's rows
+	tab     *kernel.Table // copy-out: a table of block rows over rows
+	tabOf   *kernel.Table // copy-out: the token table tab was built for
 }
 
 var searchPool = sync.Pool{New: func() any { return new(search) }}
@@ -242,9 +226,15 @@ func (s *search) release() {
 
 // blockRows returns how many rows a piece scores per kernel call: enough
 // to amortise the call, few enough that the dot products stay in L2.
-func blockRows(nq int) int { return max(64, min(1024, 16384/nq)) }
+func blockRows(nq int) int { return max(64, min(maxBlockRows, 16384/nq)) }
 
-func (s *search) init(t *Table, queries []float32, nq int, k, rows int64, o *NearestOptions, unit bool) error {
+// maxBlockRows is the most rows blockRows returns.
+const maxBlockRows = 1024
+
+// init readies s for a search of t with checked arguments. It allocates
+// only when s's buffers are too small, and on the copy-out path when a
+// slot first serves t.
+func (s *search) init(t *Table, queries []float32, nq int, k int64, o *NearestOptions, unit bool) error {
 	dim := t.hdr.Dim
 	s.t, s.metric, s.nq, s.k = t, o.Metric, nq, int(k)
 	s.exclude, s.sorted = o.Exclude, slices.IsSorted(o.Exclude)
@@ -257,17 +247,11 @@ func (s *search) init(t *Table, queries []float32, nq int, k, rows int64, o *Nea
 	for q := range nq {
 		v := s.qbuf[q*dim : (q+1)*dim]
 		var n2 float64
-		for j, x := range v {
-			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				return fmt.Errorf("embstore: nearest: query %d value %d is %v", q, j, x)
-			}
+		for _, x := range v {
 			n2 += float64(float64(x) * float64(x)) // no fused multiply-add: the same bits at any GOAMD64
 		}
 		switch s.metric {
-		case Cosine:
-			if n2 == 0 {
-				return fmt.Errorf("embstore: nearest: query %d is zero; it has no cosine similarity", q)
-			}
+		case Cosine: // n2 > 0: checked
 			if !unit {
 				n := math.Sqrt(n2)
 				for j, x := range v {
@@ -294,8 +278,16 @@ func (s *search) init(t *Table, queries []float32, nq int, k, rows int64, o *Nea
 		sl.sq = grow(sl.sq, s.block)
 		sl.inv = grow(sl.inv, s.block)
 		sl.scratch = grow(sl.scratch, kernel.DotScratch(dim))
-		if t.copyTo {
-			sl.rows = grow(sl.rows, s.block*t.tok.Stride)
+		if t.copyTo && sl.tabOf != t.tok {
+			// A table over the slot's copy of a block, built once per
+			// table, for the largest block.
+			stride := int(t.hdr.RowStride)
+			sl.rows = grow(sl.rows, maxBlockRows*stride)
+			tab, err := t.scratchTable(sl.rows, maxBlockRows)
+			if err != nil {
+				return err
+			}
+			sl.tab, sl.tabOf = tab, t.tok
 		}
 	}
 	return nil
@@ -315,12 +307,12 @@ func (s *search) runPiece(lo, hi int) error {
 	t := s.t
 	for b := int64(lo); b < int64(hi); b += int64(s.block) {
 		m := int(min(int64(s.block), int64(hi)-b))
-		tab, first := &t.tok, b
+		tab, first := t.tok, b
 		if t.copyTo {
 			if err := s.readRows(sl, b, m); err != nil {
 				return err
 			}
-			tab, first = &sl.tab, 0
+			tab, first = sl.tab, 0
 		}
 		var sq []float32
 		if s.metric != Dot && s.norms == nil {
@@ -339,17 +331,14 @@ func (s *search) runPiece(lo, hi int) error {
 	return nil
 }
 
-// readRows copies rows [b, b+m) into the slot (platforms without a usable
-// mapping) and points sl.tab at them.
+// readRows copies rows [b, b+m) to the first m rows of sl.tab (platforms
+// without a usable mapping).
 func (s *search) readRows(sl *searchSlot, b int64, m int) error {
 	t := s.t
-	stride := int64(t.tok.Stride)
-	buf := sl.rows[:int64(m)*stride]
-	if _, err := t.ra.ReadAt(buf, t.hdr.Tokens().Offset+b*stride); err != nil {
+	stride := t.hdr.RowStride
+	if _, err := t.ra.ReadAt(sl.rows[:int64(m)*stride], t.hdr.Tokens().Offset+b*stride); err != nil {
 		return fmt.Errorf("embstore: read rows [%d, %d): %w", b, b+int64(m), err)
 	}
-	sl.tab = t.tok
-	sl.tab.Data, sl.tab.Rows = buf, int64(m)
 	return nil
 }
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/embstore/embstore/format"
-	"github.com/embstore/embstore/internal/fuzzcorpus"
+	"github.com/embstore/embstore/internal/testing/fuzzcorpus"
 )
 
 var updateNearestSeeds = flag.Bool("update-nearest-seeds", false, "rewrite the seed corpus in testdata/fuzz/FuzzNearestArguments")
@@ -122,7 +122,7 @@ func nearestQuery(b []byte) []float32 {
 // untouched), else the exact ranking within float32 rounding.
 func nearestCall(t *testing.T, tables []*nearestFuzzTable, flags byte, k int, restrict int64, exclude, query []byte) {
 	ft := tables[int(flags>>nfTableShift)&3]
-	dim := ft.tab.Dim()
+	dim := ft.tab.Header().Dim
 	q := nearestQuery(query)
 	o := &NearestOptions{Metric: Metric(flags & nfMetricMask), Restrict: restrict}
 	for i := 0; i+8 <= len(exclude) && i < 8*64; i += 8 {

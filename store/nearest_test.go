@@ -24,8 +24,8 @@ import (
 // exactRows returns every row of tab as Lookup returns it.
 func exactRows(t testing.TB, tab *Table) [][]float32 {
 	t.Helper()
-	dim := tab.Dim()
-	ids := make([]int64, tab.Rows())
+	dim := tab.Header().Dim
+	ids := make([]int64, tab.Header().Rows)
 	for i := range ids {
 		ids[i] = int64(i)
 	}
@@ -434,8 +434,10 @@ func TestNearestDoesNotAllocate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(75, 76))
 	const nrows, dim = 3000, 300
 	path := writeSearchTable(t, format.Layout{Rows: nrows, Dim: dim, DType: format.F16}, nearTieValues(rng, format.F16, nrows, dim))
-	for _, threads := range []int{1, 2} {
-		tab, err := Open(path, &Options{Threads: threads})
+	for _, threads := range []int{1, 2, -1} { // -1: one thread, copy-out
+		copyOutForTest = threads < 0
+		tab, err := Open(path, &Options{Threads: max(1, threads)})
+		copyOutForTest = false
 		if err != nil {
 			t.Fatal(err)
 		}

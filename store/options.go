@@ -61,7 +61,7 @@ func ParseMapMode(s string) (MapMode, error) {
 type Options struct {
 	// Verify makes Open read the whole file and check every checksum and all
 	// padding before returning (see format.Reader.Verify). Open then costs
-	// time proportional to the file size; Table.VerifyDuration reports it.
+	// time proportional to the file size; Stats reports how long (VerifyDuration).
 	Verify bool
 	// Mode says how to map the file; the zero value is MapLazy.
 	Mode MapMode

@@ -54,17 +54,16 @@ type pieceRunner interface {
 // A job is one split call: its arguments, and what the pieces report. Jobs
 // are recycled through jobPool so that a split call does not allocate.
 type job struct {
-	kind    jobKind
-	tab     *kernel.Table
-	dst     []float32
-	ids     []int64
-	pos     kernel.Positions
-	hasPos  bool
-	offsets []int64
-	mode    kernel.BagMode
-	weights []float32
-	pad     int64
-	runner  pieceRunner
+	kind   jobKind
+	tab    *kernel.Table
+	dst    []float32
+	ids    []int64         // gather
+	pos    *kernel.Table   // gather: the positional table, or nil
+	seq    kernel.Sequence // gather: the positions of ids[0:]
+	bags   kernel.Bags     // bag
+	mode   kernel.BagMode
+	pad    int64
+	runner pieceRunner // jobPieces: does each piece
 
 	wg  sync.WaitGroup
 	mu  sync.Mutex
@@ -80,43 +79,39 @@ func newJob() *job {
 }
 
 func (j *job) release() {
-	j.tab, j.dst, j.ids, j.offsets, j.weights, j.runner = nil, nil, nil, nil, nil, nil
+	*j = job{}
 	jobPool.Put(j)
 }
 
-// run does the part [lo, hi) of the job. Ids were checked before the job was
-// split, so the kernel reports no bad id. A piece that does not start at 0
-// needs its own positions (another phase): it writes them to scratch, which
-// each goroutine keeps for its lifetime so that pieces do not allocate.
-func (j *job) run(lo, hi int, scratch *kernel.Positions) error {
-	dim := j.tab.Dim
-	switch j.kind {
-	case jobPieces:
+// run does the part [lo, hi) of the job: ids, or bags. The arguments were
+// checked before the job was split, so the kernel reports no error but a
+// fault, or an id that the caller changed during the call (an *IDError,
+// its index relative to the piece: run makes it relative to the job).
+func (j *job) run(lo, hi int) error {
+	dim := j.tab.Dim()
+	var err error
+	base := lo // where the piece's ids start in the job's
+	switch {
+	case j.kind == jobPieces:
 		return j.runner.runPiece(lo, hi)
-	case jobGather:
-		var pos *kernel.Positions
-		if j.hasPos {
-			pos = &j.pos
-			if lo > 0 {
-				*scratch = j.pos
-				scratch.Phase = (j.pos.Phase + lo) % j.pos.SeqLen
-				pos = scratch
-			}
+	case j.kind == jobBag:
+		err = kernel.Bag(j.dst[lo*dim:hi*dim], j.tab, j.bags.Slice(lo, hi), j.mode, j.pad)
+		if lo < hi {
+			base = int(j.bags.Offsets()[lo] - j.bags.Offsets()[0])
 		}
-		_, err := kernel.Gather(j.dst[lo*dim:hi*dim], j.tab, j.ids[lo:hi], pos)
-		return err
+	case j.pos == nil:
+		err = kernel.Gather(j.dst[lo*dim:hi*dim], j.tab, j.ids[lo:hi])
 	default:
-		first, end := j.offsets[lo], int64(len(j.ids))
-		if hi < len(j.offsets) {
-			end = j.offsets[hi]
-		}
-		var w []float32
-		if j.weights != nil {
-			w = j.weights[first:end]
-		}
-		_, err := kernel.Bag(j.dst[lo*dim:hi*dim], j.tab, j.ids[first:end], j.offsets[lo:hi], j.mode, w, j.pad)
-		return err
+		seq := j.seq
+		seq.Phase = (seq.Phase + lo) % seq.Len
+		err = kernel.GatherPositions(j.dst[lo*dim:hi*dim], j.tab, j.ids[lo:hi], j.pos, seq)
 	}
+	if ie, ok := err.(*kernel.IDError); ok && base > 0 {
+		c := *ie
+		c.Index += base
+		return &c
+	}
+	return err
 }
 
 func (j *job) setErr(err error) {
@@ -142,13 +137,12 @@ func newPool(workers int, spin time.Duration) *pool {
 func (p *pool) worker() {
 	defer p.wg.Done()
 	debug.SetPanicOnFault(true)
-	var scratch kernel.Positions
 	for {
 		pc, ok := p.next()
 		if !ok {
 			return
 		}
-		pc.j.setErr(guard(func() error { return pc.j.run(pc.lo, pc.hi, &scratch) }))
+		pc.j.setErr(guard(func() error { return pc.j.run(pc.lo, pc.hi) }))
 		pc.j.wg.Done()
 	}
 }
@@ -202,20 +196,21 @@ func (p *pool) do(j *job, n int) error {
 	if p != nil {
 		units := n
 		if j.kind == jobBag {
-			units = len(j.ids) // balance bags by the ids they pool
+			units = len(j.bags.IDs()) // balance bags by the ids they pool
 		}
-		pieces = piecesFor(units, n, j.tab.Dim, cap(p.work))
+		pieces = piecesFor(units, n, j.tab.Dim(), cap(p.work))
 	}
 	if pieces < 2 {
-		return j.run(0, n, nil)
+		return j.run(0, n)
 	}
 	bounds := func(i int) int {
 		switch {
 		case i >= pieces:
 			return n
 		case j.kind == jobBag:
-			target := int64(len(j.ids)) * int64(i) / int64(pieces)
-			return sort.Search(n, func(b int) bool { return j.offsets[b] >= target })
+			offsets := j.bags.Offsets()
+			target := int64(len(j.bags.IDs())) * int64(i) / int64(pieces)
+			return sort.Search(n, func(b int) bool { return offsets[b] >= target })
 		}
 		return n * i / pieces
 	}
@@ -233,7 +228,7 @@ func (p *pool) do(j *job, n int) error {
 		// the mapping, which the caller's return would give up.
 		defer j.wg.Wait()
 		if first > 0 {
-			j.setErr(guard(func() error { return j.run(0, first, nil) }))
+			j.setErr(guard(func() error { return j.run(0, first) }))
 		}
 	}()
 	return j.err

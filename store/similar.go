@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"sync"
+
+	"github.com/embstore/embstore/kernel"
 )
 
 // A Term is one input of MostSimilar: a row of the table (ID), or, when
@@ -39,18 +41,20 @@ var errNoMean = errors.New("embstore: most similar: the mean of the inputs is ze
 // vector of a key (an out-of-vocabulary fastText word's), and is not left
 // out of the results.
 //
-// An input id outside the table is an *IndexError; no inputs, an input
-// with NaN, infinities or a zero norm, and inputs that cancel out are
-// errors. len(dst) must be at least topn.
+// The arguments are checked by Bounds.CheckMostSimilar before any row is
+// read: an input id outside the table is an *IndexError; no inputs and a
+// vector of the wrong length are errors; len(dst) must be at least topn.
+// An input with NaN, infinities or a zero norm, and inputs that cancel
+// out, are errors too.
 func (t *Table) MostSimilar(dst []Neighbour, positive, negative []Term, topn int, opts *SimilarOptions) (int, error) {
+	if err := t.bounds.CheckMostSimilar(dst, positive, negative, topn, opts); err != nil {
+		return 0, err
+	}
 	var o SimilarOptions
 	if opts != nil {
 		o = *opts
 	}
 	dim := t.hdr.Dim
-	if len(positive)+len(negative) == 0 {
-		return 0, fmt.Errorf("embstore: most similar: no inputs")
-	}
 	b := meanPool.Get().(*meanBuf)
 	defer meanPool.Put(b)
 	b.mean = grow(b.mean, dim)
@@ -68,20 +72,13 @@ func (t *Table) MostSimilar(dst []Neighbour, positive, negative []Term, topn int
 			term = negative[at]
 		}
 		v := term.Vector
-		if v == nil {
+		if v == nil { // an id inside the table: checked
 			ids[0] = term.ID
-			if err := t.CheckIDs(ids); err != nil {
-				ie := err.(*IndexError)
-				ie.Arg, ie.Index = arg, at
-				return 0, ie
-			}
-			if err := t.Lookup(b.row, ids); err != nil {
+			if err := t.gather(b.row, ids, false, kernel.Sequence{}); err != nil {
 				return 0, err
 			}
 			v = b.row
 			b.exclude = append(b.exclude, term.ID)
-		} else if len(v) != dim {
-			return 0, fmt.Errorf("embstore: most similar: %s[%d] has %d values for rows of %d", arg, at, len(v), dim)
 		}
 		// gensim: vectors[i] / norms[i], in float32.
 		n := norm32(v)

@@ -1,11 +1,17 @@
 package store
 
-// Stats describes how a table is mapped, for monitoring: how much of it is in
-// memory and how much is backed by huge pages, which together move gather
-// throughput by more than half again.
+import "time"
+
+// Stats describes how a table was opened and is mapped, for monitoring: its
+// mapping mode and threads, how long Open spent verifying it, how much of it
+// is in memory and how much is backed by huge pages, which together move
+// gather throughput by more than half again.
 type Stats struct {
 	Mode    MapMode
-	Threads int
+	Threads int // goroutines a large call is split across (Options.Threads, at least 1)
+	// VerifyDuration is how long Open spent verifying checksums, 0 if
+	// Options.Verify was not set.
+	VerifyDuration time.Duration
 	// MappedBytes is the size of the mapping: the whole file.
 	MappedBytes int64
 	// ResidentBytes is how much of the mapping is in memory (the page cache
@@ -39,7 +45,7 @@ func (t *Table) Stats() (Stats, error) {
 		return Stats{}, ErrClosed
 	}
 	defer in.leave()
-	s := Stats{Mode: t.mode, Threads: t.threads, MappedBytes: t.hdr.FileSize, ResidentBytes: -1, HugePageBytes: -1}
+	s := Stats{Mode: t.mode, Threads: t.threads, VerifyDuration: t.verifyDur, MappedBytes: t.hdr.FileSize, ResidentBytes: -1, HugePageBytes: -1}
 	if data := t.m.bytes(); data != nil {
 		s.ResidentBytes, s.HugePageBytes = residency(data)
 	}

@@ -29,11 +29,14 @@ type Table struct {
 	m      *mapping
 	ra     io.ReaderAt // the file's bytes, for copy-out reads
 	hdr    format.Header
+	bounds Bounds // what arguments are checked against
 	meta   []byte
-	tok    kernel.Table
-	pos    kernel.Positions // Data nil if the table has no positional table
-	posTab kernel.Table     // the positional table as a table of its own
-	copyTo bool             // rows are copied out through ra instead of read in place
+	tok    *kernel.Table // the token table (no bytes when copyTo)
+	pos    *kernel.Table // the positional table, nil if the table has none
+	copyTo bool          // rows are copied out through ra instead of read in place
+	// The bytes of the token and positional tables, for View: nil when
+	// copied out (for the positional table, its copy).
+	tokData, posData []byte
 
 	verifyDur time.Duration
 	mode      MapMode
@@ -85,36 +88,50 @@ func Open(path string, opts *Options) (*Table, error) {
 		return nil, err
 	}
 	t := &Table{rd: newReaders(), f: f, openInfo: st, hdrBytes: hdrBytes,
-		m: m, hdr: r.Header, meta: r.Metadata(), mode: opts.Mode, threads: max(1, opts.Threads)}
+		m: m, hdr: r.Header, bounds: BoundsOf(&r.Header), meta: r.Metadata(), mode: opts.Mode, threads: max(1, opts.Threads)}
 	if data := m.bytes(); data != nil && !copyOutForTest {
 		t.ra = bytes.NewReader(data)
 	} else {
 		t.copyTo = true
 		t.ra = m.readerAt()
 	}
-	t.tok = kernel.Table{
-		Rows: t.hdr.Rows, Dim: t.hdr.Dim, Stride: int(t.hdr.RowStride), DType: t.hdr.DType,
-		Scale: t.hdr.TokenScale, ComputeDType: t.hdr.ComputeDType,
-	}
+	// The kernel tables, built and checked once (kernel.NewTable): the
+	// token table in place, or, copied out, its spec (the copy-out path
+	// builds tables over the rows it copies); the positional table, which
+	// is small and read on every positional lookup, in place when mapped,
+	// else copied once.
 	tokSec := t.hdr.Tokens()
+	spec := kernel.TableSpec{Rows: t.hdr.Rows, Dim: t.hdr.Dim, Stride: int(t.hdr.RowStride), DType: t.hdr.DType,
+		Scale: t.hdr.TokenScale, ComputeDType: t.hdr.ComputeDType}
+	var tokData []byte
 	if !t.copyTo {
-		t.tok.Data = m.bytes()[tokSec.Offset:tokSec.End()]
+		tokData = m.bytes()[tokSec.Offset:tokSec.End()]
+	} else {
+		spec.Rows = 0
+	}
+	t.tokData = tokData
+	if t.tok, err = kernel.NewTable(tokData, spec); err != nil {
+		m.close()
+		return nil, errctx.In("embstore", path, err)
 	}
 	if s, ok := t.hdr.Section(format.SectionPositions); ok {
-		// The positional table is small and read on every positional lookup;
-		// keep it in place when mapped, else copy it once.
-		t.pos = kernel.Positions{Rows: s.Rows, Stride: int(s.RowStride)}
+		var data []byte
 		if !t.copyTo {
-			t.pos.Data = m.bytes()[s.Offset:s.End()]
+			data = m.bytes()[s.Offset:s.End()]
 		} else {
-			t.pos.Data = make([]byte, s.Length)
-			if _, err := t.ra.ReadAt(t.pos.Data, s.Offset); err != nil {
+			data = make([]byte, s.Length)
+			if _, err := t.ra.ReadAt(data, s.Offset); err != nil {
 				m.close()
 				return nil, errctx.In("embstore", "read positional table of "+path, err)
 			}
 		}
+		t.posData = data
+		t.pos, err = kernel.NewTable(data, kernel.TableSpec{Rows: s.Rows, Dim: t.hdr.Dim, Stride: int(s.RowStride), DType: format.F32})
+		if err != nil {
+			m.close()
+			return nil, errctx.In("embstore", path, err)
+		}
 	}
-	t.posTab = kernel.Table{Data: t.pos.Data, Rows: t.pos.Rows, Dim: t.hdr.Dim, Stride: t.pos.Stride, DType: format.F32}
 	if opts.Verify {
 		start := time.Now()
 		err := guard(func() error {
@@ -161,7 +178,7 @@ func (t *Table) Close() error {
 	if t.workers != nil {
 		t.workers.close()
 	}
-	t.tok.Data, t.pos.Data, t.posTab.Data = nil, nil, nil
+	t.tok, t.pos, t.tokData, t.posData = nil, nil, nil, nil
 	err := t.m.close()
 	if cerr := t.f.Close(); err == nil {
 		err = cerr
@@ -169,33 +186,11 @@ func (t *Table) Close() error {
 	return err
 }
 
-// Rows returns the number of rows of the token table (the vocabulary size).
-func (t *Table) Rows() int64 { return t.hdr.Rows }
-
-// Dim returns the number of values per row.
-func (t *Table) Dim() int { return t.hdr.Dim }
-
-// DType returns the storage type of the token rows. Lookups always produce
-// float32.
-func (t *Table) DType() format.DType { return t.hdr.DType }
-
-// Positions returns the number of rows of the positional table, 0 if there
-// is none.
-func (t *Table) Positions() int64 { return t.pos.Rows }
-
-// PositionOffset returns the positional row that holds position 0.
-func (t *Table) PositionOffset() int64 { return t.hdr.PositionOffset }
-
-// Header returns the file's decoded header. The caller must not modify it.
+// Header returns the file's decoded header: the table's shape (Rows, Dim),
+// storage dtype, positional table (Positions()), position offset, token
+// scale and compute dtype. The caller must not modify it.
 func (t *Table) Header() *format.Header { return &t.hdr }
 
 // Metadata returns the table's JSON metadata document (provenance), or nil.
 // The caller must not modify it.
 func (t *Table) Metadata() []byte { return t.meta }
-
-// Threads returns the number of goroutines a large call is split across.
-func (t *Table) Threads() int { return t.threads }
-
-// VerifyDuration returns how long Open spent verifying checksums, 0 if
-// Options.Verify was not set.
-func (t *Table) VerifyDuration() time.Duration { return t.verifyDur }

@@ -66,8 +66,8 @@ func TestLookup(t *testing.T) {
 		copyOutForTest = copyOut
 		path, tokens, _ := writeTable(t, format.Layout{Rows: 600, Dim: 3})
 		tab := openTable(t, path)
-		if tab.Rows() != 600 || tab.Dim() != 3 || tab.DType() != format.F32 || tab.Positions() != 0 {
-			t.Fatalf("shape %d x %d %s, %d positions", tab.Rows(), tab.Dim(), tab.DType(), tab.Positions())
+		if tab.Header().Rows != 600 || tab.Header().Dim != 3 || tab.Header().DType != format.F32 || tab.Header().Positions() != 0 {
+			t.Fatalf("shape %d x %d %s, %d positions", tab.Header().Rows, tab.Header().Dim, tab.Header().DType, tab.Header().Positions())
 		}
 		if string(tab.Metadata()) != `{"creator":"store test"}` {
 			t.Fatalf("metadata %q", tab.Metadata())
@@ -348,8 +348,8 @@ func TestVerifyDuration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tab.Close()
-	if tab.VerifyDuration() <= 0 {
-		t.Fatal("VerifyDuration not reported")
+	if st, err := tab.Stats(); err != nil || st.VerifyDuration <= 0 {
+		t.Fatalf("VerifyDuration not reported: %+v, %v", st, err)
 	}
 }
 

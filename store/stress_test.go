@@ -49,7 +49,7 @@ func stressCalls(rows int64, dim int, positions int64) []call {
 		{"LookupPositionRows", dim, len(posRows), func(t *Table, dst []float32) error { return t.LookupPositionRows(dst, posRows) }},
 		{"Bag sum", dim, len(offsets), func(t *Table, dst []float32) error { return t.Bag(dst, ids, offsets, nil) }},
 		{"Bag mean padded", dim, len(offsets), func(t *Table, dst []float32) error {
-			return t.Bag(dst, ids, offsets, &BagOptions{Mode: BagMean, PaddingIdx: ids[3], HasPaddingIdx: true})
+			return t.Bag(dst, ids, offsets, &BagOptions{Mode: BagMean, PaddingIdx: new(ids[3])})
 		}},
 		{"Bag max", dim, len(offsets), func(t *Table, dst []float32) error {
 			return t.Bag(dst, ids, offsets, &BagOptions{Mode: BagMax})

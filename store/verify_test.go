@@ -21,7 +21,8 @@ func TestOpenVerify(t *testing.T) {
 	l := format.Layout{Rows: 2000, Dim: 250, Positions: 5, Alignment: 1 << 16}
 	path, _, _ := writeTable(t, l)
 	plain := openTable(t, path)
-	if d := plain.VerifyDuration(); d != 0 {
+	if st, _ := plain.Stats(); st.VerifyDuration != 0 {
+		d := st.VerifyDuration
 		t.Fatalf("VerifyDuration without Verify = %v", d)
 	}
 	h := plain.Header()
@@ -34,7 +35,8 @@ func TestOpenVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := tab.VerifyDuration(); d <= 0 || d > took {
+	if st, _ := tab.Stats(); st.VerifyDuration <= 0 || st.VerifyDuration > took {
+		d := st.VerifyDuration
 		t.Fatalf("VerifyDuration = %v; Open took %v", d, took)
 	}
 	tab.Close()

@@ -38,7 +38,7 @@ func (v View) Row(id int64) ([]float32, error) {
 	if uint64(id) >= uint64(t.hdr.Rows) {
 		return nil, &IndexError{Arg: "id", Index: -1, Value: id, Limit: t.hdr.Rows, What: "token table"}
 	}
-	return v.rowAt(t.tok.Data, int64(t.tok.Stride), id, t.hdr.Tokens().Offset)
+	return v.rowAt(t.tokData, t.hdr.RowStride, id, t.hdr.Tokens().Offset)
 }
 
 // PositionRow returns row r of the positional table (a raw row number: the
@@ -46,17 +46,17 @@ func (v View) Row(id int64) ([]float32, error) {
 // big-endian machines.
 func (v View) PositionRow(r int64) ([]float32, error) {
 	t := v.t
-	if t.pos.Rows == 0 {
+	if t.bounds.Positions == 0 {
 		return nil, ErrNoPositions
 	}
-	if uint64(r) >= uint64(t.pos.Rows) {
-		return nil, &IndexError{Arg: "row", Index: -1, Value: r, Limit: t.pos.Rows, What: "positional table"}
+	if uint64(r) >= uint64(t.bounds.Positions) {
+		return nil, &IndexError{Arg: "row", Index: -1, Value: r, Limit: t.bounds.Positions, What: "positional table"}
 	}
 	if !nativeLittleEndian {
 		return nil, ErrNoView
 	}
 	s, _ := t.hdr.Section(format.SectionPositions)
-	return v.rowAt(t.pos.Data, int64(t.pos.Stride), r, s.Offset)
+	return v.rowAt(t.posData, s.RowStride, r, s.Offset)
 }
 
 // nativeLittleEndian reports whether float32 values in memory have the file's

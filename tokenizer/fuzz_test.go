@@ -12,7 +12,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/embstore/embstore/internal/fuzzcorpus"
+	"github.com/embstore/embstore/internal/testing/fuzzcorpus"
 	"golang.org/x/text/unicode/norm"
 )
 

@@ -142,8 +142,8 @@ func query(args []string) error {
 		return err
 	}
 	defer t.Close()
-	dim := t.Dim()
-	ids := queryIDs(max(*batch, 64), t.Rows())
+	dim := t.Header().Dim
+	ids := queryIDs(max(*batch, 64), t.Header().Rows)
 	all := make([]float32, len(ids)*dim)
 	if err := t.Lookup(all, ids); err != nil {
 		return err
@@ -152,7 +152,7 @@ func query(args []string) error {
 	switch *norms {
 	case "pass":
 	case "slice":
-		ns := make(store.NormSlice, t.Rows())
+		ns := make(store.NormSlice, t.Header().Rows)
 		row := make([]float32, dim)
 		for i := range ns {
 			if err := t.Lookup(row, []int64{int64(i)}); err != nil {
@@ -203,10 +203,10 @@ func query(args []string) error {
 	}
 	med := median(times)
 	res := queryResult{
-		DType: t.DType().String(), Rows: t.Rows(), Dim: dim, Threads: *threads, Batch: *batch, K: *k,
+		DType: t.Header().DType.String(), Rows: t.Header().Rows, Dim: dim, Threads: *threads, Batch: *batch, K: *k,
 		Metric: m.String(), Norms: *norms, Mode: mm.String(),
 		QPS: float64(*batch) / med, PassS: med,
-		GBPerS:    float64(t.Rows()*t.DType().RowSize(dim)) / med / 1e9,
+		GBPerS:    float64(t.Header().Rows*t.Header().DType.RowSize(dim)) / med / 1e9,
 		PassTimes: times,
 	}
 	// The first query's neighbours, for the driver to compare with numpy.

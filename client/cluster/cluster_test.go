@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/embstore/embstore/format"
-	"github.com/embstore/embstore/internal/pack"
 	"github.com/embstore/embstore/internal/registry"
 	"github.com/embstore/embstore/internal/server"
 	"github.com/embstore/embstore/internal/testing/etcdtest"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/store"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -78,10 +78,16 @@ const (
 // replicas by shard, and the unsharded table.
 func shardCluster(t *testing.T, l format.Layout, seed uint64, n, replicas int, v uint64) (map[string]*registry.Entry, [][]*fakeReplica, *store.Table) {
 	t.Helper()
-	dir := t.TempDir()
-	src := filepath.Join(dir, "t.emb")
+	src := filepath.Join(t.TempDir(), "t.emb")
 	makeTable(t, src, l, seed)
-	m, err := pack.Shard(src, filepath.Join(dir, "s"), pack.ShardSpec{Name: "t", Version: v, Shards: n}, nil)
+	return shardFile(t, src, n, replicas, v)
+}
+
+// shardFile is shardCluster of the table file src.
+func shardFile(t *testing.T, src string, n, replicas int, v uint64) (map[string]*registry.Entry, [][]*fakeReplica, *store.Table) {
+	t.Helper()
+	dir := t.TempDir()
+	m, err := pack.Shard(context.Background(), src, filepath.Join(dir, "s"), pack.ShardSpec{Name: "t", Version: v, Shards: n}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,14 +209,14 @@ func TestClusterMatchesTable(t *testing.T) {
 			// Small parts, so that the splitting into several requests a
 			// shard is exercised too.
 			_, tab := testCluster(t, Options{MaxPartIDs: 50, MaxPartBags: 7}, entries)
-			if tab.Rows() != whole.Rows() || tab.Dim() != whole.Dim() || tab.Positions() != whole.Positions() || tab.PositionOffset() != whole.PositionOffset() {
+			if tab.Rows() != whole.Header().Rows || tab.Dim() != whole.Header().Dim || tab.Positions() != whole.Header().Positions() || tab.PositionOffset() != whole.Header().PositionOffset {
 				t.Fatalf("shape %d x %d + %d from %d, want %d x %d + %d from %d", tab.Rows(), tab.Dim(), tab.Positions(), tab.PositionOffset(),
-					whole.Rows(), whole.Dim(), whole.Positions(), whole.PositionOffset())
+					whole.Header().Rows, whole.Header().Dim, whole.Header().Positions(), whole.Header().PositionOffset)
 			}
 			rng := rand.New(rand.NewPCG(uint64(li), 2))
-			dim := whole.Dim()
+			dim := whole.Header().Dim
 			for _, n := range []int{1, 2, 7, 333} {
-				ids := randomIDs(rng, n, whole.Rows())
+				ids := randomIDs(rng, n, whole.Header().Rows)
 				got, want := make([]float32, n*dim), make([]float32, n*dim)
 				if err := tab.Lookup(ctx, got, ids); err != nil {
 					t.Fatal(err)
@@ -223,8 +229,8 @@ func TestClusterMatchesTable(t *testing.T) {
 				seqLen int
 				seqs   int
 				start  int64
-			}{{1, 5, 0}, {4, 30, 3}, {int(whole.Positions() - whole.PositionOffset()), 3, 0}} {
-				ids := randomIDs(rng, c.seqLen*c.seqs, whole.Rows())
+			}{{1, 5, 0}, {4, 30, 3}, {int(whole.Header().Positions() - whole.Header().PositionOffset), 3, 0}} {
+				ids := randomIDs(rng, c.seqLen*c.seqs, whole.Header().Rows)
 				got, want := make([]float32, len(ids)*dim), make([]float32, len(ids)*dim)
 				if err := tab.LookupPositions(ctx, got, ids, c.seqLen, c.start); err != nil {
 					t.Fatal(err)
@@ -234,7 +240,7 @@ func TestClusterMatchesTable(t *testing.T) {
 				}
 				sameBits(t, fmt.Sprintf("positions %+v", c), got, want)
 			}
-			rows := []int64{0, whole.Positions() - 1, 3, 3}
+			rows := []int64{0, whole.Header().Positions() - 1, 3, 3}
 			got, want := make([]float32, len(rows)*dim), make([]float32, len(rows)*dim)
 			if err := tab.LookupPositionRows(ctx, got, rows); err != nil {
 				t.Fatal(err)
@@ -247,12 +253,60 @@ func TestClusterMatchesTable(t *testing.T) {
 	}
 }
 
+// TestClusterBagMaxSpecials checks the cluster's max where order decides
+// (NaN, signed zeros) in the cases its documentation says are exact: the
+// part holding a bag's first id starts the maximum, and a value of another
+// part replaces it only if strictly greater, as torch and the table do.
+func TestClusterBagMaxSpecials(t *testing.T) {
+	nan := float32(math.NaN())
+	negZero := float32(math.Copysign(0, -1))
+	// One value per row; rows 0-3 go to shard 0, rows 4-7 to shard 1.
+	vals := []float32{1, negZero, 5, -3, nan, 0, 2, -7}
+	src := filepath.Join(t.TempDir(), "t.emb")
+	fw, err := format.Create(src, format.Layout{Rows: int64(len(vals)), Dim: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.WriteTokens(vals); err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	entries, _, whole := shardFile(t, src, 2, 1, 1)
+	_, tab := testCluster(t, Options{}, entries)
+	for _, ids := range [][]int64{
+		{4, 0, 2}, // NaN first (shard 1): NaN, as torch
+		{0, 4, 2}, // NaN after the first value: ignored
+		{3, 4, 6}, // NaN first of shard 1's part but not of the bag: the documented exception
+		{1, 5},    // -0 then +0 across shards: -0 first
+		{5, 1},    // +0 then -0 across shards: +0 first
+	} {
+		got, want := make([]float32, 1), make([]float32, 1)
+		if err := tab.Bag(context.Background(), got, ids, []int64{0}, &store.BagOptions{Mode: store.BagMax}); err != nil {
+			t.Fatal(err)
+		}
+		if err := whole.Bag(want, ids, []int64{0}, &store.BagOptions{Mode: store.BagMax}); err != nil {
+			t.Fatal(err)
+		}
+		if ids[0] == 3 {
+			// The documented exception: shard 1's part {NaN, 2} pools to
+			// NaN, which does not replace -3, so 2 is not counted.
+			if got[0] != -3 || want[0] != 2 {
+				t.Errorf("ids %v: cluster %v, table %v; want -3 and 2", ids, got[0], want[0])
+			}
+			continue
+		}
+		sameBits(t, fmt.Sprintf("max of %v", ids), got, want)
+	}
+}
+
 // checkBags compares bags from the cluster with the whole table's: max
 // exactly, sums and means within the documented bound.
 func checkBags(t *testing.T, tab *Table, whole *store.Table, rng *rand.Rand) {
 	t.Helper()
-	dim := whole.Dim()
-	ids := randomIDs(rng, 400, whole.Rows())
+	dim := whole.Header().Dim
+	ids := randomIDs(rng, 400, whole.Header().Rows)
 	ids[5], ids[6] = 17, 17 // padding, when padding is 17
 	offsets := []int64{0, 0, 3, 4, 4, 150, 151, 399}
 	weights := make([]float32, len(ids))
@@ -262,8 +316,8 @@ func checkBags(t *testing.T, tab *Table, whole *store.Table, rng *rand.Rand) {
 	for _, o := range []store.BagOptions{
 		{Mode: store.BagSum}, {Mode: store.BagMean}, {Mode: store.BagMax},
 		{Mode: store.BagSum, PerSampleWeights: weights},
-		{Mode: store.BagMean, PaddingIdx: 17, HasPaddingIdx: true},
-		{Mode: store.BagMax, PaddingIdx: 17 - whole.Rows(), HasPaddingIdx: true},
+		{Mode: store.BagMean, PaddingIdx: new(int64(17))},
+		{Mode: store.BagMax, PaddingIdx: new(int64(17 - whole.Header().Rows))},
 		{Mode: store.BagMean, IncludeLastOffset: true},
 	} {
 		bags := len(offsets)
@@ -293,7 +347,7 @@ func checkBags(t *testing.T, tab *Table, whole *store.Table, rng *rand.Rand) {
 			bound := make([]float64, dim)
 			n := 0
 			for i := lo; i < hi; i++ {
-				if o.HasPaddingIdx && ids[i] == 17 {
+				if o.PaddingIdx != nil && ids[i] == 17 {
 					continue
 				}
 				n++
@@ -335,8 +389,8 @@ func TestClusterErrorsAreStore(t *testing.T) {
 		{"short output", tab.Lookup(ctx, out[:4], []int64{1, 2}), whole.Lookup(out[:4], []int64{1, 2})},
 		{"positional row", tab.LookupPositionRows(ctx, out[:4], []int64{8}), whole.LookupPositionRows(out[:4], []int64{8})},
 		{"bag offsets", tab.Bag(ctx, out[:8], []int64{1, 2}, []int64{1, 2}, nil), whole.Bag(out[:8], []int64{1, 2}, []int64{1, 2}, nil)},
-		{"bag padding", tab.Bag(ctx, out[:4], []int64{1}, []int64{0}, &store.BagOptions{PaddingIdx: 100, HasPaddingIdx: true}),
-			whole.Bag(out[:4], []int64{1}, []int64{0}, &store.BagOptions{PaddingIdx: 100, HasPaddingIdx: true})},
+		{"bag padding", tab.Bag(ctx, out[:4], []int64{1}, []int64{0}, &store.BagOptions{PaddingIdx: new(int64(100))}),
+			whole.Bag(out[:4], []int64{1}, []int64{0}, &store.BagOptions{PaddingIdx: new(int64(100))})},
 		{"max weights", tab.Bag(ctx, out[:4], []int64{1}, []int64{0}, &store.BagOptions{Mode: store.BagMax, PerSampleWeights: []float32{1}}),
 			whole.Bag(out[:4], []int64{1}, []int64{0}, &store.BagOptions{Mode: store.BagMax, PerSampleWeights: []float32{1}})},
 		{"bag without offsets", tab.Bag(ctx, out[:4], []int64{1}, nil, nil), whole.Bag(out[:4], []int64{1}, nil, nil)},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"sort"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/embstore/embstore/client"
 	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/kernel"
 	"github.com/embstore/embstore/store"
 )
 
@@ -224,43 +224,21 @@ func (s *Snapshot) Info() Info {
 	return info
 }
 
+// bounds returns what the snapshot's arguments are checked against (with
+// store.Bounds, as store.Table's are).
+func (s *Snapshot) bounds() store.Bounds {
+	return store.Bounds{Rows: s.rows, Dim: s.dim, Positions: s.positions, PositionOffset: s.positionOffset}
+}
+
 // CheckIDs returns the *store.IndexError a lookup of ids would return, or
 // nil.
-func (s *Snapshot) CheckIDs(ids []int64) error {
-	for i, id := range ids {
-		if id < 0 || id >= s.rows {
-			return &store.IndexError{Arg: "ids", Index: i, Value: id, Limit: s.rows, What: "token table"}
-		}
-	}
-	return nil
-}
+func (s *Snapshot) CheckIDs(ids []int64) error { return s.bounds().CheckIDs(ids) }
 
 // CheckPositions returns the error LookupPositions would return for
 // sequences of seqLen ids starting at position start, as
 // store.Table.CheckPositions.
 func (s *Snapshot) CheckPositions(seqLen int, start int64) error {
-	if seqLen <= 0 {
-		return fmt.Errorf("embstore: sequence length %d must be positive", seqLen)
-	}
-	if s.positions == 0 {
-		return store.ErrNoPositions
-	}
-	if start < 0 {
-		return &store.PositionError{Position: start, Row: start + s.positionOffset, Rows: s.positions, Offset: s.positionOffset}
-	}
-	avail := s.positions - s.positionOffset
-	if start >= avail || int64(seqLen) > avail-start {
-		p := max(start, avail)
-		return &store.PositionError{Position: p, Row: p + s.positionOffset, Rows: s.positions, Offset: s.positionOffset}
-	}
-	return nil
-}
-
-func (s *Snapshot) checkOut(dst []float32, rows int) error {
-	if len(dst) != rows*s.dim {
-		return fmt.Errorf("embstore: output holds %d values, %d ids of %d need %d", len(dst), rows, s.dim, rows*s.dim)
-	}
-	return nil
+	return s.bounds().CheckPositions(seqLen, start)
 }
 
 // shardOf returns the shard holding row id (a valid id).
@@ -275,10 +253,7 @@ func (s *Snapshot) shardOf(id int64) int {
 // from the shard holding it. After an error other than a bad argument,
 // dst's content is unspecified.
 func (s *Snapshot) Lookup(ctx context.Context, dst []float32, ids []int64) error {
-	if err := s.checkOut(dst, len(ids)); err != nil {
-		return err
-	}
-	if err := s.CheckIDs(ids); err != nil {
+	if err := s.bounds().CheckLookup(dst, ids); err != nil {
 		return err
 	}
 	if len(ids) == 0 {
@@ -584,22 +559,7 @@ func retryable(err error) bool {
 // format/SPEC.md, "Lookups" (v = r(v + r(q)), r rounding to the compute
 // dtype): the same bits as the table's own lookup.
 func (s *Snapshot) LookupPositions(ctx context.Context, dst []float32, ids []int64, seqLen int, start int64) error {
-	if seqLen <= 0 {
-		return fmt.Errorf("embstore: sequence length %d must be positive", seqLen)
-	}
-	if len(ids)%seqLen != 0 {
-		return fmt.Errorf("embstore: %d ids are not a whole number of sequences of %d", len(ids), seqLen)
-	}
-	if err := s.checkOut(dst, len(ids)); err != nil {
-		return err
-	}
-	if s.positions == 0 {
-		return store.ErrNoPositions
-	}
-	if err := s.CheckPositions(seqLen, start); err != nil {
-		return err
-	}
-	if err := s.CheckIDs(ids); err != nil {
+	if err := s.bounds().CheckLookupPositions(dst, ids, seqLen, start); err != nil {
 		return err
 	}
 	if len(ids) == 0 {
@@ -634,20 +594,12 @@ func (s *Snapshot) LookupPositions(ctx context.Context, dst []float32, ids []int
 }
 
 // addPositions adds positional row p of pos to row i of dst, p = i mod
-// seqLen, as the kernel does (format/SPEC.md, "Lookups").
+// seqLen, as the kernel does (format/SPEC.md, "Lookups"; kernel.AddPosition).
 func addPositions(dst, pos []float32, dim, seqLen int, c format.DType) {
 	for i := 0; i < len(dst)/dim; i++ {
 		out := dst[i*dim : (i+1)*dim]
 		q := pos[(i%seqLen)*dim : (i%seqLen+1)*dim]
-		if c == 0 {
-			for j := range out {
-				out[j] += q[j]
-			}
-			continue
-		}
-		for j := range out {
-			out[j] = format.RoundTo(out[j]+format.RoundTo(q[j], c), c)
-		}
+		kernel.AddPosition(out, q, c)
 	}
 }
 
@@ -673,16 +625,8 @@ func (s *Snapshot) positionRows(ctx context.Context, dst []float32, rows []int64
 // LookupPositionRows writes rows of the positional table itself, as
 // store.Table.LookupPositionRows, from a replica of any shard.
 func (s *Snapshot) LookupPositionRows(ctx context.Context, dst []float32, rows []int64) error {
-	if err := s.checkOut(dst, len(rows)); err != nil {
+	if err := s.bounds().CheckLookupPositionRows(dst, rows); err != nil {
 		return err
-	}
-	if s.positions == 0 {
-		return store.ErrNoPositions
-	}
-	for i, r := range rows {
-		if r < 0 || r >= s.positions {
-			return &store.IndexError{Arg: "rows", Index: i, Value: r, Limit: s.positions, What: "positional table"}
-		}
 	}
 	if len(rows) == 0 {
 		return nil
@@ -701,11 +645,16 @@ func (s *Snapshot) LookupPositionRows(ctx context.Context, dst []float32, rows [
 //
 // Max is exact: the maximum of the shards' maxima is the maximum of the
 // bag, the same value whatever the grouping (IEEE comparison does not
-// round). The exceptions are NaN and the sign of zero, where order decides:
-// the store's rule (the kernel's, x86's MAXPS) takes each value unless the
-// maximum so far is greater, so that of +0 and −0 the later one in the bag
-// wins, and here the later one in shard order; torch keeps the first value
-// and replaces it only with a strictly greater one.
+// round). The client combines the parts as the table pools rows, by
+// torch's rule: the part that holds the bag's first id starts the maximum
+// (so a NaN first in the bag gives NaN, as in torch), and another part's
+// value replaces it only if strictly greater. Two cases depend on an order
+// that the shards' partial maxima no longer hold, where a bag holds NaN or
+// zeros of both signs: a NaN that comes first among the ids of one part,
+// but not first in the bag, makes that part's maximum NaN, so its other
+// values are not counted (torch ignores the NaN and counts them); and of +0
+// and −0 in different parts, the one of the part combined first is kept
+// (torch keeps the first in the bag).
 //
 // Sums and means differ from the unsharded table's in the last bits: the
 // table adds a bag's rows in id order in float32, the cluster adds each
@@ -714,65 +663,14 @@ func (s *Snapshot) LookupPositionRows(ctx context.Context, dst []float32, rows [
 // the exact sum for a bag of n ids (weights w, values x); the tests check
 // this bound against the unsharded table.
 func (s *Snapshot) Bag(ctx context.Context, dst []float32, ids, offsets []int64, opts *store.BagOptions) error {
-	var o store.BagOptions
-	if opts != nil {
-		o = *opts
-	}
-	bags := len(offsets)
-	if o.IncludeLastOffset {
-		if bags == 0 {
-			return fmt.Errorf("embstore: include-last-offset needs at least one offset")
-		}
-		bags--
-		last := offsets[bags]
-		if last < 0 || last > int64(len(ids)) || (bags > 0 && last < offsets[bags-1]) {
-			return fmt.Errorf("embstore: offsets[%d] = %d; the last offset must lie in [offsets[%d], %d]", bags, last, max(0, bags-1), len(ids))
-		}
-		ids = ids[:last]
-		if o.PerSampleWeights != nil && len(o.PerSampleWeights) >= int(last) {
-			o.PerSampleWeights = o.PerSampleWeights[:last]
-		}
-		offsets = offsets[:bags]
-	}
-	switch {
-	case o.Mode != store.BagSum && o.Mode != store.BagMean && o.Mode != store.BagMax:
-		return fmt.Errorf("embstore: invalid bag mode %d", int(o.Mode))
-	case bags > 0 && offsets[0] != 0:
-		return fmt.Errorf("embstore: offsets[0] = %d; the first bag must start at 0, as in torch", offsets[0])
-	case bags == 0 && len(dst) != 0:
-		return fmt.Errorf("embstore: offsets is empty, so there are no bags, but the output holds %d values; "+
-			"offsets []int64{0} pools all %d ids into one bag", len(dst), len(ids))
-	case len(dst) != bags*s.dim:
-		return fmt.Errorf("embstore: output holds %d values, %d bags of %d need %d", len(dst), bags, s.dim, bags*s.dim)
-	case o.PerSampleWeights != nil && len(o.PerSampleWeights) != len(ids):
-		return fmt.Errorf("embstore: %d per-sample weights for %d ids", len(o.PerSampleWeights), len(ids))
-	case o.PerSampleWeights != nil && o.Mode != store.BagSum:
-		return fmt.Errorf("embstore: per-sample weights need mode sum, not %s", o.Mode)
-	}
-	for i := 1; i < bags; i++ {
-		if offsets[i] < offsets[i-1] || offsets[i] > int64(len(ids)) {
-			return fmt.Errorf("embstore: offsets[%d] = %d; offsets must not decrease or pass the %d ids", i, offsets[i], len(ids))
-		}
-	}
-	pad := int64(-1)
-	if o.HasPaddingIdx {
-		pad = o.PaddingIdx
-		if pad < -s.rows || pad >= s.rows {
-			return fmt.Errorf("embstore: padding index %d out of range [%d, %d)", o.PaddingIdx, -s.rows, s.rows)
-		}
-		if pad < 0 {
-			pad += s.rows
-		}
-	}
-	if err := s.CheckIDs(ids); err != nil {
+	call, err := s.bounds().CheckBag(dst, ids, offsets, opts)
+	if err != nil || call.Bags.Len() == 0 {
 		return err
-	}
-	if bags == 0 {
-		return nil
 	}
 	ctx, cancel := withDeadline(ctx, s.st.c.opts.Timeout)
 	defer cancel()
-	return s.bag(ctx, dst, ids, offsets, o.Mode, o.PerSampleWeights, pad)
+	b := call.Bags
+	return s.bag(ctx, dst, b.IDs(), b.Offsets(), call.Mode, b.Weights(), call.Pad)
 }
 
 // A bagPart is the part of a bag call for one shard: sub-bags, each the
@@ -789,6 +687,7 @@ type bagPart struct {
 func (s *Snapshot) bag(ctx context.Context, dst []float32, ids, offsets []int64, mode store.BagMode, weights []float32, pad int64) error {
 	bags, dim := len(offsets), s.dim
 	counts := make([]int32, bags)
+	firstShard := make([]int32, bags) // the shard of each bag's first id (max)
 	parts := make([]bagPart, len(s.shards))
 	maxIDs, maxBags := s.st.c.opts.MaxPartIDs, s.st.c.opts.MaxPartBags
 	var done []bagPart
@@ -811,8 +710,11 @@ func (s *Snapshot) bag(ctx context.Context, dst []float32, ids, offsets []int64,
 			if id == pad {
 				continue
 			}
-			counts[b]++
 			k := s.shardOf(id)
+			if counts[b] == 0 {
+				firstShard[b] = int32(k)
+			}
+			counts[b]++
 			p := &parts[k]
 			if len(p.local) == maxIDs || (len(p.bag) == maxBags && p.bag[len(p.bag)-1] != int32(b)) {
 				flush(k)
@@ -854,12 +756,23 @@ func (s *Snapshot) bag(ctx context.Context, dst []float32, ids, offsets []int64,
 	if err != nil {
 		return err
 	}
-	init := float32(0)
+	clear(dst)
+	// firstPart[b] is the part that starts bag b's maximum: the first part
+	// (in id order) of the shard holding the bag's first id.
+	var firstPart []int
 	if mode == store.BagMax {
-		init = float32(math.Inf(-1))
-	}
-	for i := range dst {
-		dst[i] = init
+		firstPart = make([]int, bags)
+		for b := range firstPart {
+			firstPart[b] = -1
+		}
+		for i, p := range done {
+			for k, b := range p.bag {
+				if firstPart[b] < 0 && int32(p.shard) == firstShard[b] {
+					firstPart[b] = i
+					copy(dst[int(b)*dim:(int(b)+1)*dim], results[i][k*dim:(k+1)*dim])
+				}
+			}
+		}
 	}
 	for i, p := range done {
 		res := results[i]
@@ -867,8 +780,11 @@ func (s *Snapshot) bag(ctx context.Context, dst []float32, ids, offsets []int64,
 			out := dst[int(b)*dim : (int(b)+1)*dim]
 			part := res[k*dim : (k+1)*dim]
 			if mode == store.BagMax {
+				if i == firstPart[b] {
+					continue
+				}
 				for j, v := range part {
-					if !(out[j] > v) {
+					if v > out[j] { // torch: only a greater value replaces the maximum
 						out[j] = v
 					}
 				}

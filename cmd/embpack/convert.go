@@ -1,12 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/cli"
-	"github.com/embstore/embstore/internal/pack"
+	"github.com/embstore/embstore/pack"
 )
 
 var convertCommand = cli.Command{
@@ -46,7 +47,7 @@ func runConvert(e env, args []string) error {
 	}
 	progress, finish := cli.NewProgress(e.Stderr, *quiet, "converting")
 	start := time.Now()
-	info, err := pack.Convert(*out, fs.Arg(0), dtype, progress, pack.WriteOptions{NoReplace: !*force})
+	info, err := pack.Convert(context.Background(), *out, fs.Arg(0), dtype, packOptions(progress, *force))
 	finish()
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/cli"
+	"github.com/embstore/embstore/kernel"
 	"github.com/embstore/embstore/store"
 )
 
@@ -62,7 +63,7 @@ func TestConvert(t *testing.T) {
 		worst := 0.0
 		for i := range got {
 			worst = max(worst, math.Abs(float64(got[i])-float64(want[i])))
-			if (d == "f16" || d == "bf16") && got[i] != format.RoundTo(want[i], map[string]format.DType{"f16": format.F16, "bf16": format.BF16}[d]) {
+			if (d == "f16" || d == "bf16") && got[i] != kernel.Round(want[i], map[string]format.DType{"f16": format.F16, "bf16": format.BF16}[d]) {
 				t.Fatalf("%s: value %d = %v, want %v rounded", d, i, got[i], want[i])
 			}
 		}

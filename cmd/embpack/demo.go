@@ -1,14 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/embstore/embstore/internal/cli"
-	"github.com/embstore/embstore/internal/pack"
-	"github.com/embstore/embstore/internal/torchinit"
 	"github.com/embstore/embstore/internal/vecout"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/store"
 )
 
@@ -56,9 +56,8 @@ func runDemo(e env, args []string) error {
 	} else if err := cli.TableOutput(path); err != nil {
 		return err
 	}
-	spec := pack.SeedSpec{Rows: 50257, Dim: 256, Seed: 123, Positions: 4, Init: torchinit.Embedding(), Math: torchinit.MathAVX2,
-		WriteOptions: pack.WriteOptions{NoReplace: !*force}}
-	if err := pack.Seeded(path, spec, nil); err != nil {
+	spec := pack.SeedSpec{Rows: 50257, Dim: 256, Seed: 123, Positions: 4, Init: pack.Init{Kind: pack.InitEmbedding}, Math: pack.MathAVX2}
+	if err := pack.Seed(context.Background(), path, spec, packOptions(nil, *force)); err != nil {
 		return err
 	}
 	t, err := store.Open(path, nil)
@@ -67,12 +66,12 @@ func runDemo(e env, args []string) error {
 	}
 	defer t.Close()
 	ids := []int64{2, 3, 5, 1}
-	vals := make([]float32, len(ids)*t.Dim())
+	vals := make([]float32, len(ids)*t.Header().Dim)
 	if err := t.LookupPositions(vals, ids, len(ids), 0); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.Stderr, "embpack demo: seed 123, 50257 x 256 token table + 4 positions; input embeddings of ids 2,3,5,1:\n")
-	w, err := vecout.New(e.Stdout, *outFormat, t.Dim(), int64(len(ids)))
+	w, err := vecout.New(e.Stdout, *outFormat, t.Header().Dim, int64(len(ids)))
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/cli"
-	"github.com/embstore/embstore/internal/pack"
+	"github.com/embstore/embstore/pack"
 )
 
 var exportCommand = cli.Command{
@@ -54,13 +55,19 @@ func runExport(e env, args []string) error {
 		if cli.IsTerminal(e.Stdout) {
 			return cli.Usagef("-o -: standard output is a terminal; redirect it to a file or a pipe")
 		}
-		return pack.ExportTo(e.Stdout, fs.Arg(0), dtype)
+		_, err := pack.ExportTo(context.Background(), e.Stdout, fs.Arg(0), dtype, packOptions(nil, false))
+		return err
 	}
-	if err := pack.Export(*out, fs.Arg(0), dtype, pack.WriteOptions{NoReplace: !*force}); err != nil {
+	info, err := pack.Export(context.Background(), *out, fs.Arg(0), dtype, packOptions(nil, *force))
+	if err != nil {
 		return err
 	}
 	if !*quiet {
-		fmt.Fprintf(e.Stderr, "embpack: wrote %s\n", *out)
+		fmt.Fprintf(e.Stderr, "embpack: wrote %s", *out)
+		if info.MaxAbsError > 0 {
+			fmt.Fprintf(e.Stderr, " (%s, largest absolute error %g)", info.DType, info.MaxAbsError)
+		}
+		fmt.Fprintln(e.Stderr)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -10,8 +11,8 @@ import (
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/cli"
-	"github.com/embstore/embstore/internal/pack"
 	"github.com/embstore/embstore/internal/safetensors"
+	"github.com/embstore/embstore/pack"
 )
 
 var importCommand = cli.Command{
@@ -87,7 +88,7 @@ func runImport(e env, args []string) error {
 		return cli.Usagef("--no-positions and --positions-tensor contradict each other")
 	}
 	spec := pack.ImportSpec{Src: src, Tensor: *tensor, PositionsTensor: *posTensor, NoPositions: *noPos,
-		WriteOptions: pack.WriteOptions{NoReplace: !*force}}
+		GivenBy: pack.GivenBy{PositionOffset: "--position-offset", Scale: "--scale", ComputeDType: "--compute-dtype"}}
 	var err error
 	if spec.DType, err = format.ParseDType(*dtypeStr); err != nil {
 		return cli.Usagef("--dtype: %v", err)
@@ -115,7 +116,7 @@ func runImport(e env, args []string) error {
 	}
 	progress, finish := cli.NewProgress(e.Stderr, *quiet, "importing")
 	start := time.Now()
-	info, err := pack.Import(*out, spec, progress)
+	info, err := pack.Import(context.Background(), *out, spec, packOptions(progress, *force))
 	finish()
 	if err != nil {
 		return importHint(err)
@@ -140,11 +141,15 @@ func runImport(e env, args []string) error {
 	return nil
 }
 
-// importHint adds to an import error the flags that resolve it.
+// importHint turns an import error into one about the flags that resolve
+// it (the pack package's errors name no flags).
 func importHint(err error) error {
 	var ce *pack.ChoiceError
 	var cfg *pack.ConfigError
+	var se *pack.SpecError
 	switch {
+	case errors.As(err, &se) && se.Field == "ImportSpec.Shape" && se.Value == "not given":
+		return fmt.Errorf("%s with --shape ROWSxDIM", se.Problem)
 	case errors.As(err, &ce) && ce.Table == "token":
 		return fmt.Errorf("%w; name the token table with --tensor NAME", err)
 	case errors.As(err, &ce):
@@ -152,7 +157,7 @@ func importHint(err error) error {
 	case errors.As(err, &cfg):
 		return fmt.Errorf("%w; --position-offset, --scale and --compute-dtype give the conventions without it", err)
 	}
-	return err
+	return specError(err, map[string]string{"ImportSpec.ComputeDType": "--compute-dtype", "ImportSpec.Shape": "--shape"})
 }
 
 func parseShape(s string) ([2]int64, error) {

@@ -70,7 +70,7 @@ func TestImportPositionalMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, dim := tab.Rows(), tab.Dim()
+	rows, dim := tab.Header().Rows, tab.Header().Dim
 	tab.Close()
 	shape := strings.Join([]string{itoa(rows * 2), itoa(int64(dim / 2))}, "x")
 	code, _, stderr = runCmd(t, "import", gpt2, "--shape", shape, "-o", out, "--force")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/cli"
+	"github.com/embstore/embstore/kernel"
 	"github.com/embstore/embstore/store"
 )
 
@@ -55,8 +56,8 @@ func inputEmbeddings(t *testing.T, path string, ids []int64) []float32 {
 		t.Fatal(err)
 	}
 	defer tab.Close()
-	out := make([]float32, len(ids)*tab.Dim())
-	if tab.Positions() > 0 {
+	out := make([]float32, len(ids)*tab.Header().Dim)
+	if tab.Header().Positions() > 0 {
 		err = tab.LookupPositions(out, ids, len(ids), 0)
 	} else {
 		err = tab.Lookup(out, ids)
@@ -222,7 +223,7 @@ func TestImportChoosingTables(t *testing.T) {
 	if code, _, stderr := runCmd(t, "import", gpt2, "--no-positions", "-o", out, "-q"); code != 0 {
 		t.Fatal(stderr)
 	}
-	if tab, _ := store.Open(out, nil); tab == nil || tab.Positions() != 0 {
+	if tab, _ := store.Open(out, nil); tab == nil || tab.Header().Positions() != 0 {
 		t.Fatal("--no-positions imported positions")
 	} else {
 		tab.Close()
@@ -240,8 +241,8 @@ func TestImportChoosingTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tab.PositionOffset() != 0 || tab.Header().TokenScale != 2 {
-		t.Fatalf("overrides not applied: offset %d scale %v", tab.PositionOffset(), tab.Header().TokenScale)
+	if tab.Header().PositionOffset != 0 || tab.Header().TokenScale != 2 {
+		t.Fatalf("overrides not applied: offset %d scale %v", tab.Header().PositionOffset, tab.Header().TokenScale)
 	}
 	tab.Close()
 	if code, _, stderr := runCmd(t, "import", opt, "--position-offset", "66", "-o", out, "--force"); code != cli.ExitFail || !strings.Contains(stderr, "66") {
@@ -361,8 +362,8 @@ func TestImportStreamsInBoundedMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tab.Close()
-	if tab.Rows() != rows || tab.Dim() != dim {
-		t.Fatalf("imported %d x %d", tab.Rows(), tab.Dim())
+	if tab.Header().Rows != rows || tab.Header().Dim != dim {
+		t.Fatalf("imported %d x %d", tab.Header().Rows, tab.Header().Dim)
 	}
 }
 
@@ -391,7 +392,7 @@ func TestImportComputeDType(t *testing.T) {
 	p.LookupPositionRows(pos, []int64{0, 1, 2, 3})
 	got := inputEmbeddings(t, rounded, ids)
 	for i := range got {
-		want := format.RoundTo(format.RoundTo(tok[i], format.BF16)+format.RoundTo(pos[i], format.BF16), format.BF16)
+		want := kernel.Round(kernel.Round(tok[i], format.BF16)+kernel.Round(pos[i], format.BF16), format.BF16)
 		if math.Float32bits(got[i]) != math.Float32bits(want) {
 			t.Fatalf("value %d = %v, want bf16(bf16(%v) + bf16(%v)) = %v", i, got[i], tok[i], pos[i], want)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -9,8 +10,7 @@ import (
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/cli"
-	"github.com/embstore/embstore/internal/pack"
-	"github.com/embstore/embstore/internal/torchinit"
+	"github.com/embstore/embstore/pack"
 )
 
 var initCommand = cli.Command{
@@ -80,7 +80,7 @@ func runInit(e env, args []string) error {
 	if err != nil {
 		return cli.Usagef("--seed: %v", err)
 	}
-	in, err := pack.ParseInit(*initName, *mean, *std, *low, *high)
+	kind, err := pack.ParseInitKind(*initName)
 	if err != nil {
 		return cli.Usagef("--init: %v", err)
 	}
@@ -92,10 +92,7 @@ func runInit(e env, args []string) error {
 			return cli.Usagef("--%s applies to --init %s, not %s", f.name, f.init, *initName)
 		}
 	}
-	if err := in.Validate(); err != nil {
-		return cli.Usagef("%v", err)
-	}
-	path, err := torchinit.ParseMathPath(*mathPath)
+	path, err := pack.ParseMathPath(*mathPath)
 	if err != nil {
 		return cli.Usagef("--torch-math: %v", err)
 	}
@@ -105,20 +102,22 @@ func runInit(e env, args []string) error {
 	}
 	progress, finish := cli.NewProgress(e.Stderr, *quiet, "drawing")
 	start := time.Now()
-	err = pack.Seeded(*out, pack.SeedSpec{
+	err = pack.Seed(context.Background(), *out, pack.SeedSpec{
 		Rows: *rows, Dim: *dim, Seed: seed, Positions: *positions,
-		Init: in, InitName: *initName, Math: path, DType: dtype,
-		WriteOptions: pack.WriteOptions{NoReplace: !*force},
-	}, progress)
+		Init: pack.Init{Kind: kind, Mean: *mean, Std: *std, Low: *low, High: *high}, Math: path, DType: dtype,
+	}, packOptions(progress, *force))
 	finish()
 	if err != nil {
-		return err
+		return specUsage(err, map[string]string{"SeedSpec.Init": initFlags[kind]})
 	}
 	if !*quiet {
 		summarize(e, *out, time.Since(start))
 	}
 	return nil
 }
+
+// initFlags are the flags of each init's parameters.
+var initFlags = map[pack.InitKind]string{pack.InitEmbedding: "--init embedding", pack.InitNormal: "--mean/--std", pack.InitUniform: "--low/--high"}
 
 // parseSeed parses a torch seed. torch.manual_seed takes any integer from
 // -2^63 to 2^64-1 and keeps it as a uint64 (negative values two's

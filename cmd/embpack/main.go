@@ -22,10 +22,13 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 
 	"github.com/embstore/embstore/internal/cli"
-	"github.com/embstore/embstore/internal/pack"
+	"github.com/embstore/embstore/internal/errctx"
+	"github.com/embstore/embstore/pack"
 )
 
 type env = cli.Env
@@ -44,7 +47,39 @@ func subcommands() []cli.Sub {
 	}
 }
 
-func init() { pack.Creator = "embpack " + cli.Version }
+// creator is recorded in the metadata of every table embpack writes.
+var creator = "embpack " + cli.Version
+
+// packOptions returns the options of a pack call: the command's progress
+// bar (nil for none), --force, the creator.
+func packOptions(progress func(done, total int64), force bool) *pack.Options {
+	return &pack.Options{Progress: progress, NoReplace: !force, Creator: creator}
+}
+
+// specUsage turns a *pack.SpecError about one of the fields in flags (a
+// spec field, e.g. "SeedSpec.Init", and the flags that set it) into a
+// command-line mistake naming the flags; other errors pass unchanged.
+func specUsage(err error, flags map[string]string) error {
+	var se *pack.SpecError
+	if errors.As(err, &se) {
+		if f, ok := flags[se.Field]; ok {
+			return cli.Usagef("%s: %s", f, se.Problem)
+		}
+	}
+	return err
+}
+
+// specError turns a *pack.SpecError about a field in flags into an error
+// naming the flags (the command still fails, with status 1).
+func specError(err error, flags map[string]string) error {
+	var se *pack.SpecError
+	if errors.As(err, &se) {
+		if f, ok := flags[se.Field]; ok {
+			return fmt.Errorf("%s %v: %s", f, se.Value, errctx.Strip(se.Problem))
+		}
+	}
+	return err
+}
 
 // about is the program's one-line description.
 const about = "Embpack creates, inspects and verifies embstore table files."

@@ -15,6 +15,7 @@ import (
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/cli"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/store"
 )
 
@@ -204,7 +205,7 @@ func TestInspectAndVerify(t *testing.T) {
 	if info.Rows != 100 || info.Dim != 8 || info.Positions != 3 || len(info.Sections) != 3 {
 		t.Fatalf("inspect --json: %+v", info)
 	}
-	var md format.Provenance
+	var md pack.Provenance
 	if err := json.Unmarshal(info.Metadata, &md); err != nil || md.Seed == nil || md.Seed.Seed != 7 || md.Creator != "embpack "+cli.Version {
 		t.Fatalf("metadata %s", info.Metadata)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/pack"
 )
 
 // seedRefs is the layout of testdata/torch/torch-init-seeds.json (see
@@ -85,7 +86,7 @@ func TestInitSeedsMatchTorch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var md format.Provenance
+			var md pack.Provenance
 			err = json.Unmarshal(f.Metadata(), &md)
 			f.Close()
 			if err != nil || md.Seed == nil {

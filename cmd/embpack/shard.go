@@ -1,12 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"time"
 
 	"github.com/embstore/embstore/internal/cli"
-	"github.com/embstore/embstore/internal/pack"
+	"github.com/embstore/embstore/pack"
 )
 
 var shardCommand = cli.Command{
@@ -61,11 +62,11 @@ func runShard(e env, args []string) error {
 	}
 	progress, finish := cli.NewProgress(e.Stderr, *quiet, "sharding")
 	start := time.Now()
-	m, err := pack.Shard(fs.Arg(0), *out, pack.ShardSpec{Name: *name, Version: *version, Shards: *shards,
-		WriteOptions: pack.WriteOptions{NoReplace: !*force}}, progress)
+	m, err := pack.Shard(context.Background(), fs.Arg(0), *out, pack.ShardSpec{Name: *name, Version: *version, Shards: *shards},
+		packOptions(progress, *force))
 	finish()
 	if err != nil {
-		return err
+		return specError(err, map[string]string{"ShardSpec.Name": "--name", "ShardSpec.Shards": "--shards"})
 	}
 	if !*quiet {
 		for _, s := range m.Shards {
@@ -79,7 +80,7 @@ func runShard(e env, args []string) error {
 }
 
 func verifyShards(e env, dir string, quiet bool) error {
-	checks, err := pack.VerifyShards(dir)
+	checks, err := pack.VerifyShards(context.Background(), dir)
 	failed := 0
 	for _, c := range checks {
 		if c.Err != nil {
@@ -133,7 +134,7 @@ func runUnshard(e env, args []string) error {
 	}
 	progress, finish := cli.NewProgress(e.Stderr, *quiet, "joining")
 	start := time.Now()
-	err := pack.Unshard(fs.Arg(0), *out, progress, pack.WriteOptions{NoReplace: !*force})
+	err := pack.Unshard(context.Background(), fs.Arg(0), *out, packOptions(progress, *force))
 	finish()
 	if err != nil {
 		return err

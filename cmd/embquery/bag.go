@@ -49,7 +49,10 @@ func runBag(e env, args []string) error {
 	if err := checkThreads(*threads); err != nil {
 		return err
 	}
-	opts := &store.BagOptions{IncludeLastOffset: *includeLast, PaddingIdx: *padding, HasPaddingIdx: fs.Changed("padding-idx")}
+	opts := &store.BagOptions{IncludeLastOffset: *includeLast}
+	if fs.Changed("padding-idx") {
+		opts.PaddingIdx = padding
+	}
 	switch *mode {
 	case "sum":
 		opts.Mode = store.BagSum
@@ -118,11 +121,11 @@ func runBag(e env, args []string) error {
 	if *includeLast {
 		bags--
 	}
-	dst := make([]float32, max(0, bags)*t.Dim())
+	dst := make([]float32, max(0, bags)*t.Header().Dim)
 	if err := t.Bag(dst, ids, offsets, opts); err != nil {
 		return err
 	}
-	out, err := vecout.New(e.Stdout, *outFormat, t.Dim(), int64(max(0, bags)))
+	out, err := vecout.New(e.Stdout, *outFormat, t.Header().Dim, int64(max(0, bags)))
 	if err != nil {
 		return err
 	}

@@ -1,14 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/embstore/embstore/internal/cli"
-	"github.com/embstore/embstore/internal/pack"
-	"github.com/embstore/embstore/internal/torchinit"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/store"
 )
 
@@ -28,7 +28,7 @@ func TestBagCommand(t *testing.T) {
 		{[]string{"--offsets", "0,2", "--mode", "sum"}, []int64{0, 2}, store.BagOptions{Mode: store.BagSum}},
 		{[]string{"--offsets", "0,2,2", "--mode", "mean"}, []int64{0, 2, 2}, store.BagOptions{Mode: store.BagMean}},
 		{[]string{"--bag-size", "3", "--mode", "max"}, []int64{0, 3}, store.BagOptions{Mode: store.BagMax}},
-		{[]string{"--mode", "mean", "--padding-idx", "-1"}, []int64{0}, store.BagOptions{Mode: store.BagMean, PaddingIdx: -1, HasPaddingIdx: true}},
+		{[]string{"--mode", "mean", "--padding-idx", "-1"}, []int64{0}, store.BagOptions{Mode: store.BagMean, PaddingIdx: new(int64(-1))}},
 		{[]string{"--offsets", "0,2,4", "--include-last-offset", "--mode", "sum"}, []int64{0, 2, 4}, store.BagOptions{IncludeLastOffset: true}},
 		{[]string{"--offsets", "0,3", "--mode", "sum", "--weights", "1,0.5,2,-1,3,0.25"}, []int64{0, 3},
 			store.BagOptions{PerSampleWeights: []float32{1, 0.5, 2, -1, 3, 0.25}}},
@@ -78,7 +78,7 @@ func TestBagCommand(t *testing.T) {
 
 func TestBenchCommand(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "t.emb")
-	if err := pack.Seeded(path, pack.SeedSpec{Rows: 500, Dim: 16, Seed: 1, Positions: 64, Init: torchinit.Embedding()}, nil); err != nil {
+	if err := pack.Seed(context.Background(), path, pack.SeedSpec{Rows: 500, Dim: 16, Seed: 1, Positions: 64}, nil); err != nil {
 		t.Fatal(err)
 	}
 	idFile := filepath.Join(t.TempDir(), "ids.txt")

@@ -111,10 +111,10 @@ func runBench(e env, args []string) error {
 		return err
 	}
 	defer t.Close()
-	res := benchResult{File: fs.Arg(0), Rows: t.Rows(), Dim: t.Dim(), DType: t.DType().String(), Mode: *mode,
+	res := benchResult{File: fs.Arg(0), Rows: t.Header().Rows, Dim: t.Header().Dim, DType: t.Header().DType.String(), Mode: *mode,
 		Positions: *positions, Batch: *batch, Threads: *threads, MapMode: mm.String(), GoMaxProcs: runtime.GOMAXPROCS(0)}
 	if *positions {
-		avail := t.Positions() - t.PositionOffset()
+		avail := t.Header().Positions() - t.Header().PositionOffset
 		if avail <= 0 {
 			return errctx.In("embstore", fs.Arg(0), store.ErrNoPositions)
 		}
@@ -129,7 +129,7 @@ func runBench(e env, args []string) error {
 		}
 	}
 
-	ring, err := benchIDs(*idFile, t.Rows(), res.Batch, *seed)
+	ring, err := benchIDs(*idFile, t.Header().Rows, res.Batch, *seed)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func runBench(e env, args []string) error {
 	if *mode == "bag" {
 		outRows = len(offsets)
 	}
-	dst := make([]float32, outRows*t.Dim())
+	dst := make([]float32, outRows*t.Header().Dim)
 	ids := make([]int64, res.Batch)
 	next := 0
 	fill := func() {
@@ -187,8 +187,8 @@ func runBench(e env, args []string) error {
 	res.Seconds = total.Seconds()
 	looked := float64(res.Batch) * float64(len(times))
 	res.RowsPerS = looked / res.Seconds
-	res.GBPerS = looked * float64(t.DType().RowSize(t.Dim())) / res.Seconds / 1e9
-	res.OutGBPerS = float64(outRows) * float64(len(times)) * 4 * float64(t.Dim()) / res.Seconds / 1e9
+	res.GBPerS = looked * float64(t.Header().DType.RowSize(t.Header().Dim)) / res.Seconds / 1e9
+	res.OutGBPerS = float64(outRows) * float64(len(times)) * 4 * float64(t.Header().Dim) / res.Seconds / 1e9
 	res.P50ms = float64(times[len(times)/2]) / 1e6
 	res.P99ms = float64(times[min(len(times)-1, len(times)*99/100)]) / 1e6
 	if st, err := t.Stats(); err == nil {

@@ -22,10 +22,9 @@ import (
 
 	"github.com/embstore/embstore/client"
 	"github.com/embstore/embstore/client/cluster"
-	"github.com/embstore/embstore/internal/pack"
 	"github.com/embstore/embstore/internal/registry"
 	"github.com/embstore/embstore/internal/testing/etcdtest"
-	"github.com/embstore/embstore/internal/torchinit"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/store"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -101,8 +100,8 @@ func (p *proc) kill() {
 // seeded writes a seeded table with positions.
 func seeded(t *testing.T, path string, rows int64, seed uint64) *store.Table {
 	t.Helper()
-	spec := pack.SeedSpec{Rows: rows, Dim: 32, Seed: seed, Positions: 16, Init: torchinit.Embedding()}
-	if err := pack.Seeded(path, spec, nil); err != nil {
+	spec := pack.SeedSpec{Rows: rows, Dim: 32, Seed: seed, Positions: 16}
+	if err := pack.Seed(context.Background(), path, spec, nil); err != nil {
 		t.Fatal(err)
 	}
 	tab, err := store.Open(path, nil)
@@ -250,7 +249,7 @@ func TestCluster(t *testing.T) {
 	v1 := seeded(t, filepath.Join(dir, "t1.emb"), 2000, 1)
 	v2 := seeded(t, filepath.Join(dir, "t2.emb"), 2100, 2)
 	for v, src := range []string{"t1.emb", "t2.emb"} {
-		if _, err := pack.Shard(filepath.Join(dir, src), filepath.Join(dir, fmt.Sprintf("v%d", v+1)), pack.ShardSpec{Name: "t", Version: uint64(v + 1), Shards: 2}, nil); err != nil {
+		if _, err := pack.Shard(context.Background(), filepath.Join(dir, src), filepath.Join(dir, fmt.Sprintf("v%d", v+1)), pack.ShardSpec{Name: "t", Version: uint64(v + 1), Shards: 2}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -341,7 +340,7 @@ func TestCluster(t *testing.T) {
 					weights[i] = float32(rng.NormFloat64())
 				}
 				for _, o := range []store.BagOptions{{Mode: store.BagMax}, {Mode: store.BagSum, PerSampleWeights: weights},
-					{Mode: store.BagMean, PaddingIdx: ids[0], HasPaddingIdx: true}} {
+					{Mode: store.BagMean, PaddingIdx: new(int64(ids[0]))}} {
 					got, want := make([]float32, 4*32), make([]float32, 4*32)
 					if err := src.Bag(ctx, got, ids, offsets, &o); err != nil {
 						t.Fatalf("%s: bag: %v", name, err)

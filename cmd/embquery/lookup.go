@@ -92,7 +92,7 @@ func runLookup(e env, args []string) error {
 	}
 	defer t.Close()
 	q := &lookup{t: t, table: *table, positions: *positions, start: *start, seqLen: *seqLen}
-	if *table == "positions" && t.Positions() == 0 {
+	if *table == "positions" && t.Header().Positions() == 0 {
 		return errctx.In("embstore", fs.Arg(0), store.ErrNoPositions)
 	}
 
@@ -115,7 +115,7 @@ func runLookup(e env, args []string) error {
 	if ids != nil {
 		rows = int64(len(ids))
 	}
-	out, err := vecout.New(e.Stdout, *outFormat, t.Dim(), rows)
+	out, err := vecout.New(e.Stdout, *outFormat, t.Header().Dim, rows)
 	if err != nil {
 		return err
 	}
@@ -164,17 +164,14 @@ type lookup struct {
 	seqLen    int // 0: all ids are one sequence
 }
 
-// checkAll validates a whole id list before any output.
+// checkAll validates a whole id list before any output, with the store's
+// checks (store.Bounds), which the lookups then make again per batch.
 func (q *lookup) checkAll(ids []int64) error {
+	b := store.BoundsOf(q.t.Header())
 	if q.table == "positions" {
-		for i, r := range ids {
-			if r < 0 || r >= q.t.Positions() {
-				return &store.IndexError{Arg: "rows", Index: i, Value: r, Limit: q.t.Positions(), What: "positional table"}
-			}
-		}
-		return nil
+		return b.CheckPositionRows(ids)
 	}
-	if err := q.t.CheckIDs(ids); err != nil {
+	if err := b.CheckIDs(ids); err != nil {
 		return err
 	}
 	if !q.positions {
@@ -187,7 +184,7 @@ func (q *lookup) checkAll(ids []int64) error {
 	if n == 0 {
 		n = len(ids)
 	}
-	return q.t.CheckPositions(max(n, 1), q.start)
+	return b.CheckPositions(max(n, 1), q.start)
 }
 
 // run looks up the ids of src batch by batch and writes the rows to out,
@@ -201,7 +198,7 @@ func (q *lookup) run(src idSource, out vecout.Writer) error {
 		chunk = max(1, lookupChunk/q.seqLen) * q.seqLen // whole sequences per chunk
 	}
 	ids := make([]int64, chunk)
-	dst := make([]float32, chunk*q.t.Dim())
+	dst := make([]float32, chunk*q.t.Header().Dim)
 	done := int64(0)
 	have := 0 // ids of an incomplete sequence carried from the last batch
 	for {
@@ -215,7 +212,7 @@ func (q *lookup) run(src idSource, out vecout.Writer) error {
 			}
 		}
 		if use > 0 {
-			batch, vals := ids[:use], dst[:use*q.t.Dim()]
+			batch, vals := ids[:use], dst[:use*q.t.Header().Dim]
 			var lerr error
 			switch {
 			case q.table == "positions":

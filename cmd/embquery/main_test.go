@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"math"
@@ -13,8 +14,7 @@ import (
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/cli"
-	"github.com/embstore/embstore/internal/pack"
-	"github.com/embstore/embstore/internal/torchinit"
+	"github.com/embstore/embstore/pack"
 )
 
 func runCmd(t *testing.T, stdin string, args ...string) (int, string, string) {
@@ -29,8 +29,8 @@ func runCmd(t *testing.T, stdin string, args ...string) (int, string, string) {
 func seedTable(t testing.TB, rows int64, dim int, positions int64) (string, []float32, []float32) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "t.emb")
-	spec := pack.SeedSpec{Rows: rows, Dim: dim, Seed: 123, Positions: positions, Init: torchinit.Embedding()}
-	if err := pack.Seeded(path, spec, nil); err != nil {
+	spec := pack.SeedSpec{Rows: rows, Dim: dim, Seed: 123, Positions: positions}
+	if err := pack.Seed(context.Background(), path, spec, nil); err != nil {
 		t.Fatal(err)
 	}
 	f, err := format.Open(path)

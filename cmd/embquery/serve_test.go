@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -26,8 +27,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/embstore/embstore/internal/pack"
-	"github.com/embstore/embstore/internal/torchinit"
+	"github.com/embstore/embstore/pack"
 )
 
 // TestMain lets the test binary act as embquery itself, so that tests can
@@ -386,8 +386,8 @@ func TestReadmeServeExamples(t *testing.T) {
 	dir := t.TempDir()
 	table := filepath.Join(dir, "gpt2-seed123.emb")
 	// What the README's embpack init line makes.
-	spec := pack.SeedSpec{Rows: 50257, Dim: 256, Seed: 123, Positions: 4, Init: torchinit.Embedding()}
-	if err := pack.Seeded(table, spec, nil); err != nil {
+	spec := pack.SeedSpec{Rows: 50257, Dim: 256, Seed: 123, Positions: 4}
+	if err := pack.Seed(context.Background(), table, spec, nil); err != nil {
 		t.Fatal(err)
 	}
 	p := startServe(t, table)

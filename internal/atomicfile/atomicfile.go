@@ -283,6 +283,26 @@ func (f *File) forget() {
 	live.Unlock()
 }
 
+// WriteFile writes b to path through Create and Commit: the small-file
+// case (a manifest), with the same rules as every table. Options.Size is
+// set to len(b).
+func WriteFile(path string, b []byte, o *Options) error {
+	var opts Options
+	if o != nil {
+		opts = *o
+	}
+	opts.Size = int64(len(b))
+	f, err := Create(path, &opts)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if _, err := f.Write(b); err != nil {
+		return err
+	}
+	return f.Commit()
+}
+
 // Dest returns the file Commit replaces: the destination with symbolic
 // links resolved.
 func (f *File) Dest() string { return f.dest }

@@ -14,7 +14,7 @@ package errctx
 import "strings"
 
 // prefixes are the package prefixes error messages may start with.
-var prefixes = []string{"embstore: ", "safetensors: ", "kernel: "}
+var prefixes = []string{"embstore: ", "safetensors: ", "kernel: ", "pack: "}
 
 // Strip returns msg without its package prefix, if it has one.
 func Strip(msg string) string {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/embstore/embstore/internal/cref"
+	"github.com/embstore/embstore/internal/testing/cref"
 )
 
 // The oracle in these tests is the C library's libm, called through cref.

@@ -2,12 +2,13 @@ package safetensors
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
 
 	"golang.org/x/exp/mmap"
 
+	"github.com/embstore/embstore/internal/faultguard"
 	"github.com/embstore/embstore/internal/regfile"
 )
 
@@ -113,23 +114,49 @@ func (f *File) SHA256() ([sha256.Size]byte, error) {
 }
 
 // faultSafeReaderAt reads a memory-mapped file, turning the fault raised
-// when the mapped file has shrunk under us (SIGBUS) into ErrReadFault.
+// when the mapped file has shrunk under us (SIGBUS) into ErrReadFault (see
+// package faultguard).
 type faultSafeReaderAt struct {
 	r io.ReaderAt
 }
 
 // ReadAt reads from the mapping with faults turned into errors.
 func (m *faultSafeReaderAt) ReadAt(p []byte, off int64) (n int, err error) {
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if r := recover(); r != nil {
-			if fault, ok := r.(interface{ Addr() uintptr }); ok {
-				n, err = 0, fmt.Errorf("%w at address %#x", ErrReadFault, fault.Addr())
-				return
-			}
-			panic(r)
-		}
-	}()
-	return m.r.ReadAt(p, off)
+	err = faultguard.Run(func() error {
+		var rerr error
+		n, rerr = m.r.ReadAt(p, off)
+		return rerr
+	})
+	if f, ok := err.(*faultguard.Fault); ok {
+		return 0, fmt.Errorf("%w at address %#x", ErrReadFault, f.Addr)
+	}
+	return n, err
+}
+
+// readFullAt reads exactly len(p) bytes at off. Following the io.ReaderAt
+// contract, a read that fills p is a success even if it also returns
+// io.EOF.
+func readFullAt(r io.ReaderAt, p []byte, off int64) error {
+	if len(p) == 0 {
+		return nil
+	}
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// readError reports an I/O error while reading a file.
+func readError(file, what string, err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	if file == "" {
+		return fmt.Errorf("safetensors: %s: %w", what, err)
+	}
+	return fmt.Errorf("safetensors: %s: %s: %w", file, what, err)
 }

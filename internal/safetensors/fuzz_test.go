@@ -10,7 +10,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/embstore/embstore/internal/fuzzcorpus"
+	"github.com/embstore/embstore/internal/testing/fuzzcorpus"
 )
 
 // FuzzParseHeader feeds arbitrary bytes to the reader. Whatever parses must

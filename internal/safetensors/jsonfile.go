@@ -1,14 +1,11 @@
 package safetensors
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"unicode/utf8"
 
 	"github.com/embstore/embstore/internal/regfile"
+	"github.com/embstore/embstore/internal/strictjson"
 )
 
 // Limits for the JSON files beside the weights (the sharded checkpoint
@@ -45,77 +42,12 @@ func readJSONFile(path string) ([]byte, error) {
 
 // checkJSON checks that b holds exactly one JSON object, possibly surrounded
 // by whitespace, that is valid UTF-8 with no unpaired surrogate escape,
-// nests at most maxJSONDepth deep and repeats no key in any object.
+// nests at most maxJSONDepth deep and repeats no key in any object (see
+// package strictjson, which the table format's metadata is checked with
+// too).
 func checkJSON(b []byte) *FormatError {
-	fail := func(off int64, detail string) *FormatError {
-		return &FormatError{Offset: off, Err: ErrJSONFile, Detail: detail}
-	}
-	if !utf8.Valid(b) {
-		return fail(-1, "not valid UTF-8")
-	}
-	if off, ok := checkSurrogates(b); !ok {
-		return fail(int64(off), "\\u escape leaves a UTF-16 surrogate unpaired")
-	}
-	trimmed := bytes.TrimLeft(b, " \t\r\n")
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return fail(int64(len(b)-len(trimmed)), "not a JSON object")
-	}
-	type frame struct {
-		seen    map[string]struct{} // nil for an array
-		wantKey bool
-	}
-	var stack []frame
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	for {
-		off := dec.InputOffset()
-		tok, err := dec.Token()
-		if err != nil {
-			var se *json.SyntaxError
-			if errors.As(err, &se) {
-				return fail(se.Offset, se.Error())
-			}
-			return fail(off, "unexpected end of JSON")
-		}
-		if n := len(stack); n > 0 && stack[n-1].wantKey {
-			if tok == json.Delim('}') {
-				stack = stack[:n-1]
-			} else {
-				key, _ := tok.(string)
-				if _, dup := stack[n-1].seen[key]; dup {
-					return fail(off, "duplicate key "+quote(key))
-				}
-				stack[n-1].seen[key] = struct{}{}
-				stack[n-1].wantKey = false
-				continue
-			}
-		} else {
-			switch tok {
-			case json.Delim('{'), json.Delim('['):
-				if len(stack) == maxJSONDepth {
-					return fail(off, fmt.Sprintf("nested more than %d deep", maxJSONDepth))
-				}
-				f := frame{}
-				if tok == json.Delim('{') {
-					f = frame{seen: make(map[string]struct{}), wantKey: true}
-				}
-				stack = append(stack, f)
-				continue
-			case json.Delim(']'):
-				stack = stack[:len(stack)-1]
-			}
-		}
-		// A value has ended.
-		if len(stack) == 0 {
-			break
-		}
-		if top := &stack[len(stack)-1]; top.seen != nil {
-			top.wantKey = true
-		}
-	}
-	end := dec.InputOffset()
-	if rest := bytes.TrimLeft(b[end:], " \t\r\n"); len(rest) > 0 {
-		return fail(int64(len(b)-len(rest)), "junk after the JSON object")
+	if err := strictjson.CheckObject(b, maxJSONDepth); err != nil {
+		return &FormatError{Offset: err.Offset, Err: ErrJSONFile, Detail: err.Detail}
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/embstore/embstore/internal/strictjson"
 )
 
 // headerParser reads the header JSON in one pass over the bytes, with no
@@ -239,14 +241,14 @@ func (p *headerParser) strBytes(tensor, field string) ([]byte, error) {
 		case 't':
 			out = append(out, '\t')
 		case 'u':
-			r, ok := hex4(b, i+2)
+			r, ok := strictjson.Hex4(b, i+2)
 			if !ok {
 				p.pos = i + 2
 				return nil, p.syntax(i+2, tensor, field, "invalid \\u escape in string")
 			}
 			i += 6
-			if utf16.IsSurrogate(r) { // paired: checkSurrogates ran first
-				if lo, ok := hex4(b, i+2); ok && i+1 < len(b) && b[i] == '\\' && b[i+1] == 'u' {
+			if utf16.IsSurrogate(r) { // paired: strictjson.CheckSurrogates ran first
+				if lo, ok := strictjson.Hex4(b, i+2); ok && i+1 < len(b) && b[i] == '\\' && b[i+1] == 'u' {
 					r = utf16.DecodeRune(r, lo)
 					i += 6
 				}
@@ -353,7 +355,7 @@ func (p *headerParser) parse() (*Header, error) {
 		}
 		return nil, p.fail(int64(off), "", "", ErrHeaderUTF8, fmt.Sprintf("byte %#02x", p.buf[off]))
 	}
-	if off, ok := checkSurrogates(p.buf); !ok {
+	if off, ok := strictjson.CheckSurrogates(p.buf); !ok {
 		return nil, p.fail(int64(off), "", "", ErrHeaderSyntax, "\\u escape leaves a UTF-16 surrogate unpaired")
 	}
 	// Every tensor entry is an object: the count of '{' bounds the number

@@ -56,9 +56,9 @@ type localTable store.Table
 
 func (t *localTable) st() *store.Table { return (*store.Table)(t) }
 
-func (t *localTable) Rows() int64                { return t.st().Rows() }
-func (t *localTable) Dim() int                   { return t.st().Dim() }
-func (t *localTable) Positions() int64           { return t.st().Positions() }
+func (t *localTable) Rows() int64                { return t.st().Header().Rows }
+func (t *localTable) Dim() int                   { return t.st().Header().Dim }
+func (t *localTable) Positions() int64           { return t.st().Header().Positions() }
 func (t *localTable) CheckIDs(ids []int64) error { return t.st().CheckIDs(ids) }
 func (t *localTable) CheckPositions(seqLen int, start int64) error {
 	return t.st().CheckPositions(seqLen, start)
@@ -97,8 +97,8 @@ func (f *fileSource) Info(tt Table) TableInfo {
 	h := t.Header()
 	st := f.follower.Stats()
 	info := TableInfo{
-		Path: f.path, Rows: t.Rows(), Dim: t.Dim(), DType: t.DType().String(),
-		Positions: t.Positions(), PositionOffset: t.PositionOffset(), TokenScale: h.TokenScale,
+		Path: f.path, Rows: h.Rows, Dim: h.Dim, DType: h.DType.String(),
+		Positions: h.Positions(), PositionOffset: h.PositionOffset, TokenScale: h.TokenScale,
 		ComputeDType: computeName(h.ComputeDType), Pooling: "mean",
 		Generation: st.Generation, LoadedAt: st.LoadedAt.UTC(), Reloads: st.Reloads, ReloadFailures: st.Failures,
 		File:     &FileInfo{Size: h.FileSize, HeaderCRC: h.CRC, Checksums: "header only", Resident: -1},
@@ -108,10 +108,10 @@ func (f *fileSource) Info(tt Table) TableInfo {
 	if st.LastError != nil {
 		info.LastError = st.LastError.Error()
 	}
-	if t.VerifyDuration() > 0 {
-		info.File.Checksums = "verified"
-	}
 	if stats, err := t.Stats(); err == nil {
+		if stats.VerifyDuration > 0 {
+			info.File.Checksums = "verified"
+		}
 		info.File.MapMode = stats.Mode.String()
 		info.File.Resident = stats.ResidentBytes
 		info.mapped = stats.MappedBytes
@@ -119,7 +119,7 @@ func (f *fileSource) Info(tt Table) TableInfo {
 	if md := t.Metadata(); json.Valid(md) {
 		info.Metadata = md
 	}
-	if d, err := shardmeta.Parse(t.Metadata()); err == nil && d.Info.Validate(t.Rows()) == nil {
+	if d, err := shardmeta.Parse(t.Metadata()); err == nil && d.Info.Validate(h.Rows) == nil {
 		info.Shard = &d.Info
 	}
 	return info

@@ -11,15 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/embstore/embstore/internal/pack"
 	"github.com/embstore/embstore/internal/shardmeta"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/store"
 )
 
 func TestShardRangeReported(t *testing.T) {
 	dir := t.TempDir()
 	src := seeded(t, dir, "whole", 100, 8, 4)
-	m, err := pack.Shard(src, filepath.Join(dir, "s"), pack.ShardSpec{Name: "emb", Version: 4, Shards: 3}, nil)
+	m, err := pack.Shard(context.Background(), src, filepath.Join(dir, "s"), pack.ShardSpec{Name: "emb", Version: 4, Shards: 3}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,8 +173,8 @@ func bagRows(ctx context.Context, t Table, q *bagQuery, emit emitFunc) *apiError
 	if err := t.CheckIDs(q.ids); err != nil {
 		return storeErr(err, q.param)
 	}
-	if o := q.opts; o.HasPaddingIdx && (o.PaddingIdx < -t.Rows() || o.PaddingIdx >= t.Rows()) {
-		return badRequest("padding_idx", "padding_idx: %d is out of range [%d, %d)", o.PaddingIdx, -t.Rows(), t.Rows())
+	if o := q.opts; o.PaddingIdx != nil && (*o.PaddingIdx < -t.Rows() || *o.PaddingIdx >= t.Rows()) {
+		return badRequest("padding_idx", "padding_idx: %d is out of range [%d, %d)", *o.PaddingIdx, -t.Rows(), t.Rows())
 	}
 	dim := t.Dim()
 	bags := len(q.offsets)

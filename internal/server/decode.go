@@ -408,7 +408,7 @@ func decodeBagJSON(body []byte, lim batchLimits) (*bagQuery, *apiError) {
 		q.opts.PerSampleWeights = w
 	}
 	if req.PaddingIdx != nil {
-		q.opts.PaddingIdx, q.opts.HasPaddingIdx = *req.PaddingIdx, true
+		q.opts.PaddingIdx = req.PaddingIdx
 	}
 	if err := q.normalise(offsets, req.IncludeLastOffset); err != nil {
 		return nil, err
@@ -520,7 +520,7 @@ func decodeBagBinary(body []byte, query string, lim batchLimits) (*bagQuery, *ap
 		if err != nil {
 			return nil, err
 		}
-		q.opts.PaddingIdx, q.opts.HasPaddingIdx = p, true
+		q.opts.PaddingIdx = &p
 	}
 	if err := q.normalise(offsets, includeLast); err != nil {
 		return nil, err

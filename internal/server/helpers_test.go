@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -16,8 +17,7 @@ import (
 	"testing"
 
 	"github.com/embstore/embstore/format"
-	"github.com/embstore/embstore/internal/pack"
-	"github.com/embstore/embstore/internal/torchinit"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/store"
 )
 
@@ -26,8 +26,8 @@ import (
 func seeded(t testing.TB, dir string, name string, rows int64, dim int, positions int64) string {
 	t.Helper()
 	path := filepath.Join(dir, name+".emb")
-	spec := pack.SeedSpec{Rows: rows, Dim: dim, Seed: 123, Positions: positions, Init: torchinit.Embedding()}
-	if err := pack.Seeded(path, spec, nil); err != nil {
+	spec := pack.SeedSpec{Rows: rows, Dim: dim, Seed: 123, Positions: positions}
+	if err := pack.Seed(context.Background(), path, spec, nil); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -192,7 +192,7 @@ func bagMean(t testing.TB, path string, inputs [][]int64) [][]float32 {
 	defer tab.Close()
 	var out [][]float32
 	for _, ids := range inputs {
-		dst := make([]float32, tab.Dim())
+		dst := make([]float32, tab.Header().Dim)
 		if err := tab.Bag(dst, ids, []int64{0}, &store.BagOptions{Mode: store.BagMean}); err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +209,7 @@ func storeLookup(t testing.TB, path string, ids []int64) []float32 {
 		t.Fatal(err)
 	}
 	defer tab.Close()
-	dst := make([]float32, len(ids)*tab.Dim())
+	dst := make([]float32, len(ids)*tab.Header().Dim)
 	if err := tab.Lookup(dst, ids); err != nil {
 		t.Fatal(err)
 	}

@@ -407,7 +407,7 @@ func TestBagRoute(t *testing.T) {
 		{`{"table": "t", "ids": [1,2,3,4,5,199,0], "offsets": [0, 3, 6], "mode": "max", "include_last_offset": true}`, "table=t&mode=max&offsets=3&include_last_offset=true",
 			append(le64(ids), le64([]int64{0, 3, 6})...), bag([]int64{0, 3, 6}, store.BagOptions{Mode: store.BagMax, IncludeLastOffset: true})},
 		{`{"table": "t", "ids": [1,2,3,4,5,199,0], "offsets": [0, 4], "mode": "mean", "padding_idx": 199}`, "table=t&offsets=2&padding_idx=199",
-			append(le64(ids), le64([]int64{0, 4})...), bag([]int64{0, 4}, store.BagOptions{Mode: store.BagMean, PaddingIdx: 199, HasPaddingIdx: true})},
+			append(le64(ids), le64([]int64{0, 4})...), bag([]int64{0, 4}, store.BagOptions{Mode: store.BagMean, PaddingIdx: new(int64(199))})},
 		{`{"table": "t", "ids": [1,2,3,4,5,199,0], "offsets": [0, 4], "mode": "sum", "per_sample_weights": [0.5, -1, 2, 0.25, 1, 3, -0.5]}`, "table=t&mode=sum&offsets=2&weights=true",
 			append(append(le64(ids), le64([]int64{0, 4})...), f32le(w)...), bag([]int64{0, 4}, store.BagOptions{Mode: store.BagSum, PerSampleWeights: w})},
 		{`{"table": "t", "ids": [[1,2,3],[4,5,199,0]], "mode": "mean"}`, "", nil, bag([]int64{0, 3}, store.BagOptions{Mode: store.BagMean})},

@@ -123,7 +123,7 @@ func (ts *tables) add(name, path string, fromDir bool) error {
 		ts.order = append(ts.order, name)
 	}
 	t, release := f.Acquire()
-	ts.log.Info("serving table", "table", name, "path", path, "rows", t.Rows(), "dim", t.Dim(), "dtype", t.DType().String())
+	ts.log.Info("serving table", "table", name, "path", path, "rows", t.Header().Rows, "dim", t.Header().Dim, "dtype", t.Header().DType.String())
 	release()
 	ts.changed()
 	return nil

@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/embstore/embstore/internal/cref"
+	"github.com/embstore/embstore/internal/testing/cref"
 )
 
 // libmSamples returns the number of random inputs per libm comparison:

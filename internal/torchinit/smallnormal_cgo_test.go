@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/embstore/embstore/internal/cref"
+	"github.com/embstore/embstore/internal/testing/cref"
 )
 
 // The C library is this file's oracle, so it builds only with cgo. Without

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/embstore/embstore/internal/fuzzcorpus"
+	"github.com/embstore/embstore/internal/testing/fuzzcorpus"
 )
 
 // fuzzSeeds returns the fixtures (whole, and the plain ones cut short) and

@@ -1,6 +1,7 @@
 package pack
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/atomicfile"
+	"github.com/embstore/embstore/internal/errctx"
 	"github.com/embstore/embstore/internal/shardmeta"
 )
 
@@ -71,8 +73,6 @@ type ShardSpec struct {
 	Version uint64
 	// Shards is the number of shards, 1 to the table's row count.
 	Shards int
-	// WriteOptions apply to every shard file and the manifest.
-	WriteOptions
 }
 
 // A Manifest describes a shard directory (DIR/manifest.json).
@@ -126,9 +126,11 @@ var shardableKinds = map[format.SectionKind]bool{
 
 // Shard splits the table at src into spec.Shards row-range tables in dir
 // (created if needed), named by ShardFileName, and writes dir/manifest.json
-// last. Each file is written atomically; if a shard fails, the shards this
-// call wrote are removed and no manifest is written.
-func Shard(src, dir string, spec ShardSpec, progress Progress) (*Manifest, error) {
+// last. Each file is written atomically; if a shard fails (or ctx ends),
+// the shards this call wrote are removed and no manifest is written.
+// Options apply to every shard file and the manifest.
+func Shard(ctx context.Context, src, dir string, spec ShardSpec, o *Options) (*Manifest, error) {
+	o = opts(o)
 	in, err := format.Open(src)
 	if err != nil {
 		return nil, err
@@ -142,9 +144,9 @@ func Shard(src, dir string, spec ShardSpec, progress Progress) (*Manifest, error
 	}
 	switch {
 	case !shardmeta.ValidName(spec.Name):
-		return nil, fmt.Errorf("table name %q: want 1 to 128 letters, digits, '.', '_' or '-', not starting with '.'", spec.Name)
+		return nil, &SpecError{Field: "ShardSpec.Name", Value: fmt.Sprintf("%q", spec.Name), Problem: "want 1 to 128 letters, digits, '.', '_' or '-', not starting with '.'"}
 	case spec.Shards < 1 || int64(spec.Shards) > in.Rows:
-		return nil, fmt.Errorf("%d shards of a %d-row table: want 1 to %d", spec.Shards, in.Rows, in.Rows)
+		return nil, &SpecError{Field: "ShardSpec.Shards", Value: spec.Shards, Problem: fmt.Sprintf("want 1 to %d, the table's rows", in.Rows)}
 	}
 	if err := checkShardable(src, in.Reader); err != nil {
 		return nil, err
@@ -156,7 +158,7 @@ func Shard(src, dir string, spec ShardSpec, progress Progress) (*Manifest, error
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if manifest := filepath.Join(dir, ManifestName); spec.NoReplace {
+	if manifest := filepath.Join(dir, ManifestName); o.NoReplace {
 		if _, err := os.Lstat(manifest); err == nil { // refuse before writing any shard
 			return nil, &fs.PathError{Op: "create", Path: manifest, Err: fs.ErrExist}
 		}
@@ -167,9 +169,7 @@ func Shard(src, dir string, spec ShardSpec, progress Progress) (*Manifest, error
 		Source: ManifestSource{File: filepath.Base(src), Size: st.Size(), HeaderCRC: in.CRC},
 	}
 	orig := shardmeta.Original{FileSize: in.FileSize, HeaderCRC: in.CRC, Metadata: in.Metadata()}
-	total := in.Rows + int64(spec.Shards)*in.Positions()
-	done := int64(0)
-	report := func(n int64) { done += n; progress.report(done, total) }
+	count := o.counter(in.Rows + int64(spec.Shards)*in.Positions())
 	var written []string
 	for i := range spec.Shards {
 		start, end := shardmeta.Range(i, spec.Shards, in.Rows)
@@ -177,7 +177,7 @@ func Shard(src, dir string, spec ShardSpec, progress Progress) (*Manifest, error
 			RowStart: start, RowEnd: end, RowsTotal: in.Rows}
 		name := ShardFileName(spec.Name, spec.Version, i, spec.Shards)
 		path := filepath.Join(dir, name)
-		if err := writeShard(path, src, in.Reader, info, orig, spec.WriteOptions, report); err != nil {
+		if err := writeShard(ctx, path, src, in.Reader, info, orig, o, count.add); err != nil {
 			for _, p := range written {
 				os.Remove(p)
 			}
@@ -197,7 +197,7 @@ func Shard(src, dir string, spec ShardSpec, progress Progress) (*Manifest, error
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ManifestName), append(b, '\n'), spec.WriteOptions); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ManifestName), append(b, '\n'), &atomicfile.Options{NoReplace: o.NoReplace}); err != nil {
 		for _, p := range written {
 			os.Remove(p)
 		}
@@ -262,8 +262,8 @@ func joinLayout(h format.Header, rows int64) format.Layout {
 }
 
 // writeShard writes the shard info describes, from the table in.
-func writeShard(path, src string, in *format.Reader, info shardmeta.Info, orig shardmeta.Original, o WriteOptions, done func(int64)) error {
-	md, err := shardmeta.Build(&shardmeta.Doc{Creator: Creator, Info: info, Original: orig})
+func writeShard(ctx context.Context, path, src string, in *format.Reader, info shardmeta.Info, orig shardmeta.Original, o *Options, done func(int64)) error {
+	md, err := shardmeta.Build(&shardmeta.Doc{Creator: o.creator(), Info: info, Original: orig})
 	if err != nil {
 		return err
 	}
@@ -272,11 +272,11 @@ func writeShard(path, src string, in *format.Reader, info shardmeta.Info, orig s
 		return err
 	}
 	defer fw.Abort()
-	if err := copyRawRows(in, in.Tokens(), info.RowStart, info.RowEnd-info.RowStart, fw.WriteTokenRows, done); err != nil {
+	if err := copyRawRows(ctx, in, in.Tokens(), info.RowStart, info.RowEnd-info.RowStart, fw.WriteTokenRows, done); err != nil {
 		return err
 	}
 	if s, ok := in.Section(format.SectionPositions); ok {
-		if err := copyRawRows(in, s, 0, s.Rows, fw.WritePositionRows, done); err != nil {
+		if err := copyRawRows(ctx, in, s, 0, s.Rows, fw.WritePositionRows, done); err != nil {
 			return err
 		}
 	}
@@ -290,25 +290,19 @@ func writeShard(path, src string, in *format.Reader, info shardmeta.Info, orig s
 
 // copyRawRows copies rows [first, first+n) of row section s of r, as
 // stored, to write, in pieces of about 1 MiB.
-func copyRawRows(r *format.Reader, s format.Section, first, n int64, write func([]byte) error, done func(int64)) error {
-	step := max(1, (1<<20)/s.RowStride)
-	buf := make([]byte, min(step, max(n, 1))*s.RowStride)
+func copyRawRows(ctx context.Context, r *format.Reader, s format.Section, first, n int64, write func([]byte) error, done func(int64)) error {
 	sr := r.SectionReader(s)
-	for k := int64(0); k < n; k += step {
-		m := min(step, n-k)
-		b := buf[:m*s.RowStride]
-		if n, err := sr.ReadAt(b, (first+k)*s.RowStride); n < len(b) {
-			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
+	err := stream(ctx, n, max(1, chunkBytes/s.RowStride), s.RowStride,
+		func(buf []byte, k, m int64) error {
+			if got, err := sr.ReadAt(buf, (first+k)*s.RowStride); got < len(buf) {
+				if err == nil || err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return fmt.Errorf("read: %w", err)
 			}
-			return fmt.Errorf("read %s rows: %w", s.Kind, err)
-		}
-		if err := write(b); err != nil {
-			return fmt.Errorf("%s rows %d to %d: %w", s.Kind, first+k, first+k+m, err)
-		}
-		done(m)
-	}
-	return nil
+			return nil
+		}, write, done)
+	return errctx.In("embstore", s.Kind.String(), err)
 }
 
 // ReadManifest reads and checks dir/manifest.json: its format, its shards
@@ -357,7 +351,7 @@ type ShardCheck struct {
 // checksum of it holds (format.Reader.Verify), and all shards agree on the
 // shape and on the original file they came from. It returns one check per
 // shard and an error joining the failures.
-func VerifyShards(dir string) ([]ShardCheck, error) {
+func VerifyShards(ctx context.Context, dir string) ([]ShardCheck, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return nil, err
@@ -371,6 +365,9 @@ func VerifyShards(dir string) ([]ShardCheck, error) {
 		}
 	}()
 	for _, ms := range m.Shards {
+		if err := ctx.Err(); err != nil {
+			return checks, err
+		}
 		sf, err := openShard(dir, m, ms)
 		if err == nil {
 			opened = append(opened, sf)
@@ -456,7 +453,8 @@ func sameSet(a, b *shardFile) error {
 // header it is about to write (which covers every section's checksum)
 // against the original's before committing, so a damaged shard is caught
 // rather than joined. dst must not be one of the shards or the manifest.
-func Unshard(dir, dst string, progress Progress, o WriteOptions) error {
+func Unshard(ctx context.Context, dir, dst string, o *Options) error {
+	o = opts(o)
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return err
@@ -486,9 +484,7 @@ func Unshard(dir, dst string, progress Progress, o WriteOptions) error {
 	if err != nil {
 		return err
 	}
-	total := m.Rows + first.f.Positions()
-	done := int64(0)
-	report := func(n int64) { done += n; progress.report(done, total) }
+	count := o.counter(m.Rows + first.f.Positions())
 	inputs := []string{filepath.Join(dir, ManifestName)}
 	for _, ms := range m.Shards {
 		inputs = append(inputs, filepath.Join(dir, ms.File))
@@ -498,7 +494,7 @@ func Unshard(dir, dst string, progress Progress, o WriteOptions) error {
 		return err
 	}
 	defer fw.Abort()
-	if err := writeJoined(fw, shards, want, orig, report); err != nil {
+	if err := writeJoined(ctx, fw, shards, want, orig, count.add); err != nil {
 		return err
 	}
 	if got := headerCRC(want); got != orig.HeaderCRC || want.FileSize != orig.FileSize {
@@ -511,7 +507,7 @@ func Unshard(dir, dst string, progress Progress, o WriteOptions) error {
 // writeJoined writes the sections of the joined table to fw, and records
 // in want (the header fw will write) the checksum of each, as fw computes
 // them.
-func writeJoined(fw *format.FileWriter, shards []*shardFile, want *format.Header, orig shardmeta.Original, done func(int64)) error {
+func writeJoined(ctx context.Context, fw *format.FileWriter, shards []*shardFile, want *format.Header, orig shardmeta.Original, done func(int64)) error {
 	var crc uint32
 	for _, sf := range shards {
 		s := sf.f.Tokens()
@@ -519,14 +515,14 @@ func writeJoined(fw *format.FileWriter, shards []*shardFile, want *format.Header
 			crc = format.UpdateCRC(crc, b)
 			return fw.WriteTokenRows(b)
 		}
-		if err := copyRawRows(sf.f.Reader, s, 0, s.Rows, write, done); err != nil {
+		if err := copyRawRows(ctx, sf.f.Reader, s, 0, s.Rows, write, done); err != nil {
 			return fmt.Errorf("%s: %w", sf.doc.Info.Table, err)
 		}
 	}
 	want.Sections[0].CRC = crc
 	next := 1
 	if s, ok := shards[0].f.Section(format.SectionPositions); ok {
-		if err := copyRawRows(shards[0].f.Reader, s, 0, s.Rows, fw.WritePositionRows, done); err != nil {
+		if err := copyRawRows(ctx, shards[0].f.Reader, s, 0, s.Rows, fw.WritePositionRows, done); err != nil {
 			return err
 		}
 		want.Sections[next].CRC = s.CRC
@@ -548,18 +544,4 @@ func writeJoined(fw *format.FileWriter, shards []*shardFile, want *format.Header
 func headerCRC(h *format.Header) uint32 {
 	b := h.Encode()
 	return binary.LittleEndian.Uint32(b[format.HeaderSize-4:])
-}
-
-// writeFileAtomic writes b to path through the atomic file writer every
-// writer uses (see format.CreateWith for its rules).
-func writeFileAtomic(path string, b []byte, o WriteOptions) error {
-	f, err := atomicfile.Create(path, &atomicfile.Options{NoReplace: o.NoReplace, Size: int64(len(b))})
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	if _, err := f.Write(b); err != nil {
-		return err
-	}
-	return f.Commit()
 }

@@ -2,6 +2,7 @@ package pack
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -94,7 +95,7 @@ func TestShardUnshardBitForBit(t *testing.T) {
 			src := filepath.Join(dir, "tab.emb")
 			writeTable(t, src, c.layout, c.md, uint64(i))
 			out := filepath.Join(dir, "shards")
-			m, err := Shard(src, out, ShardSpec{Shards: c.shards, Version: 3}, nil)
+			m, err := Shard(ctx, src, out, ShardSpec{Shards: c.shards, Version: 3}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,12 +140,12 @@ func TestShardUnshardBitForBit(t *testing.T) {
 			if len(sizes) > 2 {
 				t.Errorf("shard sizes %v: want them within one row", sizes)
 			}
-			checks, err := VerifyShards(out)
+			checks, err := VerifyShards(ctx, out)
 			if err != nil || len(checks) != c.shards {
 				t.Fatalf("verify: %v (%d checks)", err, len(checks))
 			}
 			back := filepath.Join(dir, "back.emb")
-			if err := Unshard(out, back, nil, WriteOptions{}); err != nil {
+			if err := Unshard(ctx, out, back, nil); err != nil {
 				t.Fatal(err)
 			}
 			got, err := os.ReadFile(back)
@@ -183,7 +184,7 @@ func shardSet(t *testing.T) (dir, src, out string, m *Manifest) {
 	src = filepath.Join(dir, "t.emb")
 	writeTable(t, src, format.Layout{Rows: 300, Dim: 16, Positions: 4}, []byte(`{"k":1}`), 9)
 	out = filepath.Join(dir, "s")
-	m, err := Shard(src, out, ShardSpec{Name: "emb", Shards: 3}, nil)
+	m, err := Shard(ctx, src, out, ShardSpec{Name: "emb", Shards: 3}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,23 +197,23 @@ func TestShardRefusals(t *testing.T) {
 		spec ShardSpec
 		want string
 	}{
-		{ShardSpec{Shards: 0}, "0 shards"},
-		{ShardSpec{Shards: 301}, "301 shards"},
-		{ShardSpec{Shards: 2, Name: "a/b"}, "table name"},
-		{ShardSpec{Shards: 2, Name: ".x"}, "table name"},
+		{ShardSpec{Shards: 0}, "ShardSpec.Shards 0"},
+		{ShardSpec{Shards: 301}, "ShardSpec.Shards 301"},
+		{ShardSpec{Shards: 2, Name: "a/b"}, "ShardSpec.Name"},
+		{ShardSpec{Shards: 2, Name: ".x"}, "ShardSpec.Name"},
 	} {
-		if _, err := Shard(src, filepath.Join(dir, "x"), c.spec, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := Shard(ctx, src, filepath.Join(dir, "x"), c.spec, nil); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want an error with %q", c.spec, err, c.want)
 		}
 	}
 	// A shard is not split again.
-	if _, err := Shard(filepath.Join(out, m.Shards[0].File), filepath.Join(dir, "y"), ShardSpec{Shards: 2}, nil); err == nil || !strings.Contains(err.Error(), "already shard 0 of 3") {
+	if _, err := Shard(ctx, filepath.Join(out, m.Shards[0].File), filepath.Join(dir, "y"), ShardSpec{Shards: 2}, nil); err == nil || !strings.Contains(err.Error(), "already shard 0 of 3") {
 		t.Errorf("sharding a shard: %v", err)
 	}
 	// Metadata too large to embed in the shards' own.
 	big := filepath.Join(dir, "big.emb")
 	writeTable(t, big, format.Layout{Rows: 4, Dim: 4}, []byte(`{"pad":"`+strings.Repeat("x", format.MaxMetadataSize-20)+`"}`), 1)
-	if _, err := Shard(big, filepath.Join(dir, "z"), ShardSpec{Shards: 2}, nil); err == nil || !strings.Contains(err.Error(), "original's") {
+	if _, err := Shard(ctx, big, filepath.Join(dir, "z"), ShardSpec{Shards: 2}, nil); err == nil || !strings.Contains(err.Error(), "original's") {
 		t.Errorf("oversized metadata: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "z", "big-v1-00000-of-00002.emb")); !errors.Is(err, os.ErrNotExist) {
@@ -245,7 +246,7 @@ func TestVerifyAndUnshardCatchDamage(t *testing.T) {
 	other := filepath.Join(dir, "other.emb")
 	writeTable(t, other, format.Layout{Rows: 300, Dim: 16, Positions: 4}, []byte(`{"k":1}`), 10)
 	otherOut := filepath.Join(dir, "o")
-	if _, err := Shard(other, otherOut, ShardSpec{Name: "emb", Shards: 3}, nil); err != nil {
+	if _, err := Shard(ctx, other, otherOut, ShardSpec{Name: "emb", Shards: 3}, nil); err != nil {
 		t.Fatal(err)
 	}
 	f1 := m.Shards[1].File
@@ -284,11 +285,11 @@ func TestVerifyAndUnshardCatchDamage(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			d := copyDir(t, out)
 			c.apply(t, d)
-			if _, err := VerifyShards(d); err == nil || !strings.Contains(err.Error(), c.want) {
+			if _, err := VerifyShards(ctx, d); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("verify: %v, want an error with %q", err, c.want)
 			}
 			back := filepath.Join(t.TempDir(), "back.emb")
-			err := Unshard(d, back, nil, WriteOptions{})
+			err := Unshard(ctx, d, back, nil)
 			if err == nil {
 				t.Fatal("unshard joined a damaged set")
 			}
@@ -301,3 +302,5 @@ func TestVerifyAndUnshardCatchDamage(t *testing.T) {
 		})
 	}
 }
+
+var ctx = context.Background()

@@ -1,14 +1,11 @@
 package pack
 
 import (
+	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/embstore/embstore/format"
@@ -41,14 +38,32 @@ type ImportSpec struct {
 	// implies (Gemma: sqrt(hidden_size)).
 	Scale *float64
 	// ComputeDType, if not nil, overrides the precision the model computes
-	// its embeddings in (0 for f32, F16, BF16), which otherwise comes from
-	// config.json's dtype, or the token tensor's dtype when it is 16-bit.
+	// its embeddings in (F32 or 0 for no rounding, F16, BF16), which
+	// otherwise comes from config.json's dtype, or the token tensor's dtype
+	// when it is 16-bit.
 	ComputeDType *format.DType
-	WriteOptions
+	// GivenBy names, in the table's metadata, where the conventions given
+	// above came from (the *_source keys of "import"): embpack records its
+	// flags ("--scale"). An empty name records the field's, as
+	// "ImportSpec.Scale".
+	GivenBy GivenBy
 }
 
-// ParseComputeDType parses a compute dtype name: "f32" (no rounding), "f16"
-// or "bf16".
+// GivenBy names the source of each convention an ImportSpec gives.
+type GivenBy struct {
+	PositionOffset, Scale, ComputeDType string
+}
+
+// source returns name, or the field's name if it is empty.
+func source(name, field string) string {
+	if name == "" {
+		return "ImportSpec." + field
+	}
+	return name
+}
+
+// ParseComputeDType parses a compute dtype name: "f32" (no rounding,
+// returned as 0), "f16" or "bf16".
 func ParseComputeDType(s string) (format.DType, error) { return parseComputeDType(s) }
 
 // TokenTensorNames are the tensor names, and name suffixes after a ".",
@@ -119,41 +134,23 @@ type SourceFile struct {
 	SHA256 string `json:"sha256"`
 }
 
-// ErrNoTable is wrapped by a *ChoiceError, returned when the token or
-// positional table cannot be found unambiguously.
-var ErrNoTable = errors.New("cannot choose the table to import")
-
-// A ChoiceError says why the token or positional table of a checkpoint could
-// not be chosen: the named tensor does not exist, no tensor has a known name,
-// the tensors with a known name cannot be used (Rejected says why), or
-// several could be. It wraps ErrNoTable.
-type ChoiceError struct {
-	Table      string   // "token" or "positional"
-	Problem    string   // what went wrong
-	Rejected   []string // tensors with a known name that were refused, each with the reason
-	Candidates string   // the checkpoint's 2-D tensors, for choosing one
-}
-
-func (e *ChoiceError) Error() string {
-	msg := fmt.Sprintf("%v: %s", ErrNoTable, e.Problem)
-	if len(e.Rejected) > 0 {
-		msg += " (" + strings.Join(e.Rejected, "; ") + ")"
-	}
-	if e.Candidates != "" {
-		msg += "; " + e.Candidates
-	}
-	return msg
-}
-
-// Unwrap returns ErrNoTable.
-func (e *ChoiceError) Unwrap() error { return ErrNoTable }
-
 // Import writes the embedding table of a safetensors checkpoint to dst,
 // atomically, and returns what it recorded in the table's metadata. Values
 // are converted to float32 exactly as torch's .float() does (exact for
 // F32, F16, BF16 and the F8 types, round-to-nearest-even for F64), then
-// stored as spec.DType.
-func Import(dst string, spec ImportSpec, progress Progress) (*ImportInfo, error) {
+// stored as spec.DType. The model's conventions (position offset, token
+// scale, compute dtype) come from the spec, else from embstore's own keys
+// in the source's __metadata__ (a table Export wrote), else from
+// config.json beside the weights; the metadata records each and where it
+// came from. dst must not be any file the import reads.
+func Import(ctx context.Context, dst string, spec ImportSpec, o *Options) (*ImportInfo, error) {
+	o = opts(o)
+	if spec.DType != 0 && !spec.DType.Valid() {
+		return nil, &SpecError{Field: "ImportSpec.DType", Value: spec.DType, Problem: "want F32, F16, BF16 or Int8"}
+	}
+	if spec.NoPositions && spec.PositionsTensor != "" {
+		return nil, &SpecError{Field: "ImportSpec.PositionsTensor", Value: spec.PositionsTensor, Problem: "names a positional table, and NoPositions says there is none"}
+	}
 	ck, err := safetensors.OpenCheckpoint(spec.Src)
 	if err != nil {
 		return nil, err
@@ -170,7 +167,7 @@ func Import(dst string, spec ImportSpec, progress Progress) (*ImportInfo, error)
 	_, tokInfo, _ := ck.Tensor(tokName)
 	dim := tokens.Cols()
 	if dim < 1 || dim > format.MaxDim || tokens.Rows() < 1 || tokens.Rows() > format.MaxRows {
-		return nil, fmt.Errorf("tensor %q of shape %v: want 1 to %d rows of 1 to %d values", tokName, tokInfo.Shape, int64(format.MaxRows), format.MaxDim)
+		return nil, fmt.Errorf("pack: tensor %q of shape %v: want 1 to %d rows of 1 to %d values", tokName, tokInfo.Shape, int64(format.MaxRows), format.MaxDim)
 	}
 
 	var positions *safetensors.RowReader
@@ -190,10 +187,10 @@ func Import(dst string, spec ImportSpec, progress Progress) (*ImportInfo, error)
 			}
 			_, posInfo, _ = ck.Tensor(posName)
 			if positions.Cols() != dim {
-				return nil, fmt.Errorf("positional tensor %q has rows of %d values, the token table's have %d", posName, positions.Cols(), dim)
+				return nil, fmt.Errorf("pack: positional tensor %q has rows of %d values, the token table's have %d", posName, positions.Cols(), dim)
 			}
 			if positions.Rows() > format.MaxPositions {
-				return nil, fmt.Errorf("positional tensor %q has %d rows; at most %d are supported", posName, positions.Rows(), format.MaxPositions)
+				return nil, fmt.Errorf("pack: positional tensor %q has %d rows; at most %d are supported", posName, positions.Rows(), format.MaxPositions)
 			}
 		}
 	}
@@ -239,27 +236,34 @@ func Import(dst string, spec ImportSpec, progress Progress) (*ImportInfo, error)
 	if ck.ConfigPath != "" {
 		inputs = append(inputs, ck.ConfigPath)
 	}
-	fw, err := create(dst, layout, spec.WriteOptions, inputs...)
+	fw, err := create(dst, layout, o, inputs...)
 	if err != nil {
 		return nil, err
 	}
 	defer fw.Abort()
-	total := layout.Rows + layout.Positions
-	done := int64(0)
-	report := func(n int64) { done += n; progress.report(done, total) }
-	if err := streamRows(tokens, fw.WriteTokens, report); err != nil {
+	count := o.counter(layout.Rows + layout.Positions)
+	if err := streamTensor(ctx, tokens, fw.WriteTokens, count.add); err != nil {
 		return nil, errctx.In("embstore", fmt.Sprintf("tensor %q", tokName), err)
 	}
 	if positions != nil {
-		if err := streamRows(positions, fw.WritePositions, report); err != nil {
+		if err := streamTensor(ctx, positions, fw.WritePositions, count.add); err != nil {
 			return nil, errctx.In("embstore", fmt.Sprintf("tensor %q", posName), err)
 		}
 	}
 	info.MaxAbsError = fw.MaxError()
-	if err := setProvenance(fw, &format.Provenance{Creator: Creator, Source: "safetensors", Import: info}); err != nil {
+	if err := setProvenance(fw, &Provenance{Creator: o.creator(), Source: "safetensors", Import: info}); err != nil {
 		return nil, err
 	}
 	return info, fw.Commit()
+}
+
+// streamTensor copies a tensor's rows, converted to float32, to write in
+// chunks of about 1 MiB.
+func streamTensor(ctx context.Context, rr *safetensors.RowReader, write func([]float32) error, done func(int64)) error {
+	cols := rr.Cols()
+	return stream(ctx, rr.Rows(), rowsStep(cols), cols,
+		func(buf []float32, first, n int64) error { return rr.ReadRows(buf, first, n) },
+		write, done)
 }
 
 // chooseTensor returns the tensor named name, or, if name is "", the only
@@ -331,11 +335,16 @@ func listCandidates(ck *safetensors.Checkpoint) string {
 // openRows opens a tensor as rows: as it is if 2-D, or reshaped by shape.
 func openRows(ck *safetensors.Checkpoint, name string, shape [2]int64) (*safetensors.RowReader, error) {
 	if shape != [2]int64{} {
-		return ck.RowsAs(name, shape[0], shape[1])
+		rr, err := ck.RowsAs(name, shape[0], shape[1])
+		if errors.Is(err, safetensors.ErrNotMatrix) {
+			return nil, &SpecError{Field: "ImportSpec.Shape", Value: fmt.Sprintf("%dx%d", shape[0], shape[1]), Err: err, Problem: errctx.Strip(err.Error())}
+		}
+		return rr, err
 	}
 	rr, err := ck.Rows(name)
 	if errors.Is(err, safetensors.ErrNotMatrix) {
-		return nil, fmt.Errorf("%w; say how to read it as rows x values with --shape ROWSxDIM", err)
+		return nil, &SpecError{Field: "ImportSpec.Shape", Value: "not given", Err: err,
+			Problem: fmt.Sprintf("%v; say how to read it as rows x values", errctx.Strip(err.Error()))}
 	}
 	return rr, err
 }
@@ -358,218 +367,4 @@ func conversionText(src safetensors.DType, dst format.DType) string {
 	return fmt.Sprintf("%s: %s, then stored as %s (%s)", src, toF32, dst, map[format.DType]string{
 		format.F16: "nearest even", format.BF16: "nearest even", format.Int8: "row-wise quantised",
 	}[dst])
-}
-
-// applyConventions sets the position offset and token scale the model's
-// conventions call for (config.json beside the weights, or embstore's own
-// keys in the source metadata for a table it exported), unless the spec
-// overrides them.
-func applyConventions(ck *safetensors.Checkpoint, spec ImportSpec, srcDType safetensors.DType, l *format.Layout, info *ImportInfo) error {
-	var cfg map[string]any
-	if ck.Config != nil {
-		_ = json.Unmarshal(ck.Config.Raw, &cfg)
-	}
-	meta := map[string]string{}
-	for _, f := range ck.Files {
-		for k, v := range f.Metadata {
-			meta[k] = v
-		}
-	}
-	modelType := info.ModelType
-	info.TokenScale = 1
-
-	// A config.json that cannot be read matters only if a convention has
-	// to come from it: one not given by the spec nor by embstore's own keys
-	// in the source metadata.
-	if ck.ConfigErr != nil {
-		var needs []string
-		if l.Positions > 0 && spec.PositionOffset == nil && meta[metaPositionOffset] == "" {
-			needs = append(needs, "position offset")
-		}
-		if spec.Scale == nil && meta[metaTokenScale] == "" {
-			needs = append(needs, "token scale")
-		}
-		if spec.ComputeDType == nil && meta[metaComputeDType] == "" {
-			needs = append(needs, "compute dtype")
-		}
-		if len(needs) > 0 {
-			return &ConfigError{Err: ck.ConfigErr, Needed: needs}
-		}
-		info.Warnings = append(info.Warnings, fmt.Sprintf("ignored %s, which every convention was given without: %v", ck.ConfigPath, ck.ConfigErr))
-	}
-
-	// Position offset.
-	offset, reason := int64(0), ""
-	switch {
-	case spec.PositionOffset != nil:
-		offset, reason = *spec.PositionOffset, "--position-offset"
-	case meta[metaPositionOffset] != "":
-		v, err := strconv.ParseInt(meta[metaPositionOffset], 10, 64)
-		if err != nil {
-			return fmt.Errorf("source metadata %s = %q is not an integer", metaPositionOffset, meta[metaPositionOffset])
-		}
-		offset, reason = v, "source metadata "+metaPositionOffset
-	case slices.Contains([]string{"opt", "bart", "mbart", "plbart", "biogpt"}, modelType):
-		offset, reason = 2, "config.json model_type "+modelType+": learned positions start at row 2"
-	}
-	if l.Positions == 0 && offset != 0 && spec.PositionOffset != nil {
-		return fmt.Errorf("position offset %d was given, but the import has no positional table", offset)
-	}
-	if l.Positions > 0 {
-		if offset < 0 || offset >= l.Positions {
-			return fmt.Errorf("position offset %d (%s) does not fit the %d-row positional table", offset, reason, l.Positions)
-		}
-		l.PositionOffset, info.PositionOffset, info.PositionReason = offset, offset, reason
-	}
-
-	// The precision the model computes in: flag, embpack's own metadata,
-	// config.json's dtype (torch_dtype before transformers 5), else the
-	// token tensor's own dtype when it is 16-bit.
-	compute, creason := format.DType(0), ""
-	switch {
-	case spec.ComputeDType != nil:
-		compute, creason = *spec.ComputeDType, "--compute-dtype"
-	case meta[metaComputeDType] != "":
-		d, err := parseComputeDType(meta[metaComputeDType])
-		if err != nil {
-			return fmt.Errorf("source metadata %s: %w", metaComputeDType, err)
-		}
-		compute, creason = d, "source metadata "+metaComputeDType
-	case configString(cfg, "dtype") != "" || configString(cfg, "torch_dtype") != "":
-		name := configString(cfg, "dtype")
-		if name == "" {
-			name = configString(cfg, "torch_dtype")
-		}
-		compute, creason = torchDTypeCompute(name), "config.json dtype "+name
-	default:
-		switch srcDType {
-		case safetensors.F16:
-			compute, creason = format.F16, "the token tensor's dtype"
-		case safetensors.BF16:
-			compute, creason = format.BF16, "the token tensor's dtype"
-		}
-	}
-	l.ComputeDType = compute
-	if compute != 0 {
-		info.ComputeDType, info.ComputeReason = compute.String(), creason
-	}
-
-	// Token scale.
-	scale, reason := 1.0, ""
-	roundScale := false
-	switch {
-	case spec.Scale != nil:
-		scale, reason = *spec.Scale, "--scale"
-	case meta[metaTokenScale] != "":
-		v, err := strconv.ParseFloat(meta[metaTokenScale], 32)
-		if err != nil {
-			return fmt.Errorf("source metadata %s = %q is not a number", metaTokenScale, meta[metaTokenScale])
-		}
-		scale, reason = v, "source metadata "+metaTokenScale
-	case strings.HasPrefix(modelType, "gemma"):
-		h := configInt(cfg, "hidden_size")
-		if h <= 0 {
-			return fmt.Errorf("config.json model_type %s has no hidden_size to scale embeddings by", modelType)
-		}
-		// transformers: normalizer = torch.tensor(hidden_size**0.5, dtype=hidden_states.dtype)
-		scale, reason, roundScale = math.Sqrt(float64(h)), fmt.Sprintf("config.json model_type %s: sqrt(hidden_size %d) in the compute dtype", modelType, h), true
-	case cfg["scale_embedding"] == true:
-		d := configInt(cfg, "d_model")
-		if d <= 0 {
-			return fmt.Errorf("config.json sets scale_embedding but has no d_model")
-		}
-		// transformers (BART family): embed_scale = math.sqrt(d_model), a
-		// Python float, which torch applies as an f32 scalar.
-		scale, reason = math.Sqrt(float64(d)), fmt.Sprintf("config.json scale_embedding: sqrt(d_model %d)", d)
-	}
-	if scale == 1 {
-		return nil
-	}
-	s32 := float32(scale)
-	if math.IsInf(float64(s32), 0) || math.IsNaN(scale) || s32 == 0 {
-		return fmt.Errorf("token scale %v (%s) is not a finite, non-zero float32", scale, reason)
-	}
-	if roundScale {
-		s32 = format.RoundTo(s32, compute)
-	}
-	l.TokenScale = s32
-	info.TokenScale, info.ScaleReason = s32, reason
-	return nil
-}
-
-// A ConfigError says that config.json beside a checkpoint is needed (for the
-// conventions in Needed, which nothing else gave) and cannot be read.
-type ConfigError struct {
-	Err    error    // why config.json cannot be read
-	Needed []string // "position offset", "token scale", "compute dtype"
-}
-
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("the %s must come from config.json, which cannot be used: %v", strings.Join(e.Needed, ", "), e.Err)
-}
-
-// Unwrap returns why config.json cannot be read.
-func (e *ConfigError) Unwrap() error { return e.Err }
-
-// torchDTypeCompute maps a torch dtype name from config.json to the compute
-// dtype of a table: float16 and bfloat16 round, anything else is f32.
-func torchDTypeCompute(name string) format.DType {
-	switch strings.TrimPrefix(name, "torch.") {
-	case "float16", "half":
-		return format.F16
-	case "bfloat16":
-		return format.BF16
-	}
-	return 0
-}
-
-func parseComputeDType(s string) (format.DType, error) {
-	switch s {
-	case "f32":
-		return 0, nil
-	case "f16":
-		return format.F16, nil
-	case "bf16":
-		return format.BF16, nil
-	}
-	return 0, fmt.Errorf("unknown compute dtype %q (want f32, f16 or bf16)", s)
-}
-
-func configString(cfg map[string]any, key string) string {
-	s, _ := cfg[key].(string)
-	return s
-}
-
-// Keys of the source metadata through which a table exported by embpack
-// carries its position offset, token scale and compute dtype back on import.
-const (
-	metaPositionOffset = "embstore.position_offset"
-	metaTokenScale     = "embstore.token_scale"
-	metaComputeDType   = "embstore.compute_dtype"
-)
-
-func configInt(cfg map[string]any, key string) int64 {
-	if v, ok := cfg[key].(float64); ok && v == math.Trunc(v) {
-		return int64(v)
-	}
-	return 0
-}
-
-// streamRows copies a tensor's rows, converted to float32, to write in
-// chunks of about 1 MiB.
-func streamRows(rr *safetensors.RowReader, write func([]float32) error, done func(int64)) error {
-	step := max(1, int64(chunkValues)/rr.Cols())
-	buf := make([]float32, step*rr.Cols())
-	for r := int64(0); r < rr.Rows(); r += step {
-		n := min(step, rr.Rows()-r)
-		vals := buf[:n*rr.Cols()]
-		if err := rr.ReadRows(vals, r, n); err != nil {
-			return err
-		}
-		if err := write(vals); err != nil {
-			return err
-		}
-		done(n)
-	}
-	return nil
 }
