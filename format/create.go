@@ -68,7 +68,7 @@ func CreateWith(path string, l Layout, o *CreateOptions) (*FileWriter, error) {
 	if o == nil {
 		o = &CreateOptions{}
 	}
-	size, err := l.Size(0)
+	size, err := l.reserveSize()
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +102,25 @@ func (fw *FileWriter) WriteTokenRows(b []byte) error { return fw.w.WriteTokenRow
 // (Writer.WritePositionRows).
 func (fw *FileWriter) WritePositionRows(b []byte) error { return fw.w.WritePositionRows(b) }
 
+// EndTokens ends the token table of a RowsAtMost layout (Writer.EndTokens).
+func (fw *FileWriter) EndTokens() error { return fw.w.EndTokens() }
+
+// WriteSubwords appends subword rows (Writer.WriteSubwords).
+func (fw *FileWriter) WriteSubwords(vals []float32) error { return fw.w.WriteSubwords(vals) }
+
+// WriteSubwordRows appends subword rows as stored (Writer.WriteSubwordRows).
+func (fw *FileWriter) WriteSubwordRows(b []byte) error { return fw.w.WriteSubwordRows(b) }
+
+// WriteStrings appends vocabulary strings in row order (Writer.WriteStrings).
+func (fw *FileWriter) WriteStrings(strs ...[]byte) error { return fw.w.WriteStrings(strs...) }
+
+// SetTokenizer sets the tokenizer document (Writer.SetTokenizer).
+func (fw *FileWriter) SetTokenizer(doc []byte) error { return fw.w.SetTokenizer(doc) }
+
+// SetTokenizerSection sets an encoded tokenizer section as it is
+// (Writer.SetTokenizerSection).
+func (fw *FileWriter) SetTokenizerSection(sec []byte) error { return fw.w.SetTokenizerSection(sec) }
+
 // SetMetadata sets the metadata document (Writer.SetMetadata).
 func (fw *FileWriter) SetMetadata(md []byte) error { return fw.w.SetMetadata(md) }
 
@@ -118,6 +137,14 @@ func (fw *FileWriter) Commit() error {
 	if err := fw.w.Close(); err != nil {
 		fw.f.Abort()
 		return err
+	}
+	if fw.w.layout.RowsAtMost {
+		// The space reserved for Rows rows that were not written is
+		// released (it lies past the end of the file).
+		if err := fw.f.File.Truncate(fw.w.written); err != nil {
+			fw.f.Abort()
+			return fw.w.ioErr("truncate", err)
+		}
 	}
 	return fw.f.Commit()
 }

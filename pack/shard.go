@@ -219,13 +219,14 @@ func checkShardable(name string, in *format.Reader) error {
 	if d, err := shardmeta.Parse(in.Metadata()); err == nil {
 		return fmt.Errorf("%s is already shard %d of %d of table %s; unshard the set first", name, d.Info.Index, d.Info.Count, d.Info.Table)
 	}
-	if in.Minor != format.Minor || in.RequiredFeatures != 0 || in.OptionalFeatures != 0 {
-		return fmt.Errorf("%s: format %d.%d with features %#x/%#x: this embpack writes %d.%d without features, so it could not rebuild the file from its shards",
-			name, in.Major, in.Minor, in.RequiredFeatures, in.OptionalFeatures, format.Major, format.Minor)
-	}
 	want, err := joinLayout(in.Header, in.Rows).Header(int64(len(in.Metadata())))
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
+	}
+	// The writer records the lowest minor version that describes the file.
+	if in.Minor != want.Minor || in.RequiredFeatures != 0 || in.OptionalFeatures != 0 {
+		return fmt.Errorf("%s: format %d.%d with features %#x/%#x: this embpack writes such a table as %d.%d without features, so it could not rebuild the file from its shards",
+			name, in.Major, in.Minor, in.RequiredFeatures, in.OptionalFeatures, want.Major, want.Minor)
 	}
 	same := len(want.Sections) == len(in.Sections) && want.FileSize == in.FileSize
 	for i := 0; same && i < len(want.Sections); i++ {

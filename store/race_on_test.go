@@ -2,6 +2,6 @@
 
 package store
 
-// raceEnabled: the race detector makes sync.Pool drop a share of what is
-// put back, on purpose, so calls that recycle through pools allocate.
+// raceEnabled: the race detector drops sync.Pool items at random, so
+// allocation counts of pooled paths mean nothing under it.
 const raceEnabled = true
