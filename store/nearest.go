@@ -62,7 +62,8 @@ type Neighbour struct {
 
 // A NormSource gives the Euclidean norms ‖x‖ of rows, so that cosine and L2
 // searches need not compute them (they do, in the same pass, when none is
-// given). A norms section of the table file will be one.
+// given and the table has no norms section, which searches use by
+// default).
 type NormSource interface {
 	// RowNorms writes the norms of rows lo to lo+len(dst)-1 to dst.
 	RowNorms(dst []float32, lo int64) error
@@ -101,7 +102,9 @@ type NearestOptions struct {
 	// value past the table's rows searches them all.
 	Restrict int64
 	// Norms, if not nil, gives the rows' norms for Cosine and L2 instead
-	// of computing them in the pass.
+	// of computing them in the pass. When nil, a table with a norms
+	// section (format 1.1; Layout.Norms) uses it, and a table without one
+	// computes them in the pass.
 	Norms NormSource
 }
 
@@ -162,10 +165,14 @@ func (t *Table) nearest(dst []Neighbour, counts []int, queries []float32, k int,
 	s := searchPool.Get().(*search)
 	defer s.release()
 	err := t.read(func() error {
-		if o.Norms == nil {
-			o.Norms = t.defaultNorms()
+		var section NormSlice
+		if o.Norms == nil && o.Metric != Dot {
+			var err error
+			if section, err = t.sectionNorms(); err != nil {
+				return err
+			}
 		}
-		if err := s.init(t, queries, nq, min(int64(k), rows), &o, unit); err != nil {
+		if err := s.init(t, queries, nq, min(int64(k), rows), &o, section, unit); err != nil {
 			return err
 		}
 		j := newJob()
@@ -180,11 +187,17 @@ func (t *Table) nearest(dst []Neighbour, counts []int, queries []float32, k int,
 	return nil
 }
 
-// defaultNorms returns the norms searches use when NearestOptions.Norms is
-// nil: none yet, so cosine and L2 searches compute them in their pass. This
-// is where a norms section of the table file plugs in (a NormSlice over the
-// mapped section, or a NormFunc decoding it).
-func (t *Table) defaultNorms() NormSource { return nil }
+// sectionNorms returns the norms searches use when NearestOptions.Norms is
+// nil: the table's norms section when it has one (the mapped section
+// itself, or on big-endian and copy-out platforms its copy, decoded once),
+// else nil, and cosine and L2 searches compute the norms in their pass. It
+// runs inside a table call.
+func (t *Table) sectionNorms() (NormSlice, error) {
+	if !t.sec.hasNorms {
+		return nil, nil
+	}
+	return t.normsSlice()
+}
 
 // A search is the state of one call of Nearest. Searches are recycled
 // through searchPool, with their buffers, so that calls do not allocate.
@@ -195,6 +208,7 @@ type search struct {
 	exclude []int64
 	sorted  bool // exclude is sorted
 	norms   NormSource
+	section NormSlice // the table's norms section, when norms points at it
 	qs      kernel.Queries
 	qbuf    []float32 // the queries as searched (unit length for Cosine)
 	qq      []float64 // L2: the queries' squared norms
@@ -220,7 +234,7 @@ type searchSlot struct {
 var searchPool = sync.Pool{New: func() any { return new(search) }}
 
 func (s *search) release() {
-	s.t, s.exclude, s.norms = nil, nil, nil
+	s.t, s.exclude, s.norms, s.section = nil, nil, nil, nil
 	searchPool.Put(s)
 }
 
@@ -234,11 +248,17 @@ const maxBlockRows = 1024
 // init readies s for a search of t with checked arguments. It allocates
 // only when s's buffers are too small, and on the copy-out path when a
 // slot first serves t.
-func (s *search) init(t *Table, queries []float32, nq int, k int64, o *NearestOptions, unit bool) error {
+// section, if not nil, is the table's norms section, used when o has no
+// norms.
+func (s *search) init(t *Table, queries []float32, nq int, k int64, o *NearestOptions, section NormSlice, unit bool) error {
 	dim := t.hdr.Dim
 	s.t, s.metric, s.nq, s.k = t, o.Metric, nq, int(k)
 	s.exclude, s.sorted = o.Exclude, slices.IsSorted(o.Exclude)
 	s.norms = o.Norms
+	if s.norms == nil && section != nil {
+		s.section = section
+		s.norms = &s.section // a pointer into s: no allocation to box it
+	}
 	if s.metric == Dot {
 		s.norms = nil
 	}
@@ -356,10 +376,15 @@ func (s *search) rowNorms(sl *searchSlot, b int64, m int) error {
 		}
 		return nil
 	}
-	if ns, ok := s.norms.(NormSlice); ok {
+	switch ns := s.norms.(type) {
+	case NormSlice:
 		copy(sq, ns[b:b+int64(m)])
-	} else if err := s.norms.RowNorms(sq, b); err != nil {
-		return fmt.Errorf("embstore: nearest: norms of rows [%d, %d): %w", b, b+int64(m), err)
+	case *NormSlice:
+		copy(sq, (*ns)[b:b+int64(m)])
+	default:
+		if err := s.norms.RowNorms(sq, b); err != nil {
+			return fmt.Errorf("embstore: nearest: norms of rows [%d, %d): %w", b, b+int64(m), err)
+		}
 	}
 	switch {
 	case s.metric == L2:

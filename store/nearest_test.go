@@ -223,7 +223,10 @@ func TestNearestMatchesExactRanking(t *testing.T) {
 	for _, ly := range layouts {
 		for _, dim := range []int{1, 5, 16, 17, 64, 300, 301} {
 			nrows := 1 + rng.IntN(900)
-			l := format.Layout{Rows: int64(nrows), Dim: dim, DType: ly.d, TokenScale: ly.scale, ComputeDType: ly.compute}
+			// Half the tables have a norms section, which searches use
+			// when no norms are given.
+			sectionNorms := rng.IntN(2) == 0
+			l := format.Layout{Rows: int64(nrows), Dim: dim, DType: ly.d, TokenScale: ly.scale, ComputeDType: ly.compute, Norms: sectionNorms}
 			path := writeSearchTable(t, l, nearTieValues(rng, ly.d, nrows, dim))
 			for _, threads := range []int{1, 3} {
 				for _, copyOut := range []bool{false, true} {
@@ -262,8 +265,8 @@ func TestNearestMatchesExactRanking(t *testing.T) {
 						if err := tab.NearestBatch(dst, counts, queries, k, o); err != nil {
 							t.Fatal(err)
 						}
-						what := fmt.Sprintf("%s scale %g compute %s dim %d rows %d threads %d copy-out %v %s k %d restrict %d exclude %v",
-							ly.d, ly.scale, ly.compute, dim, nrows, threads, copyOut, m, k, o.Restrict, o.Exclude)
+						what := fmt.Sprintf("%s scale %g compute %s norms section %v dim %d rows %d threads %d copy-out %v %s k %d restrict %d exclude %v",
+							ly.d, ly.scale, ly.compute, sectionNorms, dim, nrows, threads, copyOut, m, k, o.Restrict, o.Exclude)
 						for q := range nq {
 							res := dst[q*k : q*k+counts[q]]
 							checkNearest(t, fmt.Sprintf("%s query %d", what, q), rows, queries[q*dim:(q+1)*dim], k, o, res)
@@ -433,9 +436,15 @@ func TestNearestDoesNotAllocate(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(75, 76))
 	const nrows, dim = 3000, 300
-	path := writeSearchTable(t, format.Layout{Rows: nrows, Dim: dim, DType: format.F16}, nearTieValues(rng, format.F16, nrows, dim))
-	for _, threads := range []int{1, 2, -1} { // -1: one thread, copy-out
-		copyOutForTest = threads < 0
+	values := nearTieValues(rng, format.F16, nrows, dim)
+	plain := writeSearchTable(t, format.Layout{Rows: nrows, Dim: dim, DType: format.F16}, values)
+	withNorms := writeSearchTable(t, format.Layout{Rows: nrows, Dim: dim, DType: format.F16, Norms: true}, values)
+	for _, threads := range []int{1, 2, -1, -2} { // -1: one thread, copy-out; -2: two threads, a norms section
+		path := plain
+		if threads == -2 {
+			path = withNorms
+		}
+		copyOutForTest = threads == -1
 		tab, err := Open(path, &Options{Threads: max(1, threads)})
 		copyOutForTest = false
 		if err != nil {
@@ -459,5 +468,64 @@ func TestNearestDoesNotAllocate(t *testing.T) {
 			t.Errorf("threads %d: Nearest and NearestBatch allocate %v times per call", threads, n)
 		}
 		tab.Close()
+	}
+}
+
+// TestNearestUsesNormsSection: without NearestOptions.Norms, a table with a
+// norms section is searched with the section's norms (the same results, to
+// the bit, as passing them as a NormSlice), not norms computed in the pass
+// (which round differently: the section's are summed in float64).
+func TestNearestUsesNormsSection(t *testing.T) {
+	rng := rand.New(rand.NewPCG(77, 78))
+	const nrows, dim = 700, 301
+	values := nearTieValues(rng, format.F32, nrows, dim)
+	with := writeSearchTable(t, format.Layout{Rows: nrows, Dim: dim, DType: format.F32, Norms: true}, values)
+	without := writeSearchTable(t, format.Layout{Rows: nrows, Dim: dim, DType: format.F32}, values)
+	for _, copyOut := range []bool{false, true} {
+		copyOutForTest = copyOut
+		tw, err := Open(with, &Options{Threads: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn, err := Open(without, &Options{Threads: 2})
+		copyOutForTest = false
+		if err != nil {
+			t.Fatal(err)
+		}
+		norms := make(NormSlice, nrows)
+		if err := tw.ReadNorms(norms, 0); err != nil {
+			t.Fatal(err)
+		}
+		differs := false
+		for _, m := range []Metric{Cosine, L2} {
+			for range 20 {
+				q := make([]float32, dim)
+				for i := range q {
+					q[i] = float32(rng.NormFloat64())
+				}
+				const k = nrows
+				def, given, pass := make([]Neighbour, k), make([]Neighbour, k), make([]Neighbour, k)
+				if _, err := tw.Nearest(def, q, k, &NearestOptions{Metric: m}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := tn.Nearest(given, q, k, &NearestOptions{Metric: m, Norms: norms}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := tn.Nearest(pass, q, k, &NearestOptions{Metric: m}); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(def, given) {
+					t.Fatalf("copy-out %v %s: the section's norms give other results than the same norms given", copyOut, m)
+				}
+				if !slices.Equal(def, pass) {
+					differs = true
+				}
+			}
+		}
+		if !differs {
+			t.Errorf("copy-out %v: the section's norms never changed a score: the test cannot tell them from the pass's", copyOut)
+		}
+		tw.Close()
+		tn.Close()
 	}
 }

@@ -59,12 +59,13 @@ func gen(args []string) error {
 	dtype := fs.String("dtype", "f32", "f32, f16, bf16 or int8")
 	seed := fs.Uint64("seed", 1, "seed")
 	out := fs.String("o", "", "output table")
+	norms := fs.Bool("norms", false, "add a norms section (format 1.1), which searches use")
 	fs.Parse(args)
 	d, err := format.ParseDType(*dtype)
 	if err != nil {
 		return err
 	}
-	fw, err := format.Create(*out, format.Layout{Rows: *rows, Dim: *dim, DType: d})
+	fw, err := format.Create(*out, format.Layout{Rows: *rows, Dim: *dim, DType: d, Norms: *norms})
 	if err != nil {
 		return err
 	}
@@ -119,7 +120,7 @@ func query(args []string) error {
 	batch := fs.Int("batch", 1, "queries per pass")
 	k := fs.Int("k", 10, "neighbours per query")
 	metric := fs.String("metric", "cosine", "cosine, dot or l2")
-	norms := fs.String("norms", "pass", "pass: computed in the pass; slice: given (computed once beforehand)")
+	norms := fs.String("norms", "table", "table: NearestOptions.Norms nil (the table's norms section if it has one, else computed in the pass); slice: given (computed once beforehand)")
 	mode := fs.String("mode", "populate", "map mode")
 	minTime := fs.Duration("time", 3*time.Second, "time to spend timing, at least")
 	minPasses := fs.Int("passes", 5, "passes to time, at least")
@@ -150,7 +151,7 @@ func query(args []string) error {
 	}
 	opts := &store.NearestOptions{Metric: m}
 	switch *norms {
-	case "pass":
+	case "table":
 	case "slice":
 		ns := make(store.NormSlice, t.Header().Rows)
 		row := make([]float32, dim)
@@ -166,7 +167,7 @@ func query(args []string) error {
 		}
 		opts.Norms = ns
 	default:
-		return fmt.Errorf("-norms %q: want pass or slice", *norms)
+		return fmt.Errorf("-norms %q: want table or slice", *norms)
 	}
 	dst := make([]store.Neighbour, *batch**k)
 	counts := make([]int, *batch)
