@@ -8,6 +8,7 @@
 //
 //	lookup   print the rows of token ids, optionally with positions added
 //	bag      pool bags of ids (sum, mean, max), as torch's EmbeddingBag
+//	similar  print the rows most similar to a row, a word, a vector or an analogy
 //	bench    measure lookups on this machine; prints one JSON line
 //	serve    serve tables over HTTP (OpenAI, TEI and native routes)
 //	route    serve a cluster's sharded tables over the same HTTP API
@@ -29,6 +30,7 @@ func subcommands() []cli.Sub {
 	return []cli.Sub{
 		{Command: lookupCommand, Summary: "print the rows of token ids, optionally with positions added", Run: runLookup},
 		{Command: bagCommand, Summary: "pool bags of ids (sum, mean, max), as torch's EmbeddingBag", Run: runBag},
+		{Command: similarCommand, Summary: "print the rows most similar to a row, a word, a vector or an analogy", Run: runSimilar},
 		{Command: benchCommand, Summary: "measure lookups on this machine; prints one JSON line", Run: runBench},
 		// serve and route drain requests in flight on SIGTERM themselves.
 		{Command: serveCommand, Summary: "serve tables over HTTP (OpenAI, TEI and native routes)", Run: runServe, OwnSignals: true},
