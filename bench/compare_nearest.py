@@ -6,23 +6,29 @@ Run by hand (not in CI), with Debian's python3-numpy and python3-gensim:
     /usr/bin/python3 bench/compare_nearest.py [--rows 1000000 --dim 300] [--rounds 5] [--dir DIR]
 
 It writes (once, kept in --dir for later runs; several GB, never in the
-repository) random tables of --rows x --dim normal values with `go run
-./bench/nearest gen`: f32, and f16, bf16 and int8 conversions of the same
-values. Then, --rounds times, in a fresh process each and one after the other
-(side by side, so that a busy machine slows all of them alike), it times:
+repository) tables of --rows x --dim normal(0, 1) values with `embpack init
+--seed 1` (torch.nn.Embedding's values): f32, and the same values stored as
+f16, bf16 and int8 (--dtype); and a copy of the f32 table with a norms section
+(`bench/nearest gen -from ... -norms`). Then, --rounds times, in a fresh
+process each and one after the other (side by side, so that a busy machine
+slows all of them alike), it times:
 
 - the machine's memory read bandwidth (`bench/nearest bandwidth`: the standard
   library's vector loop over zeroed anonymous memory, and 64-bit loads over the
   table's mapping; the better of the two);
 - Go (`bench/nearest query`): top-10 cosine over the f32 table mapped with
   MapPopulate, norms computed in the same pass, for 1 query a pass (Nearest)
-  and 64 (NearestBatch), on 1 and 2 threads;
+  and 64 (NearestBatch), on 1 and 2 threads; and over the copy with a norms
+  section (the norms read from it);
 - numpy: the matrix normalised once (untimed), then `M @ q` and
   `argpartition` (+ a sort of the top 10) for 1 query, `Q @ M.T` and a row-wise
   argpartition for 64, with OpenBLAS on 1 and 2 threads;
 - gensim 4.2: `KeyedVectors.most_similar(positive=[key], topn=10)` on
   KeyedVectors built from the same matrix (norms filled once, untimed), once
   per query: gensim has no batched most_similar, so 64 queries are 64 calls.
+
+Each measurement runs for --time seconds and at least 3 passes, and reports
+its median pass; the tables below are medians over the rounds.
 
 Queries are rows of the table (row (7919*i + 13) % rows for query i), as
 most_similar of a word. gensim leaves the query's own row out of its results;
@@ -75,7 +81,7 @@ def many(_):
 f = one if batch == 1 else many
 f(0)
 times = []; t0 = time.perf_counter(); i = 0
-while i < 5 or time.perf_counter() - t0 < min_time:
+while i < 3 or time.perf_counter() - t0 < min_time:
     t = time.perf_counter(); f(i); times.append(time.perf_counter() - t); i += 1
 first = top(m @ Q[0])
 print(json.dumps({"pass_s": float(np.median(times)), "qps": batch / float(np.median(times)), "pass_times_s": times,
@@ -101,7 +107,7 @@ def many(_):
 f = one if batch == 1 else many
 f(0)
 times = []; t0 = time.perf_counter(); i = 0
-while i < 5 or time.perf_counter() - t0 < min_time:
+while i < 3 or time.perf_counter() - t0 < min_time:
     t = time.perf_counter(); f(i); times.append(time.perf_counter() - t); i += 1
 first = kv.most_similar(positive=[ids[0]], topn=k)
 print(json.dumps({"pass_s": float(np.median(times)), "qps": batch / float(np.median(times)), "pass_times_s": times,
@@ -126,7 +132,7 @@ def main():
     ap.add_argument("--rows", type=int, default=1000000)
     ap.add_argument("--dim", type=int, default=300)
     ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--time", type=float, default=3.0, help="seconds each measurement runs, at least")
     ap.add_argument("--dir", default="/tmp/embstore-nearest", help="where the tables are kept")
     ap.add_argument("--threads", default="1,2")
@@ -135,14 +141,22 @@ def main():
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     os.makedirs(a.dir, exist_ok=True)
     tool = os.path.join(a.dir, "nearest")
+    embpack = os.path.join(a.dir, "embpack")
     subprocess.run(["go", "build", "-o", tool, "./bench/nearest"], check=True, cwd=repo)
+    subprocess.run(["go", "build", "-o", embpack, "./cmd/embpack"], check=True, cwd=repo)
     tables = {}
     for dt in ("f32", "f16", "bf16", "int8"):
         p = os.path.join(a.dir, f"{dt}-{a.rows}x{a.dim}.emb")
         if not os.path.exists(p):
             print(f"writing {p}", file=sys.stderr)
-            subprocess.run([tool, "gen", "-rows", str(a.rows), "-dim", str(a.dim), "-dtype", dt, "-o", p], check=True)
+            subprocess.run([embpack, "init", "--rows", str(a.rows), "--dim", str(a.dim), "--seed", "1",
+                            "--dtype", dt, "-q", "-o", p], check=True)
         tables[dt] = p
+    p = os.path.join(a.dir, f"f32-norms-{a.rows}x{a.dim}.emb")
+    if not os.path.exists(p):
+        print(f"writing {p}", file=sys.stderr)
+        subprocess.run([tool, "gen", "-from", tables["f32"], "-norms", "-o", p], check=True)
+    tables["f32+norms"] = p
     threads = [int(x) for x in a.threads.split(",")]
     t = str(a.time)
     res = {}
@@ -155,8 +169,9 @@ def main():
         for th in threads:
             add(("bandwidth", th), run_json([tool, "bandwidth", "-threads", str(th), tables["f32"]]))
             for batch in (1, 64):
-                add(("go", "f32", th, batch), run_json([tool, "query", "-threads", str(th), "-batch", str(batch),
-                                                          "-k", str(a.k), "-time", t + "s", tables["f32"]]))
+                for dt in ("f32", "f32+norms"):
+                    add(("go", dt, th, batch), run_json([tool, "query", "-threads", str(th), "-batch", str(batch),
+                                                         "-k", str(a.k), "-time", t + "s", tables[dt]]))
                 if not a.skip_python:
                     args = [tables["f32"], str(batch), str(a.k), t]
                     add(("numpy", th, batch), run_json(["/usr/bin/python3", "-c", NUMPY] + args, env=py_env(th)))
@@ -169,25 +184,27 @@ def main():
     med = lambda key, f: statistics.median(r[f] for r in res[key])
     print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
           f"{a.rows} x {a.dim}, top {a.k} cosine; medians of {a.rounds} rounds\n")
-    print("| threads | queries a pass | Go q/s | numpy q/s | gensim q/s | Go / numpy | Go / gensim |")
-    print("|---|---|---|---|---|---|---|")
+    print("| threads | queries a pass | Go q/s | Go, norms section, q/s | numpy q/s | gensim q/s | Go / numpy | Go / gensim |")
+    print("|---|---|---|---|---|---|---|---|")
     for th in threads:
         for batch in (1, 64):
             g = med(("go", "f32", th, batch), "qps")
+            gn = med(("go", "f32+norms", th, batch), "qps")
             if a.skip_python:
-                print(f"| {th} | {batch} | {g:.1f} | | | | |")
+                print(f"| {th} | {batch} | {g:.1f} | {gn:.1f} | | | | |")
                 continue
             n = med(("numpy", th, batch), "qps")
             s = med(("gensim", th, batch), "qps")
-            print(f"| {th} | {batch} | {g:.1f} | {n:.1f} | {s:.1f} | {g / n:.2f}x | {g / s:.2f}x |")
-    print("\n| threads | read bandwidth GB/s | one pass over the f32 rows at that speed, ms | Go, 1 query, ms | ratio |")
+            print(f"| {th} | {batch} | {g:.1f} | {gn:.1f} | {n:.1f} | {s:.1f} | {g / n:.2f}x | {g / s:.2f}x |")
+    print("\n| threads | read bandwidth GB/s | one pass over the f32 rows at that speed, ms | Go, 1 query, ms (GB/s) | ratio |")
     print("|---|---|---|---|---|")
     size = a.rows * a.dim * 4
     for th in threads:
         bw = med(("bandwidth", th), "read_gb_per_s")
         floor = size / bw / 1e6
         got = med(("go", "f32", th, 1), "pass_s") * 1e3
-        print(f"| {th} | {bw:.1f} | {floor:.1f} | {got:.1f} | {got / floor:.2f}x |")
+        gbs = med(("go", "f32", th, 1), "gb_per_s")
+        print(f"| {th} | {bw:.1f} | {floor:.1f} | {got:.1f} ({gbs:.1f}) | {got / floor:.2f}x |")
     print("\n| dtype | threads | 1 query q/s | GB/s of rows | 64 queries q/s | vs f32 (1 / 64) |")
     print("|---|---|---|---|---|---|")
     for dt in ("f32", "f16", "bf16", "int8"):

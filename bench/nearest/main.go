@@ -4,6 +4,7 @@
 // read bandwidth.
 //
 //	go run ./bench/nearest gen -rows 1000000 -dim 300 -dtype f32 -o t.emb
+//	go run ./bench/nearest gen -from t.emb -norms -o t-norms.emb
 //	go run ./bench/nearest query -threads 1 -batch 64 -k 10 t.emb
 //	go run ./bench/nearest bandwidth -threads 2 -bytes 1215000000 t.emb
 //
@@ -51,7 +52,8 @@ func main() {
 	}
 }
 
-// gen writes a table of normal(0, 1) values drawn from a seeded generator.
+// gen writes a table of normal(0, 1) values drawn from a seeded generator,
+// or, with -from, the rows of another table (as lookups return them).
 func gen(args []string) error {
 	fs := flag.NewFlagSet("gen", flag.ExitOnError)
 	rows := fs.Int64("rows", 1000000, "rows")
@@ -60,7 +62,17 @@ func gen(args []string) error {
 	seed := fs.Uint64("seed", 1, "seed")
 	out := fs.String("o", "", "output table")
 	norms := fs.Bool("norms", false, "add a norms section (format 1.1), which searches use")
+	from := fs.String("from", "", "copy the rows of this table instead of drawing them (-rows and -dim are its)")
 	fs.Parse(args)
+	var src *store.Table
+	if *from != "" {
+		var err error
+		if src, err = store.Open(*from, nil); err != nil {
+			return err
+		}
+		defer src.Close()
+		*rows, *dim = src.Header().Rows, src.Header().Dim
+	}
 	d, err := format.ParseDType(*dtype)
 	if err != nil {
 		return err
@@ -72,10 +84,20 @@ func gen(args []string) error {
 	defer fw.Abort()
 	rng := rand.New(rand.NewPCG(*seed, 0))
 	buf := make([]float32, 4096**dim)
+	ids := make([]int64, 4096)
 	for r := int64(0); r < *rows; r += 4096 {
 		n := int(min(4096, *rows-r))
-		for i := range buf[:n**dim] {
-			buf[i] = float32(rng.NormFloat64())
+		if src != nil {
+			for i := range ids[:n] {
+				ids[i] = r + int64(i)
+			}
+			if err := src.Lookup(buf[:n**dim], ids[:n]); err != nil {
+				return err
+			}
+		} else {
+			for i := range buf[:n**dim] {
+				buf[i] = float32(rng.NormFloat64())
+			}
 		}
 		if err := fw.WriteTokens(buf[:n**dim]); err != nil {
 			return err
