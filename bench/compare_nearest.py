@@ -136,6 +136,8 @@ def main():
     ap.add_argument("--time", type=float, default=3.0, help="seconds each measurement runs, at least")
     ap.add_argument("--dir", default="/tmp/embstore-nearest", help="where the tables are kept")
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--batches", default="1,64", help="queries a pass")
+    ap.add_argument("--dtypes", default="f16,bf16,int8", help="other dtypes timed (Go only); empty for none")
     ap.add_argument("--skip-python", action="store_true", help="Go only")
     a = ap.parse_args()
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -158,6 +160,8 @@ def main():
         subprocess.run([tool, "gen", "-from", tables["f32"], "-norms", "-o", p], check=True)
     tables["f32+norms"] = p
     threads = [int(x) for x in a.threads.split(",")]
+    batches = [int(x) for x in a.batches.split(",")]
+    dtypes = [x for x in a.dtypes.split(",") if x]
     t = str(a.time)
     res = {}
 
@@ -168,7 +172,7 @@ def main():
         print(f"round {rnd + 1} of {a.rounds}", file=sys.stderr)
         for th in threads:
             add(("bandwidth", th), run_json([tool, "bandwidth", "-threads", str(th), tables["f32"]]))
-            for batch in (1, 64):
+            for batch in batches:
                 for dt in ("f32", "f32+norms"):
                     add(("go", dt, th, batch), run_json([tool, "query", "-threads", str(th), "-batch", str(batch),
                                                          "-k", str(a.k), "-time", t + "s", tables[dt]]))
@@ -176,8 +180,8 @@ def main():
                     args = [tables["f32"], str(batch), str(a.k), t]
                     add(("numpy", th, batch), run_json(["/usr/bin/python3", "-c", NUMPY] + args, env=py_env(th)))
                     add(("gensim", th, batch), run_json(["/usr/bin/python3", "-c", GENSIM] + args, env=py_env(th)))
-            for dt in ("f16", "bf16", "int8"):
-                for batch in (1, 64):
+            for dt in dtypes:
+                for batch in batches:
                     add(("go", dt, th, batch), run_json([tool, "query", "-threads", str(th), "-batch", str(batch),
                                                           "-k", str(a.k), "-time", t + "s", tables[dt]]))
 
@@ -187,7 +191,7 @@ def main():
     print("| threads | queries a pass | Go q/s | Go, norms section, q/s | numpy q/s | gensim q/s | Go / numpy | Go / gensim |")
     print("|---|---|---|---|---|---|---|---|")
     for th in threads:
-        for batch in (1, 64):
+        for batch in batches:
             g = med(("go", "f32", th, batch), "qps")
             gn = med(("go", "f32+norms", th, batch), "qps")
             if a.skip_python:
@@ -207,7 +211,7 @@ def main():
         print(f"| {th} | {bw:.1f} | {floor:.1f} | {got:.1f} ({gbs:.1f}) | {got / floor:.2f}x |")
     print("\n| dtype | threads | 1 query q/s | GB/s of rows | 64 queries q/s | vs f32 (1 / 64) |")
     print("|---|---|---|---|---|---|")
-    for dt in ("f32", "f16", "bf16", "int8"):
+    for dt in ["f32"] + dtypes if batches == [1, 64] else []:
         for th in threads:
             one, many = med(("go", dt, th, 1), "qps"), med(("go", dt, th, 64), "qps")
             f1, f64 = med(("go", "f32", th, 1), "qps"), med(("go", "f32", th, 64), "qps")

@@ -35,21 +35,27 @@ func BenchmarkKernelDot(b *testing.B) {
 					if l == levelRef && table == "cold" {
 						continue // minutes per pass
 					}
-					name := fmt.Sprintf("table=%s/dtype=%s/queries=%d/level=%s", table, d, nq, l)
-					b.Run(name, func(b *testing.B) {
-						defer useDotKernels(l)()
-						b.SetBytes(rows * d.RowSize(dim))
-						for b.Loop() {
-							for lo := int64(0); lo < rows; lo += block {
-								n := int(min(block, rows-lo))
-								if err := Dot(dst, sq, tab, lo, n, &qs, scratch); err != nil {
-									b.Fatal(err)
+					for _, norms := range []bool{true, false} {
+						name := fmt.Sprintf("table=%s/dtype=%s/queries=%d/level=%s/norms=%v", table, d, nq, l, norms)
+						b.Run(name, func(b *testing.B) {
+							defer useDotKernels(l)()
+							sq := sq
+							if !norms {
+								sq = nil
+							}
+							b.SetBytes(rows * d.RowSize(dim))
+							for b.Loop() {
+								for lo := int64(0); lo < rows; lo += block {
+									n := int(min(block, rows-lo))
+									if err := Dot(dst, sq, tab, lo, n, &qs, scratch); err != nil {
+										b.Fatal(err)
+									}
 								}
 							}
-						}
-						b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-						b.ReportMetric(float64(rows)*float64(nq)*float64(b.N)/b.Elapsed().Seconds(), "dots/s")
-					})
+							b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+							b.ReportMetric(float64(rows)*float64(nq)*float64(b.N)/b.Elapsed().Seconds(), "dots/s")
+						})
+					}
 				}
 			}
 		}
