@@ -30,6 +30,12 @@ type CreateOptions struct {
 	// one of them, by device and inode, is refused with ErrSameFile before
 	// anything is written.
 	Inputs []string
+	// NoReserve skips the check of free space and the reservation of the
+	// file's size before anything is written. It is for a RowsAtMost layout
+	// whose Rows is only a loose bound (a GloVe stream whose length nothing
+	// tells), where reserving room for Rows rows would refuse the table, or
+	// hold space for rows that never come.
+	NoReserve bool
 }
 
 // A FileWriter writes a table file atomically: rows go to a temporary file in
@@ -71,6 +77,9 @@ func CreateWith(path string, l Layout, o *CreateOptions) (*FileWriter, error) {
 	size, err := l.reserveSize()
 	if err != nil {
 		return nil, err
+	}
+	if o.NoReserve {
+		size = 0
 	}
 	f, err := atomicfile.Create(path, &atomicfile.Options{NoReplace: o.NoReplace, Inputs: o.Inputs, Size: size})
 	if err != nil {
@@ -127,6 +136,12 @@ func (fw *FileWriter) SetMetadata(md []byte) error { return fw.w.SetMetadata(md)
 // MaxError returns the largest error conversion has made so far
 // (Writer.MaxError).
 func (fw *FileWriter) MaxError() float64 { return fw.w.MaxError() }
+
+// Finish ends the table and writes its header without committing it
+// (Writer.Finish): the header it returns is what a copy of a table (a join
+// of shards) checks against its original before it calls Commit, which then
+// only syncs and renames. After an error, Commit fails and removes the file.
+func (fw *FileWriter) Finish() (*Header, error) { return fw.w.Finish() }
 
 // Commit finishes the table (the metadata and the header, after checking
 // that every row was written), syncs it, renames it to the destination path

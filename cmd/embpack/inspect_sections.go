@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/embstore/embstore/format"
+	"github.com/embstore/embstore/internal/shardmeta"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/tokenizer"
 )
 
@@ -67,7 +70,8 @@ func describeSections(info *inspectJSON, r *format.Reader) {
 }
 
 // loadTokenizer decompresses and loads the table's tokenizer, and checks
-// that its ids fit the table.
+// that its ids fit the table: for a shard (embpack shard), which carries
+// the whole table's tokenizer, the whole table's rows.
 func loadTokenizer(r *format.Reader) (*tokenizer.Tokenizer, error) {
 	doc, err := r.TokenizerJSON()
 	if err != nil {
@@ -77,8 +81,12 @@ func loadTokenizer(r *format.Reader) (*tokenizer.Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n := int64(tk.VocabSize()); n > r.Rows {
-		return nil, fmt.Errorf("the tokenizer has ids up to %d; the table has %d rows", n-1, r.Rows)
+	rows, table := r.Rows, "the table"
+	if d, err := shardmeta.Parse(r.Metadata()); err == nil && d.Info.Validate(r.Rows) == nil {
+		rows, table = d.Info.RowsTotal, fmt.Sprintf("table %s, of which this is shard %d of %d,", d.Info.Table, d.Info.Index, d.Info.Count)
+	}
+	if n := int64(tk.VocabSize()); n > rows {
+		return nil, fmt.Errorf("the tokenizer has ids up to %d; %s has %d rows", n-1, table, rows)
 	}
 	return tk, nil
 }
@@ -96,12 +104,33 @@ func printSections(w io.Writer, info inspectJSON) {
 	if info.Norms {
 		fmt.Fprintf(w, "norms\tone per token row\n")
 	}
+	// The metadata's keys for text inputs (pack.Provenance).
+	var md struct {
+		Pooling   *pack.Pooling       `json:"pooling"`
+		Tokenizer *pack.TokenizerInfo `json:"tokenizer"`
+	}
+	_ = json.Unmarshal(info.Metadata, &md)
 	t := info.Tokenizer
 	if t == nil {
 		fmt.Fprintf(w, "tokenizer\tnone\n")
-		return
+	} else {
+		printTokenizer(w, t, md.Tokenizer)
 	}
-	fmt.Fprintf(w, "tokenizer\ttokenizer.json of %s (%s compressed)\n", humanBytes(t.Bytes), humanBytes(t.CompressedBytes))
+	if md.Pooling != nil {
+		fmt.Fprintf(w, "pooling\t%s (the default for text inputs)\n", describePooling(*md.Pooling))
+	} else if t != nil {
+		fmt.Fprintf(w, "pooling\tmean (not recorded: the default for text inputs)\n")
+	}
+}
+
+// printTokenizer prints a tokenizer section and, if the metadata has one,
+// its "tokenizer" key.
+func printTokenizer(w io.Writer, t *tokenizerJSON, src *pack.TokenizerInfo) {
+	from := ""
+	if src != nil {
+		from = fmt.Sprintf(", from %s, sha256 %s", src.Source, src.SHA256)
+	}
+	fmt.Fprintf(w, "tokenizer\ttokenizer.json of %s (%s compressed)%s\n", humanBytes(t.Bytes), humanBytes(t.CompressedBytes), from)
 	if t.Error != "" {
 		fmt.Fprintf(w, "\tthis embpack cannot use it: %s\n", t.Error)
 		return

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/internal/cli"
 	"github.com/embstore/embstore/internal/wordvec"
+	"github.com/embstore/embstore/pack"
 	"github.com/embstore/embstore/store"
 )
 
@@ -87,11 +89,29 @@ func parseSimilarJSON(t *testing.T, out string) [][]similarResult {
 	return all
 }
 
+// importWordVectors imports a fixture of testdata/wordvec (gzip-compressed
+// when it exists so) as embpack import does: a table with a vocabulary, a
+// norms section and, from a fastText .bin, subwords.
+func importWordVectors(t *testing.T, name string) string {
+	t.Helper()
+	src := filepath.Join("..", "..", "testdata", "wordvec", name)
+	if _, err := os.Stat(src + ".gz"); err == nil {
+		src += ".gz"
+	}
+	path := filepath.Join(t.TempDir(), "i.emb")
+	if _, err := pack.ImportWordVectors(context.Background(), path, pack.WordVectorSpec{Src: src}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestSimilarMatchesGensim runs gensim 4.2's most_similar cases
 // (testdata/wordvec/expected.json) through the command: single words with
 // --exclude-query, analogies, restrict_vocab; the words must be gensim's, in
-// its order, with scores within 1e-5 (ties to that precision aside), with
-// norms computed in the pass and from a norms section.
+// its order, with scores within 1e-5 (ties to that precision aside): on
+// tables written here without norms (computed in the pass) and with a norms
+// section, and on the tables pack.ImportWordVectors makes of the .gz
+// sources (embpack import's path from a .vec.gz to similar).
 func TestSimilarMatchesGensim(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "wordvec", "expected.json"))
 	if err != nil {
@@ -111,12 +131,16 @@ func TestSimilarMatchesGensim(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := 0
-	for _, norms := range []bool{false, true} {
+	for _, how := range []string{"pass", "section", "import"} {
 		paths := map[string]string{}
 		for _, c := range e.Similar {
 			path, ok := paths[c.File]
 			if !ok {
-				path, _ = wordTable(t, c.File, norms)
+				if how == "import" {
+					path = importWordVectors(t, c.File)
+				} else {
+					path, _ = wordTable(t, c.File, how == "section")
+				}
 				paths[c.File] = path
 			}
 			args := []string{"similar", path, "-k", strconv.Itoa(c.TopN), "--format", "json"}
@@ -165,7 +189,7 @@ func TestSimilarMatchesGensim(t *testing.T) {
 			cases++
 		}
 	}
-	if cases < 20 {
+	if cases < 30 {
 		t.Fatalf("only %d cases", cases)
 	}
 }
@@ -417,5 +441,66 @@ func TestSimilarAnswersEachLine(t *testing.T) {
 			t.Errorf("similar > /dev/full: exit %d, %q", code, stderr.String())
 		}
 		full.Close()
+	}
+}
+
+// TestSimilarSubwordWord: a word the vocabulary of a fastText table lacks is
+// searched with its subword vector (Vocabulary.WordVector), as a vector
+// query, and in an analogy.
+func TestSimilarSubwordWord(t *testing.T) {
+	path := importWordVectors(t, "ft.bin")
+	tab, err := store.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab.Close()
+	v, err := tab.Vocabulary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const word = "queenly" // not in the vocabulary (expected.json's oov)
+	if _, err := v.ID(word); err == nil {
+		t.Fatalf("%q is in the vocabulary", word)
+	}
+	vec := make([]float32, tab.Header().Dim)
+	if err := v.WordVector(vec, word); err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]store.Neighbour, 5)
+	n, err := tab.Nearest(dst, vec, 5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := runCmd(t, "", "similar", path, "--word", word, "-k", "5", "--format", "json", "--exclude-query")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got := parseSimilarJSON(t, out)[0]
+	if len(got) != n {
+		t.Fatalf("%d results, want %d", len(got), n)
+	}
+	for i := range got {
+		if got[i].ID != dst[i].ID || float32(got[i].Score) != dst[i].Score {
+			t.Fatalf("rank %d: %+v, want %+v", i, got[i], dst[i])
+		}
+	}
+	want := make([]store.Neighbour, 5)
+	m, err := tab.MostSimilar(want, []store.Term{{Vector: vec}, {ID: 3}}, nil, 5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w3, _ := v.AppendString(nil, 3)
+	code, out, stderr = runCmd(t, "", "similar", path, "--positive", word+","+string(w3), "-k", "5", "--format", "json")
+	if code != 0 {
+		t.Fatalf("analogy: exit %d: %s", code, stderr)
+	}
+	got = parseSimilarJSON(t, out)[0]
+	if len(got) != m {
+		t.Fatalf("analogy: %d results, want %d", len(got), m)
+	}
+	for i := range got {
+		if got[i].ID != want[i].ID || float32(got[i].Score) != want[i].Score {
+			t.Fatalf("analogy rank %d: %+v, want %+v", i, got[i], want[i])
+		}
 	}
 }
