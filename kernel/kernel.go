@@ -9,6 +9,10 @@
 // in chunks of rows per inner call, so that a large batch neither hides the
 // cost of a call per row nor keeps a goroutine from being preempted for long.
 //
+// Dot (dot.go) takes the dot products of a run of rows with a set of
+// queries, and the rows' squared norms, in one pass over the rows: the
+// arithmetic of exact nearest-neighbour search.
+//
 // The portable implementation in this package is the reference: it defines
 // the result, bit for bit, that any faster path must reproduce.
 //
@@ -26,6 +30,9 @@
 //     O(1): the output's size (CheckSize, whose *SizeError is the one
 //     "output holds" message of the module), the sequence of a positional
 //     gather against the positional table, the pooling mode.
+//   - Dot checks its own arguments (the rows asked for against the table,
+//     the outputs' and scratch's sizes, the queries' width), each in O(1);
+//     it takes no ids.
 //   - Ids are not checked before any row is written: that is the caller's
 //     job when it needs all-or-nothing results (the store checks a batch
 //     once, before it splits it across goroutines). The inner loops (the

@@ -29,7 +29,9 @@
 // LookupPositions, LookupPositionRows and Bag once, before any row is read
 // and before the call is cut into pieces for the worker pool: the output's
 // size, every id (so that an error leaves the output unchanged), the
-// positions, the bags' offsets, weights, mode and padding id. The same
+// positions, the bags' offsets, weights, mode and padding id; and of
+// Nearest, NearestBatch and MostSimilar (nearest_checks.go): the queries'
+// width and values, k, the output, the options, the inputs' ids. The same
 // Bounds methods check the arguments of client.Table and the cluster
 // client, so that they refuse what the store refuses, with the same errors.
 // The kernel owns its tables' geometry, checked once at Open by
@@ -80,6 +82,14 @@
 // the bookkeeping, is the limit. The price is 64 KiB of counters per table
 // and a Close that polls the stripes (microseconds when no call is running).
 // BENCHMARKS.md has the measurement on 2 cores.
+//
+// Table.Nearest and Table.NearestBatch search the rows exactly for the k
+// most similar to query vectors (cosine, dot product or Euclidean distance),
+// in one pass over the table however many queries a batch holds, split
+// across the worker pool; Table.MostSimilar is gensim's most_similar
+// (analogies: king - man + woman) on top of it. Results equal a ranking in
+// exact arithmetic except between rows whose scores are closer than float32
+// rounding, which rank by id; like lookups, searches do not allocate.
 //
 // Table.View gives zero-copy access to f32 rows: the slices alias the mapped
 // file, are valid only until the function passed to View returns, and must

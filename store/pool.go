@@ -43,20 +43,27 @@ type jobKind int
 const (
 	jobGather jobKind = iota
 	jobBag
+	jobPieces // runner does each piece (nearest.go)
 )
+
+// A pieceRunner does the part [lo, hi) of a job of kind jobPieces.
+type pieceRunner interface {
+	runPiece(lo, hi int) error
+}
 
 // A job is one split call: its arguments, and what the pieces report. Jobs
 // are recycled through jobPool so that a split call does not allocate.
 type job struct {
-	kind jobKind
-	tab  *kernel.Table
-	dst  []float32
-	ids  []int64         // gather
-	pos  *kernel.Table   // gather: the positional table, or nil
-	seq  kernel.Sequence // gather: the positions of ids[0:]
-	bags kernel.Bags     // bag
-	mode kernel.BagMode
-	pad  int64
+	kind   jobKind
+	tab    *kernel.Table
+	dst    []float32
+	ids    []int64         // gather
+	pos    *kernel.Table   // gather: the positional table, or nil
+	seq    kernel.Sequence // gather: the positions of ids[0:]
+	bags   kernel.Bags     // bag
+	mode   kernel.BagMode
+	pad    int64
+	runner pieceRunner // jobPieces: does each piece
 
 	wg  sync.WaitGroup
 	mu  sync.Mutex
@@ -85,6 +92,8 @@ func (j *job) run(lo, hi int) error {
 	var err error
 	base := lo // where the piece's ids start in the job's
 	switch {
+	case j.kind == jobPieces:
+		return j.runner.runPiece(lo, hi)
 	case j.kind == jobBag:
 		err = kernel.Bag(j.dst[lo*dim:hi*dim], j.tab, j.bags.Slice(lo, hi), j.mode, j.pad)
 		if lo < hi {

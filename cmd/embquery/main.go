@@ -11,6 +11,7 @@
 //	embed    one vector per text: its tokens' rows pooled (mean, max, cls, last)
 //	tokenize print the token ids of texts, with the table's tokenizer
 //	decode   print the text of token ids
+//	similar  print the rows most similar to a row, a word, a vector or an analogy
 //	bench    measure lookups on this machine; prints one JSON line
 //	serve    serve tables over HTTP (OpenAI, TEI and native routes)
 //	route    serve a cluster's sharded tables over the same HTTP API
@@ -35,6 +36,7 @@ func subcommands() []cli.Sub {
 		{Command: embedCommand, Summary: "one vector per text: its tokens' rows pooled (mean, max, cls, last)", Run: runEmbed},
 		{Command: tokenizeCommand, Summary: "print the token ids of texts, with the table's tokenizer", Run: runTokenize},
 		{Command: decodeCommand, Summary: "print the text of token ids", Run: runDecode},
+		{Command: similarCommand, Summary: "print the rows most similar to a row, a word, a vector or an analogy", Run: runSimilar},
 		{Command: benchCommand, Summary: "measure lookups on this machine; prints one JSON line", Run: runBench},
 		// serve and route drain requests in flight on SIGTERM themselves.
 		{Command: serveCommand, Summary: "serve tables over HTTP (OpenAI, TEI and native routes)", Run: runServe, OwnSignals: true},

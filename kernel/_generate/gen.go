@@ -48,6 +48,7 @@ func main() {
 			log.Fatal(err)
 		}
 	}
+	generateDot() // dot.go: dot_amd64.s, dot_stubs_amd64.go
 	ConstraintExpr("amd64,gc,!noasm")
 	for _, gen := range families {
 		gen()
