@@ -54,6 +54,7 @@ func (t *Table) Bag(dst []float32, ids, offsets []int64, opts *BagOptions) error
 		j.kind, j.dst, j.bags, j.mode, j.pad = jobBag, dst, call.Bags, call.Mode, call.Pad
 		var err error
 		if !t.copyTo {
+			t.beforeGather(call.Bags.IDs())
 			j.tab = t.tok
 			err = t.workers.do(j, call.Bags.Len())
 		} else {

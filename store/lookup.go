@@ -55,6 +55,7 @@ func (t *Table) gather(dst []float32, ids []int64, positions bool, seq kernel.Se
 		if t.copyTo {
 			return t.gatherCopyOut(dst, ids, pos, seq)
 		}
+		t.beforeGather(ids)
 		j := newJob()
 		defer j.release()
 		j.kind, j.tab, j.dst, j.ids, j.pos, j.seq = jobGather, t.tok, dst, ids, pos, seq

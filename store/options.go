@@ -77,4 +77,28 @@ type Options struct {
 	// time per worker after each call. 0 means DefaultWorkerSpin; a negative
 	// value makes workers sleep at once.
 	WorkerSpin time.Duration
+	// Prefetch says whether and how a lookup or bag first asks for the
+	// pages of its rows, so that the page faults of one batch overlap
+	// instead of being taken one after another: for tables larger than
+	// memory (see Prefetch*). The zero value is PrefetchOff.
+	Prefetch Prefetch
+	// LockHot, if positive, locks the pages of the LockHot most used rows
+	// in memory (mlock), learned from the traffic: every call records a
+	// few of its ids, and every LockHotInterval the most frequent rows of
+	// the recent sample are locked and rows that fell out are unlocked.
+	// Locked pages count against RLIMIT_MEMLOCK (unless the process has
+	// CAP_IPC_LOCK) and against a memory cgroup's limit; when the kernel
+	// refuses, the rows stay unlocked, Stats reports the error, and
+	// OnLockError is called. Close unlocks them.
+	LockHot int
+	// LockHotIDs, if not empty, are the rows to lock instead of learning
+	// them: Open locks their pages before it returns, and fails with a
+	// *LockError if the kernel refuses. It excludes LockHot.
+	LockHotIDs []int64
+	// LockHotInterval is how often the learned hot rows are locked anew;
+	// 0 means DefaultLockHotInterval.
+	LockHotInterval time.Duration
+	// OnLockError, if not nil, is called (from a background goroutine) with
+	// a *LockError each time locking the learned hot rows fails.
+	OnLockError func(error)
 }
