@@ -73,11 +73,10 @@ for round in $(seq "$rounds"); do
 		for mode in lazy populate random hugepages anon-hugepages; do
 			run "$mode" 1 --dist $dist --map-mode $mode
 		done
-		run random+willneed 1 --dist $dist --map-mode random --prefetch willneed
-		run random+touch 1 --dist $dist --map-mode random --prefetch touch
-		run lazy+willneed 1 --dist $dist --map-mode lazy --prefetch willneed
+		run random+prefetch 1 --dist $dist --map-mode random --prefetch
+		run lazy+prefetch 1 --dist $dist --map-mode lazy --prefetch
 		run random+lock-hot 1 --dist $dist --map-mode random --lock-hot "$lockhot"
-		run random+willneed+lock-hot 1 --dist $dist --map-mode random --prefetch willneed --lock-hot "$lockhot"
+		run random+prefetch+lock-hot 1 --dist $dist --map-mode random --prefetch --lock-hot "$lockhot"
 	done
 done
 echo

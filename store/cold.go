@@ -6,15 +6,12 @@ import (
 )
 
 // checkColdOptions checks the options for tables larger than memory
-// (Prefetch, LockHot, LockHotIDs, LockHotInterval) that do not need the
-// file.
+// (LockHot, LockHotIDs, LockHotInterval) that do not need the file.
 func checkColdOptions(path string, o *Options) error {
 	bad := func(option string, value any, reason string) error {
 		return &OptionError{Path: path, Option: option, Value: value, Reason: reason}
 	}
 	switch {
-	case o.Prefetch < PrefetchOff || o.Prefetch > PrefetchTouch:
-		return bad("Prefetch", int(o.Prefetch), "not a prefetch strategy (want PrefetchOff, PrefetchWillNeed or PrefetchTouch)")
 	case o.LockHot < 0:
 		return bad("LockHot", o.LockHot, "want 0 (off) or a positive number of rows")
 	case o.LockHot > 0 && len(o.LockHotIDs) > 0:
@@ -28,14 +25,14 @@ func checkColdOptions(path string, o *Options) error {
 // startCold checks the options that need the table and starts the
 // prefetcher and the hot-row locker.
 func (t *Table) startCold(path string, o *Options) error {
-	if o.Prefetch == PrefetchOff && o.LockHot == 0 && len(o.LockHotIDs) == 0 {
+	if !o.Prefetch && o.LockHot == 0 && len(o.LockHotIDs) == 0 {
 		return nil
 	}
 	bad := func(option string, value any, reason string) error {
 		return &OptionError{Path: path, Option: option, Value: value, Reason: reason}
 	}
 	if t.copyTo {
-		if o.Prefetch != PrefetchOff {
+		if o.Prefetch {
 			return bad("Prefetch", o.Prefetch, "needs a table mapped in place (this platform copies rows out)")
 		}
 		return bad("LockHot", o.LockHot, "needs a table mapped in place (this platform copies rows out)")
@@ -61,18 +58,15 @@ func (t *Table) startCold(path string, o *Options) error {
 		}
 		t.hot = h
 	}
-	if o.Prefetch != PrefetchOff {
-		t.pf = newPrefetcher(rp, o.Prefetch)
+	if o.Prefetch {
+		t.pf = newPrefetcher(rp)
 	}
 	return nil
 }
 
-// stopCold stops the prefetcher and unlocks the hot rows, before Close
-// unmaps the table.
+// stopCold stops the hot-row learner and unlocks the hot rows, before
+// Close unmaps the table.
 func (t *Table) stopCold() {
-	if t.pf != nil {
-		t.pf.close()
-	}
 	if t.hot != nil {
 		t.hot.close()
 	}

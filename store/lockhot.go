@@ -83,17 +83,20 @@ func newHotLocker(rp rowPages, n int, ids []int64, interval time.Duration, onErr
 	return h, nil
 }
 
-// sample records a few of a call's ids, evenly spaced. It does not
-// allocate or lock.
+// sample records a few of a call's ids, evenly spaced from a start that
+// changes from call to call (so that batches with a period do not hide
+// some of their ids). It does not allocate or lock.
 func (h *hotLocker) sample(ids []int64) {
 	if h.ring == nil || len(ids) == 0 {
 		return
 	}
-	k := min(len(ids), hotSamplesPerCall)
-	at := h.pos.Add(uint64(k)) - uint64(k)
+	n := uint64(len(ids))
+	k := min(n, hotSamplesPerCall)
+	at := h.pos.Add(k) - k
+	start := (at * 0x9e3779b97f4a7c15 >> 33) % n
 	mask := uint64(len(h.ring) - 1)
 	for j := range k {
-		atomic.StoreInt64(&h.ring[(at+uint64(j))&mask], ids[j*len(ids)/k])
+		atomic.StoreInt64(&h.ring[(at+j)&mask], ids[(start+j*n/k)%n])
 	}
 }
 

@@ -21,8 +21,8 @@ type Stats struct {
 	// HugePageBytes is how much of the mapping this process maps with huge
 	// pages (2 MiB on x86-64); -1 where the platform cannot tell.
 	HugePageBytes int64
-	// Prefetch is the prefetch strategy (Options.Prefetch).
-	Prefetch Prefetch
+	// Prefetch says whether calls prefetch their rows (Options.Prefetch).
+	Prefetch bool
 	// LockedBytes is how much of the mapping is locked in memory for hot
 	// rows (Options.LockHot or LockHotIDs), HotRows how many rows the
 	// last lock chose, and LockErr the last lock's error, nil if it
@@ -58,9 +58,7 @@ func (t *Table) Stats() (Stats, error) {
 	if data := t.m.bytes(); data != nil {
 		s.ResidentBytes, s.HugePageBytes = residency(data)
 	}
-	if t.pf != nil {
-		s.Prefetch = t.pf.kind
-	}
+	s.Prefetch = t.pf != nil
 	if t.hot != nil {
 		s.LockedBytes, s.HotRows, s.LockErr = t.hot.state()
 	}

@@ -6,7 +6,7 @@
 // per configuration, and then runs "cold summarize" over the results.
 //
 //	cold --table FILE [--map-mode M] [--dist uniform|zipf] [--batch 256]
-//	     [--seconds 12] [--prefetch off|willneed|touch] [--lock-hot N]
+//	     [--seconds 12] [--warmup S] [--prefetch] [--lock-hot N]
 //	     [--cold] [--warm] [--label NAME]
 //	cold summarize FILE.jsonl
 //
@@ -39,7 +39,7 @@ type result struct {
 	Label            string    `json:"label"`
 	MapMode          string    `json:"map_mode"`
 	Dist             string    `json:"dist"`
-	Prefetch         string    `json:"prefetch"`
+	Prefetch         bool      `json:"prefetch"`
 	LockHot          int       `json:"lock_hot"`
 	Batch            int       `json:"batch"`
 	Threads          int       `json:"threads"`
@@ -83,7 +83,7 @@ func run() error {
 	batch := flag.Int("batch", 256, "ids per batch")
 	threads := flag.Int("threads", 1, "store Options.Threads")
 	seconds := flag.Float64("seconds", 12, "measure for this long")
-	prefetch := flag.String("prefetch", "off", "off, willneed or touch")
+	prefetch := flag.Bool("prefetch", false, "store Options.Prefetch")
 	lockHot := flag.Int("lock-hot", 0, "lock the N hottest rows, learned from the traffic")
 	lockInterval := flag.Duration("lock-hot-interval", 2*time.Second, "relock learned hot rows this often")
 	cold := flag.Bool("cold", false, "drop the file's pages from the page cache before opening (posix_fadvise DONTNEED)")
@@ -97,10 +97,6 @@ func run() error {
 		return fmt.Errorf("want --table FILE and no arguments")
 	}
 	mm, err := store.ParseMapMode(*mapMode)
-	if err != nil {
-		return err
-	}
-	pf, err := store.ParsePrefetch(*prefetch)
 	if err != nil {
 		return err
 	}
@@ -124,12 +120,12 @@ func run() error {
 		}
 	}
 	start := time.Now()
-	t, err := store.Open(*table, &store.Options{Mode: mm, Threads: *threads, Prefetch: pf, LockHot: *lockHot, LockHotInterval: *lockInterval})
+	t, err := store.Open(*table, &store.Options{Mode: mm, Threads: *threads, Prefetch: *prefetch, LockHot: *lockHot, LockHotInterval: *lockInterval})
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	res := result{Label: *label, MapMode: mm.String(), Dist: *dist, Prefetch: pf.String(), LockHot: *lockHot, Batch: *batch,
+	res := result{Label: *label, MapMode: mm.String(), Dist: *dist, Prefetch: *prefetch, LockHot: *lockHot, Batch: *batch,
 		Threads: *threads, MemLimitBytes: cgroupLimit(), TableBytes: t.Header().FileSize, OpenSeconds: time.Since(start).Seconds()}
 	res.WarmupResident = warmRes
 	rows := t.Header().Rows
@@ -198,12 +194,12 @@ func run() error {
 }
 
 // warmUp looks up batches of ids for the given seconds through the table
-// opened with MapRandom and PrefetchWillNeed (whatever the measured run's
+// opened with MapRandom and Prefetch (whatever the measured run's
 // map mode: the page cache it fills is shared, and the fastest way to the
 // steady state of a cache of hot rows), and returns its resident fraction once a
 // second.
 func warmUp(path string, dist string, s float64, batch int, seed int64, seconds float64) ([]float64, error) {
-	t, err := store.Open(path, &store.Options{Mode: store.MapRandom, Prefetch: store.PrefetchWillNeed})
+	t, err := store.Open(path, &store.Options{Mode: store.MapRandom, Prefetch: true})
 	if err != nil {
 		return nil, err
 	}
