@@ -118,25 +118,35 @@ func (h *hotLocker) learn() {
 }
 
 // hottest returns the n most frequent ids of the sample, most frequent
-// first.
+// first. It sorts a copy of the sample and counts runs, which takes less
+// memory than a map (the learner runs beside the page cache it protects).
 func (h *hotLocker) hottest() []int64 {
-	counts := make(map[int64]int, len(h.ring)/4)
+	sample := make([]int64, 0, len(h.ring))
 	for i := range h.ring {
 		if id := atomic.LoadInt64(&h.ring[i]); id >= 0 && id < h.rows {
-			counts[id]++
+			sample = append(sample, id)
 		}
 	}
-	ids := make([]int64, 0, len(counts))
-	for id := range counts {
-		ids = append(ids, id)
+	slices.Sort(sample)
+	type counted struct {
+		id int64
+		n  int
 	}
-	slices.SortFunc(ids, func(a, b int64) int {
-		if c := cmp.Compare(counts[b], counts[a]); c != 0 {
-			return c
+	var c []counted
+	for i := 0; i < len(sample); {
+		j := i + 1
+		for j < len(sample) && sample[j] == sample[i] {
+			j++
 		}
-		return cmp.Compare(a, b)
-	})
-	return ids[:min(len(ids), h.n)]
+		c = append(c, counted{sample[i], j - i})
+		i = j
+	}
+	slices.SortStableFunc(c, func(a, b counted) int { return cmp.Compare(b.n, a.n) }) // ties: smaller id first
+	ids := sample[:0]
+	for _, e := range c[:min(len(c), h.n)] {
+		ids = append(ids, e.id)
+	}
+	return ids
 }
 
 // lock makes the locked pages those of ids: it unlocks the pages no longer
