@@ -6,10 +6,17 @@
 # in each map mode, with and without prefetch and hot-row locking, and once
 # with the whole table in RAM (no limit, table read first) as the baseline.
 # Each run starts cold (the file's pages dropped with posix_fadvise
-# DONTNEED), fills the page cache for WARMUP seconds, then measures for
-# SECONDS. Prints one JSON line per run and a Markdown table of the medians.
+# DONTNEED), fills the page cache for WARMUP seconds (through a second table
+# opened with --map-mode random and --prefetch, the fastest way to the
+# steady state), then measures for SECONDS. Prints one JSON line per run and a
+# Markdown table of the medians. A round takes about 8 minutes.
 #
 #   sudo bench/cold.sh [ROUNDS] [SECONDS] [WARMUP]     (defaults: 1 round, 10 s, 6 s)
+#
+# Zipf ids are ranks scattered over the table (rank r is row r*a mod rows),
+# as hashed ids are; zipf-packed runs put rank r at row r, as a vocabulary
+# sorted by frequency does. CONFIGS=core skips the modes with read-ahead
+# (lazy, populate, hugepages) and anon-hugepages, which the cgroup kills.
 #
 # Environment: ROWS (default 2097152) x DIM (default 256) f32 rows make the
 # table (2 GiB), LIMIT (default 512M) the cgroup's limit, BATCH (256) the ids
@@ -27,6 +34,7 @@ dim=${DIM:-256}
 limit=${LIMIT:-512M}
 batch=${BATCH:-256}
 lockhot=${LOCK_HOT:-32768}
+configs=${CONFIGS:-all}
 cgroot=/sys/fs/cgroup/memory
 if [ "$(id -u)" != 0 ] || [ ! -w "$cgroot" ]; then
 	echo "cold.sh: needs root and a writable cgroup v1 memory controller at $cgroot" >&2
@@ -70,7 +78,9 @@ run() {
 for round in $(seq "$rounds"); do
 	for dist in zipf uniform; do
 		run ram 0 --dist $dist --map-mode populate
-		for mode in lazy populate random hugepages anon-hugepages; do
+		modes="lazy populate random hugepages anon-hugepages"
+		[ "$configs" = core ] && modes=random
+		for mode in $modes; do
 			run "$mode" 1 --dist $dist --map-mode $mode
 		done
 		run random+prefetch 1 --dist $dist --map-mode random --prefetch
@@ -78,6 +88,9 @@ for round in $(seq "$rounds"); do
 		run random+lock-hot 1 --dist $dist --map-mode random --lock-hot "$lockhot"
 		run random+prefetch+lock-hot 1 --dist $dist --map-mode random --prefetch --lock-hot "$lockhot"
 	done
+	run ram 0 --dist zipf-packed --map-mode populate
+	run random 1 --dist zipf-packed --map-mode random
+	run random+prefetch 1 --dist zipf-packed --map-mode random --prefetch
 done
 echo
 grep -v '"failed"' "$results" >"$results.ok" || true

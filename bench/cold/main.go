@@ -78,7 +78,7 @@ func main() {
 func run() error {
 	table := flag.String("table", "", "table `FILE` (required)")
 	mapMode := flag.String("map-mode", "lazy", "lazy, populate, random, hugepages or anon-hugepages")
-	dist := flag.String("dist", "zipf", "id distribution: uniform or zipf")
+	dist := flag.String("dist", "zipf", "id distribution: uniform, zipf (hot rows scattered over the table) or zipf-packed (row = rank)")
 	zipfS := flag.Float64("zipf-s", 1.05, "Zipf exponent (above 1)")
 	batch := flag.Int("batch", 256, "ids per batch")
 	threads := flag.Int("threads", 1, "store Options.Threads")
@@ -100,8 +100,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if *dist != "uniform" && *dist != "zipf" {
-		return fmt.Errorf("--dist %q: want uniform or zipf", *dist)
+	if *dist != "uniform" && *dist != "zipf" && *dist != "zipf-packed" {
+		return fmt.Errorf("--dist %q: want uniform, zipf or zipf-packed", *dist)
 	}
 	if *cold {
 		if err := dropCache(*table); err != nil {
@@ -229,13 +229,17 @@ func warmUp(path string, dist string, s float64, batch int, seed int64, seconds 
 // idSource returns a generator of ids: uniform over the rows, or Zipf with
 // exponent s over the ranks 0..rows-1, rank r mapped to row r*a mod rows
 // for an a coprime to rows, so that the hot rows are scattered over the
-// table as hashed ids are, not packed at its start.
+// table as hashed ids are ("zipf"), or to row r, the hot rows packed at the
+// table's start as in a vocabulary sorted by frequency ("zipf-packed").
 func idSource(dist string, s float64, rows int64, seed int64) func() int64 {
 	rng := rand.New(rand.NewSource(seed))
 	if dist == "uniform" {
 		return func() int64 { return rng.Int63n(rows) }
 	}
 	z := rand.NewZipf(rng, s, 1, uint64(rows-1))
+	if dist == "zipf-packed" {
+		return func() int64 { return int64(z.Uint64()) }
+	}
 	a := int64(2654435761 % rows)
 	for gcd(a, rows) != 1 {
 		a++
