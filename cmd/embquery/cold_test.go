@@ -34,6 +34,10 @@ func TestColdFlags(t *testing.T) {
 		{"--lock-hot-file", hot},
 	} {
 		code, out, stderr := runCmd(t, "", append([]string{"bench", path, "--batch", "16", "--seconds", "0.2", "--threads", "1"}, args...)...)
+		if code == cli.ExitFail && strings.Contains(stderr, "RLIMIT_MEMLOCK") {
+			t.Logf("bench %v: this process may not lock memory: %s", args, stderr)
+			continue
+		}
 		if code != 0 {
 			t.Fatalf("bench %v: exit %d: %s", args, code, stderr)
 		}
