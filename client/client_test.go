@@ -25,6 +25,13 @@ import (
 // connections.
 func serve(t *testing.T, cfg server.Config, wrap func(http.Handler) http.Handler) (string, *store.Table, *atomic.Int64) {
 	t.Helper()
+	return serveOn(t, nil, cfg, wrap)
+}
+
+// serveOn is serve on the listener ln (nil: loopback TCP); the URL it
+// returns is then empty.
+func serveOn(t *testing.T, ln net.Listener, cfg server.Config, wrap func(http.Handler) http.Handler) (string, *store.Table, *atomic.Int64) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "t.emb")
 	spec := pack.SeedSpec{Rows: 3000, Dim: 40, Seed: 123, Positions: 16}
 	if err := pack.Seed(context.Background(), path, spec, nil); err != nil {
@@ -50,7 +57,15 @@ func serve(t *testing.T, cfg server.Config, wrap func(http.Handler) http.Handler
 			conns.Add(1)
 		}
 	}
+	if ln != nil {
+		hs.Listener.Close()
+		hs.Listener = ln
+	}
 	hs.Start()
+	url := hs.URL
+	if ln != nil {
+		url = ""
+	}
 	local, err := store.Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +75,7 @@ func serve(t *testing.T, cfg server.Config, wrap func(http.Handler) http.Handler
 		s.Close()
 		local.Close()
 	})
-	return hs.URL, local, conns
+	return url, local, conns
 }
 
 func equalBits(a, b []float32) bool {
@@ -298,5 +313,58 @@ func TestLocalSource(t *testing.T) {
 		if err := src.CheckIDs([]int64{1, 3000}); !errors.As(err, &ie) || ie.Index != 1 {
 			t.Fatalf("%T: CheckIDs: %v", src, err)
 		}
+	}
+}
+
+// TestClientUnixSocket looks rows up from a server on a unix socket, as
+// embquery serve --addr unix:PATH listens, through unix:// base URLs.
+func TestClientUnixSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "emb.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Skipf("no unix sockets here: %v", err)
+	}
+	_, local, conns := serveOn(t, ln, server.Config{}, nil)
+	ctx := context.Background()
+	ids := make([]int64, 8192)
+	for i := range ids {
+		ids[i] = int64(i*7919) % 3000
+	}
+	want := make([]float32, len(ids)*40)
+	local.Lookup(want, ids)
+	for _, base := range []string{"unix://" + sock, "unix:" + sock} {
+		tab, err := Open(ctx, base, "t", nil)
+		if err != nil {
+			t.Fatalf("%s: %v", base, err)
+		}
+		got := make([]float32, len(ids)*40)
+		for range 3 {
+			if err := tab.Lookup(ctx, got, ids); err != nil {
+				t.Fatalf("%s: %v", base, err)
+			}
+			if !equalBits(got, want) {
+				t.Fatalf("%s: rows differ from the store's", base)
+			}
+		}
+		tab.Close()
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections for two tables' sequential calls; keep-alive should reuse one each", n)
+	}
+	for _, c := range []struct {
+		base string
+		opts *Options
+	}{
+		{"unix://host/x.sock", nil},
+		{"unix://", nil},
+		{"unix://" + sock, &Options{HTTPClient: http.DefaultClient}},
+	} {
+		if _, err := Open(ctx, c.base, "t", c.opts); err == nil {
+			t.Errorf("%s accepted", c.base)
+		}
+	}
+	// A socket no server listens on: connection refused, reported.
+	if _, err := Open(ctx, "unix://"+sock+".none", "t", &Options{Backoff: time.Millisecond}); err == nil || !Temporary(err) {
+		t.Errorf("a missing socket: %v", err)
 	}
 }

@@ -30,6 +30,12 @@ type CreateOptions struct {
 	// one of them, by device and inode, is refused with ErrSameFile before
 	// anything is written.
 	Inputs []string
+	// NoReserve skips the check of free space and the reservation of the
+	// file's size before anything is written. It is for a RowsAtMost layout
+	// whose Rows is only a loose bound (a GloVe stream whose length nothing
+	// tells), where reserving room for Rows rows would refuse the table, or
+	// hold space for rows that never come.
+	NoReserve bool
 }
 
 // A FileWriter writes a table file atomically: rows go to a temporary file in
@@ -68,9 +74,12 @@ func CreateWith(path string, l Layout, o *CreateOptions) (*FileWriter, error) {
 	if o == nil {
 		o = &CreateOptions{}
 	}
-	size, err := l.Size(0)
+	size, err := l.reserveSize()
 	if err != nil {
 		return nil, err
+	}
+	if o.NoReserve {
+		size = 0
 	}
 	f, err := atomicfile.Create(path, &atomicfile.Options{NoReplace: o.NoReplace, Inputs: o.Inputs, Size: size})
 	if err != nil {
@@ -102,12 +111,37 @@ func (fw *FileWriter) WriteTokenRows(b []byte) error { return fw.w.WriteTokenRow
 // (Writer.WritePositionRows).
 func (fw *FileWriter) WritePositionRows(b []byte) error { return fw.w.WritePositionRows(b) }
 
+// EndTokens ends the token table of a RowsAtMost layout (Writer.EndTokens).
+func (fw *FileWriter) EndTokens() error { return fw.w.EndTokens() }
+
+// WriteSubwords appends subword rows (Writer.WriteSubwords).
+func (fw *FileWriter) WriteSubwords(vals []float32) error { return fw.w.WriteSubwords(vals) }
+
+// WriteSubwordRows appends subword rows as stored (Writer.WriteSubwordRows).
+func (fw *FileWriter) WriteSubwordRows(b []byte) error { return fw.w.WriteSubwordRows(b) }
+
+// WriteStrings appends vocabulary strings in row order (Writer.WriteStrings).
+func (fw *FileWriter) WriteStrings(strs ...[]byte) error { return fw.w.WriteStrings(strs...) }
+
+// SetTokenizer sets the tokenizer document (Writer.SetTokenizer).
+func (fw *FileWriter) SetTokenizer(doc []byte) error { return fw.w.SetTokenizer(doc) }
+
+// SetTokenizerSection sets an encoded tokenizer section as it is
+// (Writer.SetTokenizerSection).
+func (fw *FileWriter) SetTokenizerSection(sec []byte) error { return fw.w.SetTokenizerSection(sec) }
+
 // SetMetadata sets the metadata document (Writer.SetMetadata).
 func (fw *FileWriter) SetMetadata(md []byte) error { return fw.w.SetMetadata(md) }
 
 // MaxError returns the largest error conversion has made so far
 // (Writer.MaxError).
 func (fw *FileWriter) MaxError() float64 { return fw.w.MaxError() }
+
+// Finish ends the table and writes its header without committing it
+// (Writer.Finish): the header it returns is what a copy of a table (a join
+// of shards) checks against its original before it calls Commit, which then
+// only syncs and renames. After an error, Commit fails and removes the file.
+func (fw *FileWriter) Finish() (*Header, error) { return fw.w.Finish() }
 
 // Commit finishes the table (the metadata and the header, after checking
 // that every row was written), syncs it, renames it to the destination path
@@ -118,6 +152,14 @@ func (fw *FileWriter) Commit() error {
 	if err := fw.w.Close(); err != nil {
 		fw.f.Abort()
 		return err
+	}
+	if fw.w.layout.RowsAtMost {
+		// The space reserved for Rows rows that were not written is
+		// released (it lies past the end of the file).
+		if err := fw.f.File.Truncate(fw.w.written); err != nil {
+			fw.f.Abort()
+			return fw.w.ioErr("truncate", err)
+		}
 	}
 	return fw.f.Commit()
 }

@@ -7,6 +7,19 @@
 // with a section table and a CRC-32C, then page-aligned sections of
 // contiguous, 64-byte-aligned rows, covering the file exactly.
 //
+// Version 1.1 adds four optional sections: the vocabulary (the string of
+// each token row, and an open-addressing hash index from string to row that
+// lookups probe in place: Vocabulary), the tokenizer (a zstd-compressed
+// tokenizer.json: EncodeTokenizerSection, ParseTokenizerSection), the norms
+// of the token rows as looked up (Norm, LookupValues), and fastText's
+// subword rows. A Writer writes them from Layout's Vocabulary, Norms and
+// Subwords fields and its WriteStrings, SetTokenizer and WriteSubwords
+// methods; Layout.RowsAtMost lets the token table end at a row count known
+// only at the end (Writer.EndTokens). A copy of a table rebuilds them
+// byte for byte: the index from the strings, the norms from the rows, and
+// the tokenizer and subword rows copied as stored (SetTokenizerSection,
+// WriteSubwordRows).
+//
 // The types mirror the bytes: Header and Section are the decoded header and
 // section table entries, DType and SectionKind the enumerations. ParseHeader
 // and NewReader decode and validate; Writer and FileWriter encode.
@@ -24,9 +37,12 @@
 // with errors.Is and people can read where the problem is. No input makes
 // this package panic.
 //
-// Opening a file (NewReader) costs O(header): it reads the header and the
-// metadata, never the rows. Reader.Verify reads everything and recomputes
-// every checksum.
+// Opening a file (NewReader) costs O(header): it reads the header, the
+// metadata and the fixed fields of the vocabulary and tokenizer sections
+// (a few dozen bytes each), never the rows or the strings. Reader.Verify
+// reads everything, recomputes every checksum and checks the content of
+// the 1.1 sections (every offset and index entry of the vocabulary, the
+// tokenizer's decompressed document, every norm against its row).
 //
 // # Writing
 //

@@ -76,7 +76,24 @@ var (
 	// ErrPaddingNonZero is returned by verification when padding between
 	// sections or inside rows is not zero.
 	ErrPaddingNonZero = errors.New("embstore: padding bytes are not zero")
+	// ErrBadVocabulary is returned when a vocabulary section breaks a rule:
+	// its fixed fields (on open), or its offsets, strings and hash index
+	// (by verification, or by a lookup that meets a corrupt entry).
+	ErrBadVocabulary = errors.New("embstore: invalid vocabulary section")
+	// ErrBadTokenizer is returned when a tokenizer section breaks a rule:
+	// its fixed fields (on open), or a compressed document that does not
+	// decompress to its declared length of valid JSON (verification, and
+	// every decompression).
+	ErrBadTokenizer = errors.New("embstore: invalid tokenizer section")
+	// ErrBadNorms is returned when a norms section does not hold one f32 per
+	// token row (on open), or holds a value other than the norm of its row
+	// (verification).
+	ErrBadNorms = errors.New("embstore: invalid norms section")
 )
+
+// ErrNotInVocabulary is returned by Vocabulary.ID for a string that no row
+// has. It is a lookup's answer, not a rule of the format.
+var ErrNotInVocabulary = errors.New("embstore: string not in the vocabulary")
 
 // A FormatError reports a problem with a table file: which field or section,
 // at which byte offset, with which value, and which rule it broke (Err, one of

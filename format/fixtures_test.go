@@ -94,6 +94,9 @@ func craft(h *Header, fill func(b []byte)) []byte {
 	return fixCRCs(b)
 }
 
+// firstUnknownKind is the first section kind this package does not know.
+const firstUnknownKind = 8
+
 // withExtraSections appends n unknown optional sections of 64 bytes each to
 // a valid file, placed as the rules say.
 func withExtraSections(t testing.TB, file []byte, n int) []byte {
@@ -105,7 +108,7 @@ func withExtraSections(t testing.TB, file []byte, n int) []byte {
 	off := h.Sections[len(h.Sections)-1].End()
 	for i := range n {
 		off = alignUp(off, h.Alignment)
-		h.Sections = append(h.Sections, Section{Kind: SectionKind(4 + i), Offset: off, Length: 64})
+		h.Sections = append(h.Sections, Section{Kind: SectionKind(firstUnknownKind + i), Offset: off, Length: 64})
 		off += 64
 	}
 	h.FileSize = off
@@ -160,7 +163,7 @@ func fixtureCases(t testing.TB) []damageCase {
 		return craft(h, nil)
 	}()
 
-	return []damageCase{
+	return append([]damageCase{
 		// Valid files: they open and verify.
 		{"valid-f32-positions-metadata", base, nil, nil},
 		{"valid-tokens-only", file(Layout{Rows: 2, Dim: 5, Alignment: 64}, nil), nil, nil},
@@ -283,7 +286,7 @@ func fixtureCases(t testing.TB) []damageCase {
 		{"padding-after-positions", raw(func(b []byte) { b[md.Offset-1] = 0x80 }), nil, ErrPaddingNonZero},
 		{"row-padding-with-matching-crc", fixCRCs(raw(func(b []byte) { b[tok.Offset+tok.RowStride-1] = 7 })), nil, ErrPaddingNonZero},
 		{"position-row-padding-with-matching-crc", fixCRCs(raw(func(b []byte) { b[pos.Offset+20] = 7 })), nil, ErrPaddingNonZero},
-	}
+	}, sectionFixtureCases(t)...)
 }
 
 // TestFixtures keeps testdata/format in step with fixtureCases.
@@ -357,4 +360,5 @@ var allSentinels = []error{
 	ErrUnsupportedFeature, ErrFileSize, ErrBadDType, ErrBadShape, ErrBadStride, ErrBadAlignment,
 	ErrBadSectionTable, ErrSectionPlacement, ErrSectionBounds, ErrDuplicateSection, ErrMissingTokens,
 	ErrInconsistent, ErrBadScale, ErrBadMetadata, ErrChecksum, ErrPaddingNonZero,
+	ErrBadVocabulary, ErrBadTokenizer, ErrBadNorms,
 }

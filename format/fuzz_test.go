@@ -110,10 +110,12 @@ func FuzzTableReader(f *testing.F) {
 			t.Fatalf("Verify = %v, %+v; the rules say ok=%v", err, checks, want)
 		}
 		for _, c := range checks {
-			if c.Err != nil && !errors.Is(c.Err, ErrChecksum) && !errors.Is(c.Err, ErrPaddingNonZero) {
+			if c.Err != nil && !errors.Is(c.Err, ErrChecksum) && !errors.Is(c.Err, ErrPaddingNonZero) &&
+				!errors.Is(c.Err, ErrBadVocabulary) && !errors.Is(c.Err, ErrBadTokenizer) && !errors.Is(c.Err, ErrBadNorms) {
 				t.Fatalf("check %s failed with %v", c.Name, c.Err)
 			}
 		}
+		checkSectionReads(t, r, err == nil)
 
 		// Every row of every known row section reads back as DecodeRow
 		// decodes its bytes. Row sections lie inside the input, so this
@@ -214,6 +216,9 @@ func checkHeader(t *testing.T, h *Header, b []byte, size int64) {
 		}
 		kinds[s.Kind] = true
 		if s.Kind.IsRows() {
+			if s.Kind == SectionSubwords && (s.Rows < 1 || s.Rows > MaxRows || !s.DType.Valid()) {
+				fail("subwords section %+v", s)
+			}
 			hi, lo := bits.Mul64(uint64(s.Rows), uint64(s.RowStride))
 			if hi != 0 || lo != uint64(s.Length) || s.RowStride%RowAlign != 0 || s.RowStride < s.DType.RowSize(h.Dim) {
 				fail("section %d: %d rows of stride %d in %d bytes", i, s.Rows, s.RowStride, s.Length)
@@ -231,6 +236,26 @@ func checkHeader(t *testing.T, h *Header, b []byte, size int64) {
 		case SectionMetadata:
 			if s.Length > MaxMetadataSize {
 				fail("metadata of %d bytes", s.Length)
+			}
+		case SectionNorms:
+			if s.Length != 4*h.Rows {
+				fail("norms of %d bytes for %d rows", s.Length, h.Rows)
+			}
+		case SectionVocabulary:
+			if s.Length < VocabHeaderSize+8*(h.Rows+1)+8 {
+				fail("vocabulary of %d bytes for %d rows", s.Length, h.Rows)
+			}
+		case SectionTokenizer:
+			if s.Length <= TokenizerHeader {
+				fail("tokenizer of %d bytes", s.Length)
+			}
+		}
+		if s.Kind.Known() && !s.Kind.IsRows() && (s.Rows != 0 || s.RowStride != 0 || s.DType != 0) {
+			fail("section %d (%s) has row fields %+v", i, s.Kind, s)
+		}
+		if s.Kind == SectionSubwords && !kinds[SectionVocabulary] {
+			if _, ok := h.Section(SectionVocabulary); !ok {
+				fail("subwords without a vocabulary")
 			}
 		}
 		want = alignUp(s.End(), h.Alignment)
@@ -262,13 +287,29 @@ func checkHeader(t *testing.T, h *Header, b []byte, size int64) {
 
 // verifiesByModel reports whether a file NewReader accepted passes
 // verification, computed from SPEC.md's rules rather than by Verify: every
-// section's CRC matches, row padding in known row sections is zero, and
-// padding between sections is zero.
+// section's CRC matches, row padding in known row sections is zero, padding
+// between sections is zero, and the content of the vocabulary, tokenizer
+// and norms sections follows their rules (vocabularyByModel,
+// tokenizerByModel, normsByModel).
 func verifiesByModel(h *Header, b []byte) bool {
 	for i, s := range h.Sections {
 		data := b[s.Offset:s.End()]
 		if CRC(data) != s.CRC {
 			return false
+		}
+		switch s.Kind {
+		case SectionVocabulary:
+			if !vocabularyByModel(data, h.Rows) {
+				return false
+			}
+		case SectionTokenizer:
+			if !tokenizerByModel(data) {
+				return false
+			}
+		case SectionNorms:
+			if !normsByModel(h, b, data) {
+				return false
+			}
 		}
 		if s.Kind.IsRows() && s.Kind.Known() {
 			rowSize := s.DType.RowSize(h.Dim)

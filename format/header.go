@@ -11,11 +11,14 @@ import (
 // Magic is the first 8 bytes of every table file.
 const Magic = "\x89EMBTAB\n"
 
-// Version of the format this package writes. It reads any minor version of
-// the same major version.
+// Version of the format this package reads and writes. It reads any minor
+// version of the same major version. A writer records the lowest minor
+// version that describes its file: 1 when it has a section of a kind that
+// version 1.1 added (vocabulary, tokenizer, norms, subwords), else 0, so
+// that files without them are byte for byte what a 1.0 writer made.
 const (
 	Major = 1
-	Minor = 0
+	Minor = 1
 )
 
 // EndianMarker is the endianness marker, stored little-endian.
@@ -73,9 +76,15 @@ const (
 	MinAlignment     = 64
 	MaxAlignment     = 1 << 21
 	DefaultAlignment = 4096
+
+	// Version 1.1 sections (see vocab.go, tokenizer_section.go, norms.go).
+	VocabHeaderSize  = 64       // the fixed fields at the start of a vocabulary section
+	TokenizerHeader  = 16       // the fixed fields at the start of a tokenizer section
+	MaxTokenizerSize = 64 << 20 // a tokenizer document, decompressed
+	MaxSubwordN      = 64       // longest character n-gram of a subword scheme
 )
 
-// The feature bits this reader knows. Version 1.0 defines none; the masks
+// The feature bits this reader knows. Versions 1.0 and 1.1 define none; the masks
 // exist so that a reader can refuse what it cannot read.
 const (
 	KnownRequiredFeatures uint64 = 0
@@ -148,14 +157,21 @@ func RowStride(d DType, dim int) int64 { return alignUp(d.RowSize(dim), RowAlign
 // A SectionKind says what a section holds.
 type SectionKind uint32
 
-// The section kinds of version 1.0.
+// The section kinds of version 1.0, and the optional ones version 1.1 adds.
 const (
-	SectionTokens    SectionKind = 1 // the token table (required, always first)
-	SectionPositions SectionKind = 2 // the positional table
-	SectionMetadata  SectionKind = 3 // a JSON metadata document
+	SectionTokens     SectionKind = 1 // the token table (required, always first)
+	SectionPositions  SectionKind = 2 // the positional table
+	SectionMetadata   SectionKind = 3 // a JSON metadata document
+	SectionVocabulary SectionKind = 4 // the string of each token row and a hash index string -> row (1.1)
+	SectionTokenizer  SectionKind = 5 // a zstd-compressed Hugging Face tokenizer.json (1.1)
+	SectionNorms      SectionKind = 6 // one f32 per token row: the L2 norm of the row as looked up (1.1)
+	SectionSubwords   SectionKind = 7 // fastText's character n-gram bucket rows (1.1)
 )
 
-var kindNames = map[SectionKind]string{SectionTokens: "tokens", SectionPositions: "positions", SectionMetadata: "metadata"}
+var kindNames = map[SectionKind]string{
+	SectionTokens: "tokens", SectionPositions: "positions", SectionMetadata: "metadata",
+	SectionVocabulary: "vocabulary", SectionTokenizer: "tokenizer", SectionNorms: "norms", SectionSubwords: "subwords",
+}
 
 func (k SectionKind) String() string {
 	if s, ok := kindNames[k]; ok {
@@ -169,7 +185,13 @@ func (k SectionKind) Known() bool { _, ok := kindNames[k]; return ok }
 
 // IsRows reports whether sections of kind k hold rows (and so use the rows,
 // row_stride and dtype fields of their entry).
-func (k SectionKind) IsRows() bool { return k == SectionTokens || k == SectionPositions }
+func (k SectionKind) IsRows() bool {
+	return k == SectionTokens || k == SectionPositions || k == SectionSubwords
+}
+
+// since11 reports whether kind k is one of the sections version 1.1 added,
+// whose presence makes a writer record minor version 1.
+func (k SectionKind) since11() bool { return k >= SectionVocabulary && k <= SectionSubwords }
 
 // FlagRequired marks a section that a reader must understand: a reader that
 // does not know the section's kind rejects the file.

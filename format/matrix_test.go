@@ -25,7 +25,19 @@ func matrixBases(t testing.TB) map[string][]byte {
 		b, _, _ := buildTable(t, l, m)
 		return b
 	}
+	sections := func(l Layout, md string) []byte {
+		in := sectionsInput{tokenizer: testTokenizer, metadata: md}
+		if l.Vocabulary {
+			in.strs = testStrings(int(l.Rows))
+		}
+		b, _, _, _ := buildSections(t, l, in)
+		return b
+	}
 	return map[string][]byte{
+		"sections-f16-positions-subwords-align64": sections(Layout{Rows: 9, Dim: 5, DType: F16, Positions: 2, Vocabulary: true, Norms: true,
+			Subwords: 3, SubwordMinN: 3, SubwordMaxN: 6, Alignment: 64}, testMetadata),
+		"sections-int8-scaled-norms-tokenizer-align128": sections(Layout{Rows: 4, Dim: 7, DType: Int8, TokenScale: 2, ComputeDType: BF16,
+			Norms: true, Vocabulary: true, Alignment: 128}, ""),
 		"f32-positions-metadata-align128":   build(fixtureLayout, testMetadata),
 		"int8-positions-metadata-align4096": build(Layout{Rows: 5, Dim: 7, DType: Int8, Positions: 2}, testMetadata),
 		"f16-tokens-only-align64":           build(Layout{Rows: 4, Dim: 16, DType: F16, Alignment: 64}, ""),
@@ -202,6 +214,10 @@ func structuralDamage(t testing.TB, valid []byte) []damageCase {
 		}
 
 		length := uint64(s.Length)
+		next := uint64(h.FileSize)
+		if !last {
+			next = uint64(h.Sections[i+1].Offset)
+		}
 		add(name+"length 0", mutate(valid, put64(e(secOffLength), 0)), ErrBadSectionTable)
 		add(name+"length 2^63", mutate(valid, put64(e(secOffLength), 1<<63)), ErrBadSectionTable)
 		add(name+"length overflowing the offset", mutate(valid, put64(e(secOffLength), math.MaxInt64)), ErrSectionBounds)
@@ -214,6 +230,20 @@ func structuralDamage(t testing.TB, valid []byte) []damageCase {
 			longWant = ErrSectionBounds
 		}
 		for _, d := range []uint64{1, RowAlign} {
+			if s.Kind.since11() && !s.Kind.IsRows() {
+				// A section whose length its content describes: which rule
+				// sees a change depends on where the section ends.
+				for _, n := range []uint64{length - d, length + d} {
+					if d >= length {
+						continue
+					}
+					c := lengthDamage(h, i, n, next)
+					c.name = fmt.Sprintf("%slength %d (was %d)", name, n, length)
+					c.file = mutate(valid, put64(e(secOffLength), n))
+					cases = append(cases, c)
+				}
+				continue
+			}
 			if d < length {
 				add(fmt.Sprintf("%sshortened by %d", name, d), mutate(valid, put64(e(secOffLength), length-d)), shortWant)
 			}
@@ -236,6 +266,23 @@ func structuralDamage(t testing.TB, valid []byte) []damageCase {
 			add(name+"rows 1", mutate(valid, put64(e(secOffRows), 1)), ErrBadSectionTable)
 			add(name+"dtype f32", mutate(valid, put32(e(secOffDType), uint32(F32))), ErrBadSectionTable)
 			add(name+"crc", mutate(valid, func(b []byte) { b[e(secOffCRC)] ^= 1 }), ErrChecksum)
+		case SectionVocabulary, SectionTokenizer, SectionNorms:
+			add(name+"rows 1", mutate(valid, put64(e(secOffRows), 1)), ErrBadSectionTable)
+			add(name+"row_stride 64", mutate(valid, put64(e(secOffRowStride), 64)), ErrBadSectionTable)
+			add(name+"dtype f32", mutate(valid, put32(e(secOffDType), uint32(F32))), ErrBadSectionTable)
+			cases = append(cases, damageCase{name: name + "crc", file: mutate(valid, func(b []byte) { b[e(secOffCRC)] ^= 1 }), verifyErr: ErrChecksum})
+			add(name+"required flag", mutate(valid, put32(e(secOffFlags), FlagRequired)), nil)
+		case SectionSubwords:
+			add(name+"rows+1", mutate(valid, put64(e(secOffRows), uint64(s.Rows+1))), ErrInconsistent)
+			add(name+"rows 0", mutate(valid, put64(e(secOffRows), 0)), ErrBadShape)
+			add(name+"rows 2^32", mutate(valid, put64(e(secOffRows), MaxRows+1)), ErrBadShape)
+			add(name+"row_stride+64", mutate(valid, put64(e(secOffRowStride), uint64(s.RowStride+RowAlign))), ErrInconsistent)
+			add(name+"row_stride 32", mutate(valid, put64(e(secOffRowStride), 32)), ErrBadStride)
+			add(name+"dtype 0", mutate(valid, put32(e(secOffDType), 0)), ErrBadDType)
+			add(name+"dtype 5", mutate(valid, put32(e(secOffDType), 5)), ErrBadDType)
+		}
+		if _, hasSub := h.Section(SectionSubwords); s.Kind == SectionVocabulary && hasSub {
+			add(name+"made unknown", mutate(valid, put32(e(secOffKind), 12)), ErrInconsistent)
 		}
 	}
 
@@ -278,6 +325,9 @@ func contentDamage(t testing.TB, valid []byte) []damageCase {
 			continue
 		}
 		for _, off := range []int64{s.Offset, s.Offset + s.Length/2, s.End() - 1} {
+			if checkedOnOpen(h, s, off) {
+				continue // TestEveryBitFlip covers the fixed fields
+			}
 			cases = append(cases, damageCase{name: fmt.Sprintf("%s byte %d", s.Kind, off), file: raw(valid, off, 0x10), verifyErr: ErrChecksum})
 		}
 		if s.Kind.IsRows() {
@@ -430,6 +480,8 @@ func TestEveryBitFlip(t *testing.T) {
 					open = ErrHeaderChecksum
 				case hasMD && off >= md.Offset && off < md.End():
 					open = ErrChecksum
+				case checkedOnOpenAt(h, off):
+					open = errOpenOrChecksum
 				default:
 					verify = ErrChecksum
 					for _, s := range h.Sections {
@@ -458,6 +510,18 @@ func flipCheck(t *testing.T, b []byte, off int64, bit int, open, verify error) {
 		}
 	}()
 	r, err := NewReader(bytes.NewReader(b), int64(len(b)))
+	if open == errOpenOrChecksum {
+		// A flip in fields NewReader checks: refused for some rule, or
+		// (when the field is still valid) caught by the checksum.
+		var fe *FormatError
+		if err != nil {
+			if !errors.As(err, &fe) {
+				t.Fatalf("bit %d of byte %d: NewReader = %v; want a *FormatError", bit, off, err)
+			}
+			return
+		}
+		open, verify = nil, ErrChecksum
+	}
 	if open != nil {
 		if !errors.Is(err, open) {
 			t.Fatalf("bit %d of byte %d: NewReader = %v; want %v", bit, off, err, open)
@@ -470,4 +534,60 @@ func flipCheck(t *testing.T, b []byte, off int64, bit int, open, verify error) {
 	if _, err := r.Verify(); !errors.Is(err, verify) {
 		t.Fatalf("bit %d of byte %d: Verify = %v; want %v", bit, off, err, verify)
 	}
+}
+
+// errOpenOrChecksum marks the bytes whose flip NewReader may refuse, for
+// whichever rule the new value breaks, or Verify catch by the checksum.
+var errOpenOrChecksum = errors.New("open or checksum")
+
+// checkedOnOpen reports whether byte off of section s is one that NewReader
+// reads and checks: the fixed fields of a vocabulary (and its first and last
+// offsets) and of a tokenizer.
+func checkedOnOpen(h *Header, s Section, off int64) bool {
+	rel := off - s.Offset
+	switch s.Kind {
+	case SectionVocabulary:
+		last := VocabHeaderSize + 8*h.Rows
+		return rel >= 0 && (rel < VocabHeaderSize+8 || (rel >= last && rel < last+8))
+	case SectionTokenizer:
+		return rel >= 0 && rel < TokenizerHeader
+	}
+	return false
+}
+
+// checkedOnOpenAt is checkedOnOpen for the section that holds byte off.
+func checkedOnOpenAt(h *Header, off int64) bool {
+	for _, s := range h.Sections {
+		if off >= s.Offset && off < s.End() {
+			return checkedOnOpen(h, s, off)
+		}
+	}
+	return false
+}
+
+// lengthDamage returns what reading must report when the length of section
+// i of h, a section whose content says how long it is (norms, vocabulary,
+// tokenizer), is changed to n; next is where the next section starts (the
+// file's size for the last).
+func lengthDamage(h *Header, i int, n, next uint64) damageCase {
+	s := h.Sections[i]
+	end := uint64(s.Offset) + n
+	last := i == len(h.Sections)-1
+	switch {
+	case s.Kind == SectionNorms:
+		return damageCase{openErr: ErrBadNorms}
+	case s.Kind == SectionVocabulary && int64(n) < VocabularyLength(h.Rows, 0, 0):
+		return damageCase{openErr: ErrBadVocabulary}
+	case s.Kind == SectionTokenizer && n <= TokenizerHeader:
+		return damageCase{openErr: ErrBadTokenizer}
+	case last:
+		return damageCase{openErr: ErrSectionBounds}
+	case uint64(alignUp(int64(end), h.Alignment)) != next:
+		return damageCase{openErr: ErrSectionPlacement}
+	case s.Kind == SectionVocabulary:
+		return damageCase{openErr: ErrBadVocabulary}
+	}
+	// A tokenizer's compressed bytes are whatever its length says: the
+	// checksum, computed over that length, catches the change.
+	return damageCase{verifyErr: ErrChecksum}
 }

@@ -115,6 +115,14 @@ func ParseHeader(b []byte, fileSize int64) (*Header, error) {
 		return nil, formatErr(ErrInconsistent, offPositionOffset, "position_offset", h.PositionOffset,
 			"the positional table has %d rows", pos.Rows)
 	}
+	if _, hasVocab := h.Section(SectionVocabulary); !hasVocab {
+		for i, s := range h.Sections {
+			if s.Kind == SectionSubwords {
+				return nil, formatErr(ErrInconsistent, int64(offSectionTable+i*SectionEntrySize+secOffKind),
+					fmt.Sprintf("sections[%d].kind", i), s.Kind.String(), "a subwords section needs a vocabulary section")
+			}
+		}
+	}
 	return h, nil
 }
 
@@ -225,16 +233,33 @@ func (h *Header) checkRowFields(s *Section, rows, stride uint64, base int64, fie
 		if why := checkStride(stride, s.DType, h.Dim); why != "" {
 			return formatErr(ErrBadStride, base+secOffRowStride, field("row_stride"), stride, "%s", why)
 		}
-	case SectionMetadata:
-		if rows != 0 || stride != 0 || s.DType != 0 {
-			return formatErr(ErrBadSectionTable, base+secOffRows, field("rows"), rows,
+	case SectionSubwords:
+		switch {
+		case rows == 0 || rows > MaxRows:
+			return formatErr(ErrBadShape, base+secOffRows, field("rows"), rows, "want 1 to %d subword rows", uint64(MaxRows))
+		case !s.DType.Valid():
+			return formatErr(ErrBadDType, base+secOffDType, field("dtype"), uint32(s.DType), "")
+		}
+		if why := checkStride(stride, s.DType, h.Dim); why != "" {
+			return formatErr(ErrBadStride, base+secOffRowStride, field("row_stride"), stride, "%s", why)
+		}
+	case SectionMetadata, SectionVocabulary, SectionTokenizer, SectionNorms:
+		var at int64
+		var name string
+		var value any
+		switch {
+		case rows != 0:
+			at, name, value = secOffRows, "rows", rows
+		case stride != 0:
+			at, name, value = secOffRowStride, "row_stride", stride
+		case s.DType != 0:
+			at, name, value = secOffDType, "dtype", uint32(s.DType)
+		}
+		if name != "" {
+			return formatErr(ErrBadSectionTable, base+at, field(name), value,
 				"rows, row_stride and dtype must be zero for a %s section", s.Kind)
 		}
-		if s.Length > MaxMetadataSize {
-			return formatErr(ErrBadMetadata, base+secOffLength, field("length"), s.Length,
-				"metadata is limited to %d bytes", MaxMetadataSize)
-		}
-		return nil
+		return h.checkByteSection(s, base, field)
 	default: // an unknown optional section: its row fields mean nothing to us
 		s.DType = 0
 		return nil
@@ -244,6 +269,34 @@ func (h *Header) checkRowFields(s *Section, rows, stride uint64, base int64, fie
 	if !ok || n != s.Length {
 		return formatErr(ErrInconsistent, base+secOffLength, field("length"), s.Length,
 			"%d rows of %d bytes need %d bytes", rows, stride, n)
+	}
+	return nil
+}
+
+// checkByteSection checks the length of a section that does not hold rows,
+// the one field of its entry that ParseHeader can check without reading it.
+func (h *Header) checkByteSection(s *Section, base int64, field func(string) string) error {
+	switch s.Kind {
+	case SectionMetadata:
+		if s.Length > MaxMetadataSize {
+			return formatErr(ErrBadMetadata, base+secOffLength, field("length"), s.Length,
+				"metadata is limited to %d bytes", MaxMetadataSize)
+		}
+	case SectionNorms:
+		if s.Length != 4*h.Rows { // rows <= MaxRows: no overflow
+			return formatErr(ErrBadNorms, base+secOffLength, field("length"), s.Length,
+				"%d rows need %d bytes of norms", h.Rows, 4*h.Rows)
+		}
+	case SectionVocabulary:
+		if min, _ := vocabLength(h.Rows, 1, 0); s.Length < min {
+			return formatErr(ErrBadVocabulary, base+secOffLength, field("length"), s.Length,
+				"the vocabulary of %d rows needs at least %d bytes", h.Rows, min)
+		}
+	case SectionTokenizer:
+		if s.Length <= TokenizerHeader {
+			return formatErr(ErrBadTokenizer, base+secOffLength, field("length"), s.Length,
+				"want more than the %d-byte fixed fields", TokenizerHeader)
+		}
 	}
 	return nil
 }
@@ -277,8 +330,10 @@ func readAt(r io.ReaderAt, p []byte, off int64) error {
 // concurrent use if the underlying ReaderAt is.
 type Reader struct {
 	Header
-	r        io.ReaderAt
-	metadata []byte
+	r         io.ReaderAt
+	metadata  []byte
+	vocab     *VocabInfo     // nil without a vocabulary section
+	tokenizer *TokenizerInfo // nil without a tokenizer section
 }
 
 // NewReader validates the table file of the given size read through r: the
@@ -311,7 +366,48 @@ func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
 		}
 		rd.metadata = md
 	}
+	if err := rd.readSectionHeaders(); err != nil {
+		return nil, err
+	}
 	return rd, nil
+}
+
+// readSectionHeaders reads and checks the fixed fields of the version 1.1
+// sections (a few dozen bytes each, whatever their size), and that a
+// vocabulary's subword scheme and the subwords section go together.
+func (r *Reader) readSectionHeaders() error {
+	if s, ok := r.Section(SectionVocabulary); ok {
+		read := func(p []byte, off int64) error {
+			if err := readAt(r.r, p, s.Offset+off); err != nil {
+				return fmt.Errorf("embstore: read vocabulary: %w", err)
+			}
+			return nil
+		}
+		info, err := parseVocab(read, s.Offset, s.Length, r.Rows)
+		if err != nil {
+			return err
+		}
+		if _, hasSub := r.Section(SectionSubwords); hasSub != (info.Subwords != 0) {
+			detail := "the table has a subwords section but the vocabulary no subword scheme"
+			if !hasSub {
+				detail = "the vocabulary has a subword scheme but the table no subwords section"
+			}
+			return formatErr(ErrInconsistent, s.Offset+vocOffSubwords, "vocabulary.subwords", info.Subwords, "%s", detail)
+		}
+		r.vocab = &info
+	}
+	if s, ok := r.Section(SectionTokenizer); ok {
+		var h [TokenizerHeader]byte
+		if err := readAt(r.r, h[:], s.Offset); err != nil {
+			return fmt.Errorf("embstore: read tokenizer: %w", err)
+		}
+		info, err := parseTokenizerHeader(h[:], s.Offset, s.Length)
+		if err != nil {
+			return err
+		}
+		r.tokenizer = &info
+	}
+	return nil
 }
 
 // Metadata returns the metadata section's JSON document, or nil if the file
@@ -369,24 +465,59 @@ type Check struct {
 
 // Verify reads the whole file and recomputes every section's checksum, and
 // checks that row padding and the padding between sections are zero. It
-// returns one Check per section and per padding run, and an error wrapping
-// ErrChecksum or ErrPaddingNonZero (all failures joined) if any check failed,
-// or the first I/O error.
+// also checks the content of the version 1.1 sections whose checksum
+// holds: the vocabulary's offsets, strings and index (Vocabulary.Check), the
+// tokenizer's compressed document (ParseTokenizerSection), and that every
+// norm is the norm of its token row (when the token table's checksum holds
+// too). It returns one Check per section and per padding run, and an error
+// wrapping ErrChecksum, ErrPaddingNonZero, ErrBadVocabulary,
+// ErrBadTokenizer or ErrBadNorms (all failures joined) if any check
+// failed, or the first I/O error. It holds the vocabulary and tokenizer
+// sections in memory while it checks them.
 func (r *Reader) Verify() ([]Check, error) {
 	var checks []Check
 	var failures []error
 	buf := make([]byte, min(1<<20, r.FileSize))
+	var norms *normsCheck
+	if s, ok := r.Section(SectionNorms); ok {
+		norms = &normsCheck{r: r, sec: s, normer: newRowNormer(&r.Header)}
+	}
 	for i, s := range r.Sections {
 		c := Check{Name: s.Kind.String(), Offset: s.Offset, Length: s.Length, Want: s.CRC}
-		crc, padErr, err := r.scanSection(s, buf)
-		if err != nil {
-			return checks, err
+		var crc uint32
+		var padErr, content error
+		switch s.Kind {
+		case SectionVocabulary, SectionTokenizer:
+			data, err := r.readSection(s)
+			if err != nil {
+				return checks, err
+			}
+			if crc = CRC(data); crc == s.CRC {
+				content = r.checkContent(s, data)
+			}
+		default:
+			var hook func(chunk []byte, row int64) error
+			if s.Kind == SectionTokens && norms != nil {
+				hook = norms.rows
+			}
+			var err error
+			if crc, padErr, err = r.scanSection(s, buf, hook); err != nil {
+				return checks, err
+			}
 		}
 		c.Got = crc
-		if crc != s.CRC {
+		switch {
+		case crc != s.CRC:
 			c.Err = formatErr(ErrChecksum, s.Offset, s.Kind.String(), fmt.Sprintf("%#08x", s.CRC), "computed %#08x", crc)
-		} else if padErr != nil {
+		case padErr != nil:
 			c.Err = padErr
+		case content != nil:
+			c.Err = content
+		case s.Kind == SectionNorms && norms.tokensOK:
+			c.Err = norms.err // a mismatch is only reported when both checksums hold
+		}
+		if s.Kind == SectionTokens && norms != nil {
+			norms.tokensOK = crc == s.CRC && padErr == nil
 		}
 		if c.Err != nil {
 			failures = append(failures, c.Err)
@@ -411,10 +542,66 @@ func (r *Reader) Verify() ([]Check, error) {
 	return checks, errors.Join(failures...)
 }
 
+// checkContent checks the content of a vocabulary or tokenizer section whose
+// bytes (checksum verified) are data.
+func (r *Reader) checkContent(s Section, data []byte) error {
+	switch s.Kind {
+	case SectionVocabulary:
+		v, err := NewVocabulary(data, s.Offset, r.Rows)
+		if err != nil {
+			return err
+		}
+		return v.Check()
+	case SectionTokenizer:
+		_, err := ParseTokenizerSection(data, s.Offset)
+		return err
+	}
+	return nil
+}
+
+// normsCheck compares the norms section with the norms of the token rows,
+// as Verify reads them.
+type normsCheck struct {
+	r        *Reader
+	sec      Section
+	normer   *rowNormer
+	stored   []byte
+	err      error // the first mismatch
+	tokensOK bool  // the token table's checksum and padding hold
+}
+
+// rows compares the norms of the token rows in chunk, the first of which is
+// row first, with the stored ones.
+func (n *normsCheck) rows(chunk []byte, first int64) error {
+	stride := n.r.RowStride
+	k := int64(len(chunk)) / stride
+	if n.err != nil || k == 0 {
+		return nil
+	}
+	if int64(cap(n.stored)) < 4*k {
+		n.stored = make([]byte, 4*k)
+	}
+	stored := n.stored[:4*k]
+	if err := readAt(n.r.r, stored, n.sec.Offset+4*first); err != nil {
+		return fmt.Errorf("embstore: read norms: %w", err)
+	}
+	for i := range k {
+		want := n.normer.norm(chunk[i*stride:])
+		got := binary.LittleEndian.Uint32(stored[4*i:])
+		if got != normBits(want) {
+			n.err = formatErr(ErrBadNorms, n.sec.Offset+4*(first+i), fmt.Sprintf("norms[%d]", first+i),
+				math.Float32frombits(got), "the norm of token row %d is %v (bits %#08x)", first+i, want, normBits(want))
+			return nil
+		}
+	}
+	return nil
+}
+
 // scanSection computes the CRC-32C of section s and, for row sections, checks
 // that the padding at the end of every row is zero. It reads whole rows at a
-// time, so a row's padding is always inside one chunk.
-func (r *Reader) scanSection(s Section, buf []byte) (crc uint32, padErr, err error) {
+// time, so a row's padding is always inside one chunk; hook, if not nil, is
+// called with each chunk of whole rows and the index of its first row.
+func (r *Reader) scanSection(s Section, buf []byte, hook func(chunk []byte, row int64) error) (crc uint32, padErr, err error) {
 	var rowSize, stride int64
 	if s.Kind.IsRows() && s.Kind.Known() {
 		rowSize, stride = s.DType.RowSize(r.Dim), s.RowStride
@@ -434,6 +621,11 @@ func (r *Reader) scanSection(s Section, buf []byte) (crc uint32, padErr, err err
 			if !allZero(chunk[row+rowSize : row+stride]) {
 				idx := (off + row) / stride
 				padErr = formatErr(ErrPaddingNonZero, s.Offset+off+row+rowSize, s.Kind.String()+" row padding", idx, "")
+			}
+		}
+		if hook != nil {
+			if err := hook(chunk, off/stride); err != nil {
+				return 0, nil, err
 			}
 		}
 		off += int64(len(chunk))

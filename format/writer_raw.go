@@ -11,10 +11,14 @@ import "fmt"
 // refused, since a reader would reject the file. It can be mixed with
 // WriteTokens.
 func (w *Writer) WriteTokenRows(b []byte) error {
+	if err := w.checkTokens(); err != nil {
+		return err
+	}
 	if err := w.checkRaw(b, w.h.RowStride, w.layout.DType, w.tokensDone, w.layout.Rows, "token"); err != nil {
 		return err
 	}
 	w.write(b)
+	w.addNorms(b)
 	w.tokensDone += int64(len(b)) / w.h.RowStride
 	w.tokensWritten()
 	return w.err
@@ -24,18 +28,32 @@ func (w *Writer) WriteTokenRows(b []byte) error {
 // (f32, RowStride(F32, Dim) bytes a row, zero padding), after all token rows
 // have been written; see WriteTokenRows.
 func (w *Writer) WritePositionRows(b []byte) error {
-	if w.err == nil && !w.closed && w.tokensDone < w.layout.Rows {
-		return fmt.Errorf("embstore: positional rows written before the token table is complete (%d of %d rows)",
-			w.tokensDone, w.layout.Rows)
+	if err := w.beginRows(SectionPositions); err != nil {
+		return err
 	}
 	if err := w.checkRaw(b, RowStride(F32, w.layout.Dim), F32, w.positionsDone, w.layout.Positions, "positional"); err != nil {
 		return err
 	}
 	w.write(b)
 	w.positionsDone += int64(len(b)) / RowStride(F32, w.layout.Dim)
-	if w.positionsDone == w.layout.Positions && w.err == nil {
-		w.h.Sections[1].CRC = w.crc
+	w.rowsWritten(SectionPositions, w.positionsDone, w.layout.Positions)
+	return w.err
+}
+
+// WriteSubwordRows appends subword rows exactly as they are stored (the
+// layout's dtype and row stride, zero padding), after the positional rows;
+// see WriteTokenRows. It is how a copy of a table (a shard, a join) keeps
+// the subword table's bytes.
+func (w *Writer) WriteSubwordRows(b []byte) error {
+	if err := w.beginRows(SectionSubwords); err != nil {
+		return err
 	}
+	if err := w.checkRaw(b, w.h.RowStride, w.layout.DType, w.subwordsDone, w.layout.Subwords, "subword"); err != nil {
+		return err
+	}
+	w.write(b)
+	w.subwordsDone += int64(len(b)) / w.h.RowStride
+	w.rowsWritten(SectionSubwords, w.subwordsDone, w.layout.Subwords)
 	return w.err
 }
 

@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/embstore/embstore/format"
 	"github.com/embstore/embstore/pack"
@@ -151,4 +152,123 @@ func ExampleShard() {
 	// t-v1-00002-of-00003.emb 7 10
 	// 3 shards verified: <nil>
 	// same bytes: true
+}
+
+// exampleTokenizer is a small Hugging Face tokenizer.json: six words, a
+// lowercasing normalizer, split on whitespace.
+const exampleTokenizer = `{"version": "1.0", "added_tokens": [], "normalizer": {"type": "Lowercase"},
+ "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null, "decoder": null,
+ "model": {"type": "WordLevel", "unk_token": "[UNK]",
+   "vocab": {"[UNK]": 0, "hello": 1, "world": 2, "text": 3, "in": 4, "out": 5}}}`
+
+// SeedSpec.Tokenizer stores a tokenizer with a seeded table (a model
+// directory, or one of its tokenizer files): the table then turns text into
+// ids and ids into rows, which are torch's as without a tokenizer.
+func ExampleSeed_tokenizer() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	tok := filepath.Join(dir, "tokenizer.json")
+	if err := os.WriteFile(tok, []byte(exampleTokenizer), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	path := filepath.Join(dir, "seeded.emb")
+	spec := pack.SeedSpec{Rows: 10, Dim: 4, Seed: 123, Tokenizer: tok}
+	if err := pack.Seed(context.Background(), path, spec, nil); err != nil {
+		log.Fatal(err)
+	}
+
+	t, err := store.Open(path, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer t.Close()
+	tk, err := t.Tokenizer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	ids := tk.Encode(nil, "Hello world", true)
+	fmt.Println(ids)
+	lookup(path, ids...) // torch.manual_seed(123); torch.nn.Embedding(10, 4).weight[[1, 2]]
+	// Output:
+	// [1 2]
+	// [0.3486 0.6603 -0.2196 -0.3792 0.7671 -1.1925 0.6984 -1.4097]
+}
+
+// Import stores the tokenizer it finds beside the weights (tokenizer.json,
+// else vocab.json + merges.txt, else vocab.txt): the table gets the
+// tokenizer and the string of every id, and the metadata its source and
+// SHA-256. ImportSpec.NoTokenizer imports without it.
+func ExampleImport_tokenizer() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	seeded := filepath.Join(dir, "seeded.emb")
+	if err := pack.Seed(ctx, seeded, pack.SeedSpec{Rows: 10, Dim: 4, Seed: 123}, nil); err != nil {
+		log.Fatal(err)
+	}
+	model := filepath.Join(dir, "model")
+	os.Mkdir(model, 0o755)
+	if _, err := pack.Export(ctx, filepath.Join(model, "model.safetensors"), seeded, 0, nil); err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(model, "tokenizer.json"), []byte(exampleTokenizer), 0o644); err != nil {
+		log.Fatal(err)
+	}
+
+	info, err := pack.Import(ctx, filepath.Join(dir, "imported.emb"), pack.ImportSpec{Src: model}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(info.Tokenizer.Source, info.TokenizerIDs, "ids")
+	t, err := store.Open(filepath.Join(dir, "imported.emb"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer t.Close()
+	v, err := t.Vocabulary()
+	if err != nil {
+		log.Fatal(err)
+	}
+	id, err := v.ID("world")
+	fmt.Println(`"world" is row`, id, err)
+	// Output:
+	// tokenizer.json 6 ids
+	// "world" is row 2 <nil>
+}
+
+// ConvertWith writes a table again, keeping every section unless told
+// otherwise: here with a norms section added and the tokenizer (with its
+// vocabulary) dropped, the rows unchanged.
+func ExampleConvertWith() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	tok := filepath.Join(dir, "tokenizer.json")
+	if err := os.WriteFile(tok, []byte(exampleTokenizer), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	src := filepath.Join(dir, "t.emb")
+	if err := pack.Seed(ctx, src, pack.SeedSpec{Rows: 10, Dim: 4, Seed: 123, Tokenizer: tok}, nil); err != nil {
+		log.Fatal(err)
+	}
+	dst := filepath.Join(dir, "normed.emb")
+	spec := pack.ConvertSpec{Norms: pack.NormsAdd, NoTokenizer: true} // DType 0: the rows keep theirs
+	if _, err := pack.ConvertWith(ctx, dst, src, spec, nil); err != nil {
+		log.Fatal(err)
+	}
+	for _, path := range []string{src, dst} {
+		f, err := format.Open(path)
+		if err != nil {
+			log.Fatal(err)
+		}
+		var kinds []string
+		for _, s := range f.Sections {
+			kinds = append(kinds, s.Kind.String())
+		}
+		fmt.Println(strings.Join(kinds, " "))
+		f.Close()
+	}
+	// Output:
+	// tokens vocabulary tokenizer metadata
+	// tokens norms metadata
 }

@@ -42,6 +42,16 @@ type ImportSpec struct {
 	// otherwise comes from config.json's dtype, or the token tensor's dtype
 	// when it is 16-bit.
 	ComputeDType *format.DType
+	// Tokenizer is a tokenizer to store in the table (a file or a
+	// directory, read as tokenizer.FromDir reads one); "" takes the one
+	// beside the weights, if there is one, and NoTokenizer stores none.
+	// The table then has a vocabulary section (the token of every id the
+	// tokenizer defines) and a tokenizer section (the canonical
+	// tokenizer.json). A tokenizer that the tokenizer package refuses, or
+	// with an id past the token table's rows, fails the import
+	// (*TokenizerError).
+	Tokenizer   string
+	NoTokenizer bool
 	// GivenBy names, in the table's metadata, where the conventions given
 	// above came from (the *_source keys of "import"): embpack records its
 	// flags ("--scale"). An empty name records the field's, as
@@ -123,8 +133,17 @@ type ImportInfo struct {
 	SourceMetadata  map[string]string `json:"source_metadata,omitempty"`
 
 	// Warnings are problems the import went past (a config.json it did not
-	// need and could not read). They are not recorded in the table.
+	// need and could not read, pooling files it could not use). They are
+	// not recorded in the table.
 	Warnings []string `json:"-"`
+	// Tokenizer, Vocabulary and Pooling are what the table's metadata
+	// records under those keys (nil if absent); TokenizerPath is where the
+	// tokenizer was read from, and TokenizerIDs how many ids it defines.
+	Tokenizer     *TokenizerInfo  `json:"-"`
+	Vocabulary    *VocabularyInfo `json:"-"`
+	Pooling       *Pooling        `json:"-"`
+	TokenizerPath string          `json:"-"`
+	TokenizerIDs  int             `json:"-"`
 }
 
 // A SourceFile is a file an import read, identified by its SHA-256.
@@ -142,7 +161,10 @@ type SourceFile struct {
 // scale, compute dtype) come from the spec, else from embstore's own keys
 // in the source's __metadata__ (a table Export wrote), else from
 // config.json beside the weights; the metadata records each and where it
-// came from. dst must not be any file the import reads.
+// came from. The tokenizer beside the weights, or spec.Tokenizer, is stored
+// with the table (see ImportSpec.Tokenizer), and the pooling that
+// sentence-transformers' or model2vec's files give is recorded. dst must
+// not be any file the import reads.
 func Import(ctx context.Context, dst string, spec ImportSpec, o *Options) (*ImportInfo, error) {
 	o = opts(o)
 	if spec.DType != 0 && !spec.DType.Valid() {
@@ -150,6 +172,9 @@ func Import(ctx context.Context, dst string, spec ImportSpec, o *Options) (*Impo
 	}
 	if spec.NoPositions && spec.PositionsTensor != "" {
 		return nil, &SpecError{Field: "ImportSpec.PositionsTensor", Value: spec.PositionsTensor, Problem: "names a positional table, and NoPositions says there is none"}
+	}
+	if spec.NoTokenizer && spec.Tokenizer != "" {
+		return nil, &SpecError{Field: "ImportSpec.Tokenizer", Value: spec.Tokenizer, Problem: "names a tokenizer, and NoTokenizer says there is none"}
 	}
 	ck, err := safetensors.OpenCheckpoint(spec.Src)
 	if err != nil {
@@ -213,6 +238,27 @@ func Import(ctx context.Context, dst string, spec ImportSpec, o *Options) (*Impo
 	if err := applyConventions(ck, spec, tokInfo.DType, &layout, info); err != nil {
 		return nil, err
 	}
+	var tok *attached
+	var strs [][]byte
+	if !spec.NoTokenizer {
+		path := spec.Tokenizer
+		if path == "" && hasTokenizerFiles(filepath.Dir(ck.Path)) {
+			path = filepath.Dir(ck.Path)
+		}
+		if path != "" {
+			if tok, err = readTokenizer(path); err != nil {
+				return nil, err
+			}
+			if strs, err = tok.strings(layout.Rows); err != nil {
+				return nil, &TokenizerError{Path: path, Err: err}
+			}
+			layout.Vocabulary = true
+			info.Tokenizer, info.Vocabulary, info.TokenizerPath, info.TokenizerIDs = &tok.info, tok.vocab, path, tok.tk.VocabSize()
+		}
+	}
+	var warnings []string
+	info.Pooling, warnings = readPooling(ck)
+	info.Warnings = append(info.Warnings, warnings...)
 	for _, f := range ck.Files {
 		sum, err := f.SHA256()
 		if err != nil {
@@ -236,6 +282,9 @@ func Import(ctx context.Context, dst string, spec ImportSpec, o *Options) (*Impo
 	if ck.ConfigPath != "" {
 		inputs = append(inputs, ck.ConfigPath)
 	}
+	if tok != nil {
+		inputs = append(inputs, tok.files...)
+	}
 	fw, err := create(dst, layout, o, inputs...)
 	if err != nil {
 		return nil, err
@@ -250,8 +299,15 @@ func Import(ctx context.Context, dst string, spec ImportSpec, o *Options) (*Impo
 			return nil, errctx.In("embstore", fmt.Sprintf("tensor %q", posName), err)
 		}
 	}
+	if tok != nil {
+		if err := tok.write(fw, strs); err != nil {
+			return nil, err
+		}
+	}
 	info.MaxAbsError = fw.MaxError()
-	if err := setProvenance(fw, &Provenance{Creator: o.creator(), Source: "safetensors", Import: info}); err != nil {
+	prov := &Provenance{Creator: o.creator(), Source: "safetensors", Import: info,
+		Pooling: info.Pooling, Tokenizer: info.Tokenizer, Vocabulary: info.Vocabulary}
+	if err := setProvenance(fw, prov); err != nil {
 		return nil, err
 	}
 	return info, fw.Commit()

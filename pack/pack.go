@@ -1,9 +1,13 @@
 // Package pack builds embstore table files: seeded tables drawn exactly as
 // PyTorch draws them (Seed), tables imported from Hugging Face safetensors
-// checkpoints (Import), tables converted to another storage dtype
-// (Convert), tables exported back to safetensors (Export), and tables split
-// into row-range shards and joined back (Shard, Unshard). The embpack
-// command is a thin layer over it.
+// checkpoints (Import), tables of word vectors imported from word2vec,
+// GloVe and fastText files (ImportWordVectors) and exported back to them
+// (ExportWordVectors), tables converted to another storage dtype (Convert,
+// ConvertWith), tables exported back to safetensors (Export), and tables
+// split into row-range shards and joined back (Shard, Unshard). Seeded,
+// imported and converted tables can carry a tokenizer and its vocabulary
+// (format 1.1), so that text turns into ids and rows. The embpack command
+// is a thin layer over it.
 //
 // Every function writes through format.CreateWith (or, for a safetensors
 // file or a manifest, the same atomic writer): the destination is replaced
@@ -30,6 +34,11 @@
 //     read.
 //   - ErrNotMatrix (errors.Is): a tensor that is not 2-D, without
 //     ImportSpec.Shape to read it as rows.
+//   - *TokenizerError: a tokenizer to store (ImportSpec.Tokenizer, the one
+//     beside the weights, SeedSpec.Tokenizer, ConvertSpec.Tokenizer)
+//     cannot be read, is one the tokenizer package refuses (a
+//     *tokenizer.LoadError naming the component), or defines an id past
+//     the table's rows (*TokenIDError, naming the first).
 //   - the format package's errors (*format.FormatError, fs errors such as
 //     format.ErrSameFile, fs.ErrExist) for the files read and written, and
 //     ctx.Err() when the context ends.

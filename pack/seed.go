@@ -132,6 +132,11 @@ type SeedSpec struct {
 	Init      Init         // the zero value is nn.Embedding's
 	Math      MathPath     // the zero value is MathAVX2
 	DType     format.DType // storage dtype; zero means F32
+	// Tokenizer, if not "", is a tokenizer to store with the table (a file
+	// or a directory, as ImportSpec.Tokenizer): the table gets a vocabulary
+	// and a tokenizer section, and text can be looked up in it. The rows
+	// are what they are without it. Its ids must fit Rows.
+	Tokenizer string
 }
 
 // check returns the first problem of spec, as a *SpecError.
@@ -185,11 +190,29 @@ func Seed(ctx context.Context, dst string, spec SeedSpec, o *Options) error {
 	if err != nil {
 		return err
 	}
-	fw, err := create(dst, format.Layout{Rows: spec.Rows, Dim: spec.Dim, DType: spec.DType, Positions: spec.Positions}, o)
+	layout := format.Layout{Rows: spec.Rows, Dim: spec.Dim, DType: spec.DType, Positions: spec.Positions}
+	var tok *attached
+	var strs [][]byte
+	var inputs []string
+	if spec.Tokenizer != "" {
+		if tok, err = readTokenizer(spec.Tokenizer); err != nil {
+			return err
+		}
+		if strs, err = tok.strings(spec.Rows); err != nil {
+			return &TokenizerError{Path: spec.Tokenizer, Err: err}
+		}
+		layout.Vocabulary, inputs = true, tok.files
+	}
+	fw, err := create(dst, layout, o, inputs...)
 	if err != nil {
 		return err
 	}
 	defer fw.Abort()
+	if tok != nil {
+		if err := tok.write(fw, strs); err != nil {
+			return err
+		}
+	}
 	g := torchinit.NewGenerator(spec.Seed)
 	dim := int64(spec.Dim)
 	count := o.counter(spec.Rows + spec.Positions)
@@ -225,6 +248,9 @@ func Seed(ctx context.Context, dst string, spec SeedSpec, o *Options) error {
 			Seed: spec.Seed, Init: spec.Init.Kind.String(), Params: spec.Init.params(),
 			TorchMath: spec.Math.String(), Generator: "torch.mt19937", Positions: spec.Positions,
 		},
+	}
+	if tok != nil {
+		prov.Tokenizer, prov.Vocabulary = &tok.info, tok.vocab
 	}
 	if spec.DType != 0 && spec.DType != format.F32 {
 		prov.Conversion = &ConversionInfo{From: "f32", To: spec.DType.String(), MaxAbsError: fw.MaxError()}

@@ -2,7 +2,6 @@ package pack
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,38 +22,35 @@ import (
 // as its rows 0 to RowEnd-RowStart-1, and is an ordinary table that any
 // reader opens. What each section becomes:
 //
-//	tokens     the shard's range of rows, copied byte for byte
-//	positions  the whole positional table, in every shard
-//	metadata   the shard's own: the "shard" key (table, version, index,
-//	           count, range) and the "original" key (the source's size,
-//	           header checksum and metadata document, byte for byte)
+//	tokens      the shard's range of rows, copied byte for byte
+//	positions   the whole positional table, in every shard
+//	norms       the range's norms: the writer computes them from the
+//	            rows it copies, and the shard is refused unless they are
+//	            the source's norms of those rows, byte for byte
+//	vocabulary  the strings of the range's rows, as the shard's ids 0 to
+//	            n-1 (row i of the shard has the string of row start+i of
+//	            the table), with the hash index built again over them
+//	tokenizer   the whole section, as stored (not compressed again), in
+//	            every shard: its ids are the whole table's, so checks of
+//	            a shard's tokenizer take the table's rows ("rows_total")
+//	metadata    the shard's own: the "shard" key (table, version, index,
+//	            count, range), the original's "pooling", "vocabulary" and
+//	            "tokenizer" keys, and the "original" key (the source's
+//	            size, header checksum and metadata document, byte for byte)
 //
-// Unshard concatenates the ranges, takes the positional table of shard 0 and
-// the original metadata, and writes them through the same writer with the
-// same layout, which gives the source file back bit for bit; it checks the
-// header checksum it is about to write against the source's, recorded in
-// every shard, before committing.
+// Unshard concatenates the ranges (rows, and the strings of the
+// vocabulary), takes the positional table and tokenizer of shard 0 and the
+// original metadata, and writes them through the same writer with the same
+// layout, which gives the source file back bit for bit: the writer derives
+// the norms from the rows and the vocabulary's index from the strings in
+// row order alone (format/SPEC.md requires the index to be exactly the one
+// its procedure builds, so every valid file's vocabulary is that function
+// of its strings). It checks the header checksum it wrote, which covers
+// every section's, against the source's, recorded in every shard, before
+// committing.
 //
-// Sections that later format versions add plug in at the places marked
-// "New sections" below: shardableKinds, shardLayout and writeShard for the
-// split, joinLayout, writeJoined (and sameSet, for sections every shard
-// carries whole) for the join. What each becomes:
-//
-//	vocabulary  the strings of the shard's rows, as its local ids 0 to
-//	            n-1, with the string index built again over them; the
-//	            join concatenates the strings in shard order and builds
-//	            the index over the whole table, which gives the original
-//	            bytes as long as the writer derives the index from the
-//	            strings alone
-//	norms       the range's norms (one f32 a row), copied byte for byte
-//	tokenizer   the whole section, byte for byte (not recompressed), in
-//	            every shard; the join takes shard 0's
-//	subwords    the whole bucket table in every shard, as positions
-//
-// Each needs a Layout field and a raw writer in package format, as
-// WriteTokenRows and WritePositionRows are for the row sections here, so
-// that bytes that a decode and re-encode would change (compressed streams,
-// NaN payloads, int8 rows) are copied as they are.
+// Tables with a subwords section (fastText's buckets) are refused: see
+// ErrSubwordsNotSharded.
 
 // ManifestName is the name of the manifest in a shard directory.
 const ManifestName = "manifest.json"
@@ -113,15 +109,54 @@ func ShardFileName(table string, version uint64, index, count int) string {
 
 // shardableKinds are the sections Shard knows how to split. A table with
 // any other section is refused rather than split without it.
-//
-// New sections: vocabulary (the strings of the shard's range, their hash
-// index rebuilt over the shard's local ids), norms (the range's f32 norms),
-// tokenizer and subwords (whole, in every shard) go here and in
-// shardLayout, writeShard, joinLayout and writeJoined.
 var shardableKinds = map[format.SectionKind]bool{
-	format.SectionTokens:    true,
-	format.SectionPositions: true,
-	format.SectionMetadata:  true,
+	format.SectionTokens:     true,
+	format.SectionPositions:  true,
+	format.SectionNorms:      true,
+	format.SectionVocabulary: true,
+	format.SectionTokenizer:  true,
+	format.SectionMetadata:   true,
+}
+
+// ErrSubwordsNotSharded is the reason (UnsplittableError.Err) a table with
+// fastText subwords is not split: its bucket rows are shared by every word
+// rather than owned by a row range, so a shard would need all of them, and a
+// shard asked for a word that another shard holds would answer with the
+// word's out-of-vocabulary vector (built from its n-grams) instead of
+// refusing it. Splitting such tables is not written yet.
+var ErrSubwordsNotSharded = errors.New("fastText subword rows cannot be split by row range yet")
+
+// errUnknownSection is the reason a table with a section this embpack
+// does not know is not split.
+var errUnknownSection = errors.New("this embpack cannot split it")
+
+// An UnsplittableError says that Shard (or Unshard) cannot split (or join)
+// a table because of one of its sections: one this embpack does not know,
+// or a subwords section (ErrSubwordsNotSharded).
+type UnsplittableError struct {
+	Path    string             // the table file
+	Section format.SectionKind // the section
+	Err     error              // why
+}
+
+func (e *UnsplittableError) Error() string {
+	return fmt.Sprintf("%s: section %s: %v", e.Path, e.Section, e.Err)
+}
+
+// Unwrap returns why the section cannot be split.
+func (e *UnsplittableError) Unwrap() error { return e.Err }
+
+// checkKinds refuses a table with a section Shard cannot split.
+func checkKinds(name string, in *format.Reader) error {
+	for _, s := range in.Sections {
+		switch {
+		case s.Kind == format.SectionSubwords:
+			return &UnsplittableError{Path: name, Section: s.Kind, Err: ErrSubwordsNotSharded}
+		case !shardableKinds[s.Kind]:
+			return &UnsplittableError{Path: name, Section: s.Kind, Err: errUnknownSection}
+		}
+	}
+	return nil
 }
 
 // Shard splits the table at src into spec.Shards row-range tables in dir
@@ -169,6 +204,10 @@ func Shard(ctx context.Context, src, dir string, spec ShardSpec, o *Options) (*M
 		Source: ManifestSource{File: filepath.Base(src), Size: st.Size(), HeaderCRC: in.CRC},
 	}
 	orig := shardmeta.Original{FileSize: in.FileSize, HeaderCRC: in.CRC, Metadata: in.Metadata()}
+	src11, err := readWhole(in.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
 	count := o.counter(in.Rows + int64(spec.Shards)*in.Positions())
 	var written []string
 	for i := range spec.Shards {
@@ -177,7 +216,7 @@ func Shard(ctx context.Context, src, dir string, spec ShardSpec, o *Options) (*M
 			RowStart: start, RowEnd: end, RowsTotal: in.Rows}
 		name := ShardFileName(spec.Name, spec.Version, i, spec.Shards)
 		path := filepath.Join(dir, name)
-		if err := writeShard(ctx, path, src, in.Reader, info, orig, o, count.add); err != nil {
+		if err := writeShard(ctx, path, src, in.Reader, src11, info, orig, o, count.add); err != nil {
 			for _, p := range written {
 				os.Remove(p)
 			}
@@ -211,21 +250,31 @@ func Shard(ctx context.Context, src, dir string, spec ShardSpec, o *Options) (*M
 // another minor version, or a layout other than the one the writer makes
 // (a wider row stride, say, which the format allows).
 func checkShardable(name string, in *format.Reader) error {
-	for _, s := range in.Sections {
-		if !shardableKinds[s.Kind] {
-			return fmt.Errorf("%s: section %s: this embpack cannot split it", name, s.Kind)
-		}
+	if err := checkKinds(name, in); err != nil {
+		return err
 	}
 	if d, err := shardmeta.Parse(in.Metadata()); err == nil {
 		return fmt.Errorf("%s is already shard %d of %d of table %s; unshard the set first", name, d.Info.Index, d.Info.Count, d.Info.Table)
 	}
-	if in.Minor != format.Minor || in.RequiredFeatures != 0 || in.OptionalFeatures != 0 {
-		return fmt.Errorf("%s: format %d.%d with features %#x/%#x: this embpack writes %d.%d without features, so it could not rebuild the file from its shards",
-			name, in.Major, in.Minor, in.RequiredFeatures, in.OptionalFeatures, format.Major, format.Minor)
+	var lengths format.SectionLengths
+	for _, s := range in.Sections {
+		switch s.Kind {
+		case format.SectionVocabulary:
+			lengths.Vocabulary = s.Length
+		case format.SectionTokenizer:
+			lengths.Tokenizer = s.Length
+		case format.SectionMetadata:
+			lengths.Metadata = s.Length
+		}
 	}
-	want, err := joinLayout(in.Header, in.Rows).Header(int64(len(in.Metadata())))
+	want, err := tableLayout(in, in.Rows).HeaderWith(lengths)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
+	}
+	// The writer records the lowest minor version that describes the file.
+	if in.Minor != want.Minor || in.RequiredFeatures != 0 || in.OptionalFeatures != 0 {
+		return fmt.Errorf("%s: format %d.%d with features %#x/%#x: this embpack writes such a table as %d.%d without features, so it could not rebuild the file from its shards",
+			name, in.Major, in.Minor, in.RequiredFeatures, in.OptionalFeatures, want.Major, want.Minor)
 	}
 	same := len(want.Sections) == len(in.Sections) && want.FileSize == in.FileSize
 	for i := 0; same && i < len(want.Sections); i++ {
@@ -240,39 +289,77 @@ func checkShardable(name string, in *format.Reader) error {
 	return nil
 }
 
-// shardLayout is the layout of the shard holding rows of the token table
-// of h.
-//
-// New sections: a shard's norms take its range's rows; its vocabulary the
-// range's strings; tokenizer and subwords are whole.
-func shardLayout(h format.Header, rows int64) format.Layout {
-	return joinLayout(h, rows)
+// tableLayout is the layout of a table like r (a table being split, or a
+// shard of a set being joined) with rows token rows: a shard's, or the
+// whole table's when joining shards. The sections other than the rows'
+// (norms, vocabulary) follow r's.
+func tableLayout(r *format.Reader, rows int64) format.Layout {
+	l := r.Layout()
+	l.Rows = rows
+	return l
 }
 
-// joinLayout is the layout of a table like h with rows token rows: the
-// whole table when joining shards.
-//
-// New sections: the whole table's norms and vocabulary, and the tokenizer
-// and subwords of shard 0.
-func joinLayout(h format.Header, rows int64) format.Layout {
-	return format.Layout{
-		Rows: rows, Dim: h.Dim, DType: h.DType, Positions: h.Positions(), PositionOffset: h.PositionOffset,
-		TokenScale: h.TokenScale, ComputeDType: h.ComputeDType, Alignment: h.Alignment,
+// whole holds the sections of a table that a shard takes from it whole or
+// by strings rather than by rows: its vocabulary and tokenizer section.
+type whole struct {
+	vocab     *format.Vocabulary // nil without a vocabulary section
+	tokenizer []byte             // the section as stored, nil without one
+}
+
+// readWhole reads the vocabulary and tokenizer sections of r, if it has
+// them.
+func readWhole(r *format.Reader) (*whole, error) {
+	var w whole
+	if _, ok := r.VocabInfo(); ok {
+		v, err := r.Vocabulary()
+		if err != nil {
+			return nil, err
+		}
+		w.vocab = v
 	}
+	if s, ok := r.Section(format.SectionTokenizer); ok {
+		w.tokenizer = make([]byte, s.Length)
+		if _, err := io.ReadFull(r.SectionReader(s), w.tokenizer); err != nil {
+			return nil, fmt.Errorf("read tokenizer section: %w", err)
+		}
+	}
+	return &w, nil
 }
 
-// writeShard writes the shard info describes, from the table in.
-func writeShard(ctx context.Context, path, src string, in *format.Reader, info shardmeta.Info, orig shardmeta.Original, o *Options, done func(int64)) error {
+// writeStrings writes the strings of rows [first, first+n) of v to fw, in
+// row order: they become fw's rows 0 to n-1.
+func writeStrings(v *format.Vocabulary, first, n int64, fw *format.FileWriter) error {
+	const batch = 4096
+	strs := make([][]byte, 0, min(n, batch))
+	for id := first; id < first+n; id++ {
+		s, err := v.String(id)
+		if err != nil {
+			return err
+		}
+		if strs = append(strs, s); len(strs) == batch || id == first+n-1 {
+			if err := fw.WriteStrings(strs...); err != nil {
+				return err
+			}
+			strs = strs[:0]
+		}
+	}
+	return nil
+}
+
+// writeShard writes the shard info describes, from the table in (whose
+// vocabulary and tokenizer are w).
+func writeShard(ctx context.Context, path, src string, in *format.Reader, w *whole, info shardmeta.Info, orig shardmeta.Original, o *Options, done func(int64)) error {
 	md, err := shardmeta.Build(&shardmeta.Doc{Creator: o.creator(), Info: info, Original: orig})
 	if err != nil {
 		return err
 	}
-	fw, err := create(path, shardLayout(in.Header, info.RowEnd-info.RowStart), o, src)
+	n := info.RowEnd - info.RowStart
+	fw, err := create(path, tableLayout(in, n), o, src)
 	if err != nil {
 		return err
 	}
 	defer fw.Abort()
-	if err := copyRawRows(ctx, in, in.Tokens(), info.RowStart, info.RowEnd-info.RowStart, fw.WriteTokenRows, done); err != nil {
+	if err := copyRawRows(ctx, in, in.Tokens(), info.RowStart, n, fw.WriteTokenRows, done); err != nil {
 		return err
 	}
 	if s, ok := in.Section(format.SectionPositions); ok {
@@ -280,10 +367,33 @@ func writeShard(ctx context.Context, path, src string, in *format.Reader, info s
 			return err
 		}
 	}
-	// New sections: norms (range), vocabulary (range, re-indexed),
-	// tokenizer and subwords (whole) are written here.
+	if w.vocab != nil {
+		if err := writeStrings(w.vocab, info.RowStart, n, fw); err != nil {
+			return fmt.Errorf("vocabulary: %w", err)
+		}
+	}
+	if w.tokenizer != nil {
+		if err := fw.SetTokenizerSection(w.tokenizer); err != nil {
+			return err
+		}
+	}
 	if err := fw.SetMetadata(md); err != nil {
 		return fmt.Errorf("%w (the shard's metadata holds the original's, %d bytes)", err, len(orig.Metadata))
+	}
+	h, err := fw.Finish()
+	if err != nil {
+		return err
+	}
+	if s, ok := in.Section(format.SectionNorms); ok {
+		// The writer computed the norms from the rows; they must be the
+		// source's, or the join would not give the source back.
+		b := make([]byte, 4*n)
+		if _, err := in.SectionReader(s).ReadAt(b, 4*info.RowStart); err != nil {
+			return fmt.Errorf("read norms: %w", err)
+		}
+		if got, _ := h.Section(format.SectionNorms); got.CRC != format.CRC(b) {
+			return fmt.Errorf("the norms section of %s does not hold the norms of rows [%d, %d) (embpack verify checks them)", src, info.RowStart, info.RowEnd)
+		}
 	}
 	return fw.Commit()
 }
@@ -443,16 +553,30 @@ func sameSet(a, b *shardFile) error {
 		string(a.doc.Original.Metadata) != string(b.doc.Original.Metadata):
 		return fmt.Errorf("shard %d: split from another file than shard %d", b.doc.Info.Index, a.doc.Info.Index)
 	}
-	// New sections: the tokenizer and subword tables must agree too.
+	la, lb := a.f.Layout(), b.f.Layout()
+	la.Rows, lb.Rows = 0, 0
+	if la != lb {
+		return fmt.Errorf("shard %d: its sections differ from shard %d's", b.doc.Info.Index, a.doc.Info.Index)
+	}
+	ta, oka := ha.Section(format.SectionTokenizer)
+	tb, okb := hb.Section(format.SectionTokenizer)
+	if oka != okb || ta.Length != tb.Length || ta.CRC != tb.CRC {
+		return fmt.Errorf("shard %d: its tokenizer differs from shard %d's", b.doc.Info.Index, a.doc.Info.Index)
+	}
 	return nil
 }
 
 // Unshard joins the shards of dir (as its manifest lists them) into the
 // table they were split from, written atomically to dst: the same bytes as
 // the original file. It refuses a set whose shards disagree, and checks the
-// header it is about to write (which covers every section's checksum)
-// against the original's before committing, so a damaged shard is caught
-// rather than joined. dst must not be one of the shards or the manifest.
+// header it wrote (which covers every section's checksum) against the
+// original's before committing, so damage in what it reads (rows, strings,
+// shard 0's positional table and tokenizer) is caught rather than joined.
+// It does not read the sections the join takes from elsewhere (norms, which
+// the writer computes from the rows; the other shards' copies of the
+// positional table and tokenizer), so damage there does not stop it: the
+// header check proves the result is the original; VerifyShards finds it.
+// dst must not be one of the shards or the manifest.
 func Unshard(ctx context.Context, dir, dst string, o *Options) error {
 	o = opts(o)
 	m, err := ReadManifest(dir)
@@ -471,6 +595,9 @@ func Unshard(ctx context.Context, dir, dst string, o *Options) error {
 			return err
 		}
 		shards = append(shards, sf)
+		if err := checkKinds(ms.File, sf.f.Reader); err != nil {
+			return err
+		}
 		if len(shards) > 1 {
 			if err := sameSet(shards[0], sf); err != nil {
 				return err
@@ -479,11 +606,7 @@ func Unshard(ctx context.Context, dir, dst string, o *Options) error {
 	}
 	first := shards[0]
 	orig := first.doc.Original
-	layout := joinLayout(first.f.Header, m.Rows)
-	want, err := layout.Header(int64(len(orig.Metadata)))
-	if err != nil {
-		return err
-	}
+	layout := tableLayout(first.f.Reader, m.Rows)
 	count := o.counter(m.Rows + first.f.Positions())
 	inputs := []string{filepath.Join(dir, ManifestName)}
 	for _, ms := range m.Shards {
@@ -494,54 +617,53 @@ func Unshard(ctx context.Context, dir, dst string, o *Options) error {
 		return err
 	}
 	defer fw.Abort()
-	if err := writeJoined(ctx, fw, shards, want, orig, count.add); err != nil {
+	if err := writeJoined(ctx, fw, shards, orig, count.add); err != nil {
 		return err
 	}
-	if got := headerCRC(want); got != orig.HeaderCRC || want.FileSize != orig.FileSize {
+	h, err := fw.Finish()
+	if err != nil {
+		return err
+	}
+	if h.CRC != orig.HeaderCRC || h.FileSize != orig.FileSize {
 		return fmt.Errorf("the joined table would differ from the original: header checksum %#08x and %d bytes, want %#08x and %d bytes (a shard is damaged, or was not made by embpack shard)",
-			got, want.FileSize, orig.HeaderCRC, orig.FileSize)
+			h.CRC, h.FileSize, orig.HeaderCRC, orig.FileSize)
 	}
 	return fw.Commit()
 }
 
-// writeJoined writes the sections of the joined table to fw, and records
-// in want (the header fw will write) the checksum of each, as fw computes
-// them.
-func writeJoined(ctx context.Context, fw *format.FileWriter, shards []*shardFile, want *format.Header, orig shardmeta.Original, done func(int64)) error {
-	var crc uint32
+// writeJoined writes the sections of the joined table to fw: the rows and
+// strings of every shard in order, the positional table and tokenizer of
+// shard 0 (sameSet checked that they agree) and the original metadata.
+func writeJoined(ctx context.Context, fw *format.FileWriter, shards []*shardFile, orig shardmeta.Original, done func(int64)) error {
 	for _, sf := range shards {
-		s := sf.f.Tokens()
-		write := func(b []byte) error {
-			crc = format.UpdateCRC(crc, b)
-			return fw.WriteTokenRows(b)
-		}
-		if err := copyRawRows(ctx, sf.f.Reader, s, 0, s.Rows, write, done); err != nil {
-			return fmt.Errorf("%s: %w", sf.doc.Info.Table, err)
+		if err := copyRawRows(ctx, sf.f.Reader, sf.f.Tokens(), 0, sf.f.Rows, fw.WriteTokenRows, done); err != nil {
+			return fmt.Errorf("shard %d: %w", sf.doc.Info.Index, err)
 		}
 	}
-	want.Sections[0].CRC = crc
-	next := 1
-	if s, ok := shards[0].f.Section(format.SectionPositions); ok {
-		if err := copyRawRows(ctx, shards[0].f.Reader, s, 0, s.Rows, fw.WritePositionRows, done); err != nil {
+	first := shards[0]
+	if s, ok := first.f.Section(format.SectionPositions); ok {
+		if err := copyRawRows(ctx, first.f.Reader, s, 0, s.Rows, fw.WritePositionRows, done); err != nil {
 			return err
 		}
-		want.Sections[next].CRC = s.CRC
-		next++
 	}
-	// New sections: the norms and vocabulary of every shard in order
-	// (the vocabulary's index rebuilt over the whole table), the tokenizer
-	// and subwords of shard 0.
+	for _, sf := range shards {
+		w, err := readWhole(sf.f.Reader)
+		if err != nil {
+			return fmt.Errorf("shard %d: %w", sf.doc.Info.Index, err)
+		}
+		if w.vocab != nil {
+			if err := writeStrings(w.vocab, 0, sf.f.Rows, fw); err != nil {
+				return fmt.Errorf("shard %d: vocabulary: %w", sf.doc.Info.Index, err)
+			}
+		}
+		if sf == first && w.tokenizer != nil {
+			if err := fw.SetTokenizerSection(w.tokenizer); err != nil {
+				return fmt.Errorf("shard %d: %w", sf.doc.Info.Index, err)
+			}
+		}
+	}
 	if orig.Metadata != nil {
-		if err := fw.SetMetadata(orig.Metadata); err != nil {
-			return err
-		}
-		want.Sections[next].CRC = format.CRC(orig.Metadata)
+		return fw.SetMetadata(orig.Metadata)
 	}
 	return nil
-}
-
-// headerCRC returns the header checksum h encodes to.
-func headerCRC(h *format.Header) uint32 {
-	b := h.Encode()
-	return binary.LittleEndian.Uint32(b[format.HeaderSize-4:])
 }

@@ -98,6 +98,21 @@
 // never be written (the mapping is read-only: a write faults, and the call
 // returns a *FaultError saying so).
 //
+// # Vocabulary, tokenizer, norms and subwords
+//
+// A table of format 1.1 may carry the string of each row, its tokenizer,
+// the norms of its rows and fastText's subword rows (format/SPEC.md). Open
+// reads only their fixed fields, so it costs the same with a vocabulary of
+// millions of strings. Table.Vocabulary maps strings to rows (ID, through
+// the hash index in the file, without allocating) and rows to strings
+// (AppendString; View.String without copying), and gives word vectors
+// (WordVector: the row of a known word, else fastText's mean of its n-gram
+// rows when the table has Subwords). Table.Tokenizer decompresses and
+// parses the tokenizer on first use and shares it. Table.ReadNorms and
+// View.Norms give the norms for cosine similarity. A corrupt offset or
+// index entry met by a lookup is an error wrapping format.ErrBadVocabulary,
+// never a crash or an endless probe; Options.Verify checks them all at Open.
+//
 // # Files changed underneath
 //
 // Table files are written atomically (a new file is renamed into place), so a

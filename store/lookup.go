@@ -56,6 +56,15 @@ func (t *Table) gather(dst []float32, ids []int64, positions bool, seq kernel.Se
 			return t.gatherCopyOut(dst, ids, pos, seq)
 		}
 		t.beforeGather(ids)
+		if !t.workers.splits(len(ids), len(ids), t.hdr.Dim) {
+			var err error
+			if pos == nil {
+				err = kernel.Gather(dst, t.tok, ids)
+			} else {
+				err = kernel.GatherPositions(dst, t.tok, ids, pos, seq)
+			}
+			return t.kernelErr(err, ids, t.bounds.Rows, "ids", "token table")
+		}
 		j := newJob()
 		defer j.release()
 		j.kind, j.tab, j.dst, j.ids, j.pos, j.seq = jobGather, t.tok, dst, ids, pos, seq

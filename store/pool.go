@@ -178,6 +178,14 @@ func piecesFor(units, n, dim, workers int) int {
 	return max(1, min(workers+1, units/minUnits, n))
 }
 
+// splits reports whether a call of n rows or bags holding units rows of
+// dim values is split into pieces: when it is not, the caller runs the
+// kernel itself, without a job (small calls, where a job's set-up is a
+// fifth of the call).
+func (p *pool) splits(units, n, dim int) bool {
+	return p != nil && piecesFor(units, n, dim, cap(p.work)) > 1
+}
+
 // do runs job j over its n units (rows or bags), in pieces when it is large
 // enough and there is a pool: the caller's goroutine runs the first piece and
 // workers the others, and do returns once all have finished, even if one

@@ -38,6 +38,8 @@ type Table struct {
 	// copied out (for the positional table, its copy).
 	tokData, posData []byte
 
+	sec sections // the optional sections of format 1.1 (sections.go)
+
 	verifyDur time.Duration
 	mode      MapMode
 	workers   *pool // nil when Threads <= 1
@@ -137,6 +139,10 @@ func Open(path string, opts *Options) (*Table, error) {
 			return nil, errctx.In("embstore", path, err)
 		}
 	}
+	if err := t.openSections(r); err != nil {
+		m.close()
+		return nil, errctx.In("embstore", path, err)
+	}
 	if opts.Verify {
 		start := time.Now()
 		err := guard(func() error {
@@ -189,6 +195,7 @@ func (t *Table) Close() error {
 	}
 	t.stopCold()
 	t.tok, t.pos, t.tokData, t.posData = nil, nil, nil, nil
+	t.closeSections()
 	err := t.m.close()
 	if cerr := t.f.Close(); err == nil {
 		err = cerr

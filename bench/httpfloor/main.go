@@ -12,20 +12,29 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:0", "listen address")
+	addr := flag.String("addr", "127.0.0.1:0", "listen address: HOST:PORT, or unix:PATH for a unix socket")
 	size := flag.Int("size", 1024, "response body bytes")
 	flag.Parse()
 	body := make([]byte, *size)
 	length := strconv.Itoa(*size)
-	ln, err := net.Listen("tcp", *addr)
+	network, address := "tcp", *addr
+	if path, ok := strings.CutPrefix(*addr, "unix:"); ok {
+		network, address = "unix", path
+	}
+	ln, err := net.Listen(network, address)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "httpfloor:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("listening on %s\n", ln.Addr())
+	if network == "unix" {
+		fmt.Printf("listening on unix:%s\n", address)
+	} else {
+		fmt.Printf("listening on %s\n", ln.Addr())
+	}
 	err = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/octet-stream")

@@ -11,7 +11,7 @@ import (
 
 var exportCommand = cli.Command{
 	Name:     "embpack export",
-	Synopsis: "embpack export FILE -o OUT.safetensors [--dtype f32|f16|bf16] [--force]\n       embpack export FILE -o - > OUT.safetensors",
+	Synopsis: "embpack export FILE -o OUT.safetensors [--dtype f32|f16|bf16] [--force]\n       embpack export FILE -o - > OUT.safetensors\n       embpack export FILE --to word2vec|word2vec-text|glove -o OUT",
 	Help: `
 Export writes a table's token table (and positional table) as a safetensors
 file, in the reference implementation's layout (header padded to 8 bytes,
@@ -23,7 +23,8 @@ positional table stays f32, as tables hold it. The
 __metadata__ carries the table's provenance, position offset and token scale,
 so 'embpack import' of the export gives the same lookups.
 
--o - writes the file to standard output as a stream (never to a terminal).`,
+-o - writes the file to standard output as a stream (never to a terminal).
+` + exportWordVectorsHelp,
 }
 
 func runExport(e env, args []string) error {
@@ -32,6 +33,7 @@ func runExport(e env, args []string) error {
 	out := fs.StringP("output", "o", "", "write the safetensors file to `OUT` (required; - for standard output)")
 	force := fs.BoolP("force", "f", false, "replace OUT if it exists")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing on success")
+	to := fs.String("to", "", "write word vectors in `FORMAT`: word2vec, word2vec-text or glove (default: safetensors)")
 	if err := cli.Parse(fs, exportCommand, args, e.Stdout); err != nil {
 		return err
 	}
@@ -40,6 +42,9 @@ func runExport(e env, args []string) error {
 	}
 	if *out == "" {
 		return cli.Usagef("--output is required")
+	}
+	if fs.Changed("to") {
+		return runExportWordVectors(e, fs, *to, fs.Arg(0), *out, *force, *quiet)
 	}
 	var dtype format.DType
 	if *dtypeStr != "" {

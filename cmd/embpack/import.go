@@ -17,7 +17,7 @@ import (
 
 var importCommand = cli.Command{
 	Name:     "embpack import",
-	Synopsis: "embpack import SRC -o FILE [--tensor NAME] [--positions-tensor NAME] [--dtype f32] [--force] [flags]\n       embpack import --list SRC",
+	Synopsis: "embpack import SRC -o FILE [--tensor NAME] [--positions-tensor NAME] [--tokenizer PATH | --no-tokenizer] [--dtype f32] [--force] [flags]\n       embpack import --list SRC\n       embpack import VECTORS -o FILE [--from FORMAT] [--strict-utf8] [--skip-bad-lines] [--dtype f32]",
 	Help: `
 Import turns the embedding table of a safetensors checkpoint into a table
 file. SRC is a .safetensors file, a sharded checkpoint's
@@ -52,9 +52,24 @@ override them; a config.json that cannot be read is an error only when a
 convention has to come from it (otherwise a warning). BERT's token-type table and any LayerNorm are not part of a
 table: lookups return word (+ position) embeddings only.
 
+The tokenizer beside the weights is stored in the table with no flag:
+tokenizer.json, else vocab.json + merges.txt (GPT-2 style byte-level BPE),
+else vocab.txt (BERT WordPiece), with tokenizer_config.json and
+special_tokens_map.json where they matter. The table then carries the
+tokenizer.json (built from the other files when there is none) and a
+vocabulary: the token of every id. --tokenizer PATH names a tokenizer
+elsewhere (a directory, one of those files, or a tokenizer.json of any
+name); --no-tokenizer imports without one. A tokenizer that embstore cannot
+reproduce exactly (Unigram, for instance), that cannot be read, or with an id
+past the token table's rows stops the import: nothing is imported without
+it unless --no-tokenizer says so. sentence-transformers' pooling (modules.json
+with a Pooling module) and model2vec's are recorded as the table's default
+for text inputs.
+
 The table's metadata records the source files with their SHA-256, the tensor
-names, source dtypes, the conversion applied, the conventions and the
-source's __metadata__.`,
+names, source dtypes, the conversion applied, the conventions, the
+tokenizer's source and SHA-256, and the source's __metadata__.
+` + importWordVectorsHelp,
 }
 
 func runImport(e env, args []string) error {
@@ -63,6 +78,8 @@ func runImport(e env, args []string) error {
 	tensor := fs.String("tensor", "", "token table tensor `NAME` (default: found by name)")
 	posTensor := fs.String("positions-tensor", "", "positional table tensor `NAME` (default: found by name)")
 	noPos := fs.Bool("no-positions", false, "do not import a positional table")
+	tok := fs.String("tokenizer", "", "store the tokenizer at `PATH` (a directory or a tokenizer file; default: the one beside the weights)")
+	noTok := fs.Bool("no-tokenizer", false, "do not store a tokenizer, even if there is one beside the weights")
 	shape := fs.String("shape", "", "read the token tensor as `ROWSxDIM` (for tensors that are not 2-D)")
 	dtypeStr := fs.String("dtype", "f32", "storage dtype: f32, f16, bf16 or int8")
 	posOffset := fs.Int64("position-offset", 0, "positional row of position 0 (default: from config.json; OPT: 2)")
@@ -71,6 +88,7 @@ func runImport(e env, args []string) error {
 	out := fs.StringP("output", "o", "", "write the table to `FILE`")
 	force := fs.BoolP("force", "f", false, "replace FILE if it exists")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing on success but warnings; no progress bar")
+	wv := addWordVectorFlags(fs)
 	if err := cli.Parse(fs, importCommand, args, e.Stdout); err != nil {
 		return err
 	}
@@ -78,6 +96,16 @@ func runImport(e env, args []string) error {
 		return cli.Usagef("want exactly one SRC, got %d arguments", fs.NArg())
 	}
 	src := fs.Arg(0)
+	if isWV, err := isWordVectors(fs, src); err != nil {
+		return err
+	} else if isWV {
+		return runImportWordVectors(e, fs, wv, src, *out, *dtypeStr, *force, *quiet)
+	}
+	for _, name := range wordVectorFlagNames {
+		if fs.Changed(name) {
+			return cli.Usagef("--%s applies to word vectors, and %s is a safetensors checkpoint", name, src)
+		}
+	}
 	if *list {
 		return listTensors(e, src)
 	}
@@ -87,7 +115,10 @@ func runImport(e env, args []string) error {
 	if *noPos && fs.Changed("positions-tensor") {
 		return cli.Usagef("--no-positions and --positions-tensor contradict each other")
 	}
-	spec := pack.ImportSpec{Src: src, Tensor: *tensor, PositionsTensor: *posTensor, NoPositions: *noPos,
+	if *noTok && fs.Changed("tokenizer") {
+		return cli.Usagef("--no-tokenizer and --tokenizer contradict each other")
+	}
+	spec := pack.ImportSpec{Src: src, Tensor: *tensor, PositionsTensor: *posTensor, NoPositions: *noPos, Tokenizer: *tok, NoTokenizer: *noTok,
 		GivenBy: pack.GivenBy{PositionOffset: "--position-offset", Scale: "--scale", ComputeDType: "--compute-dtype"}}
 	var err error
 	if spec.DType, err = format.ParseDType(*dtypeStr); err != nil {
@@ -136,6 +167,12 @@ func runImport(e env, args []string) error {
 		if info.ComputeDType != "" {
 			fmt.Fprintf(e.Stderr, ", computed in %s", info.ComputeDType)
 		}
+		if info.Tokenizer != nil {
+			fmt.Fprintf(e.Stderr, ", tokenizer from %s (%d ids)", info.Tokenizer.Source, info.TokenizerIDs)
+		}
+		if info.Pooling != nil {
+			fmt.Fprintf(e.Stderr, ", pooling %s", describePooling(*info.Pooling))
+		}
 		fmt.Fprintln(e.Stderr)
 	}
 	return nil
@@ -156,6 +193,8 @@ func importHint(err error) error {
 		return fmt.Errorf("%w; name the positional table with --positions-tensor NAME, or import without one with --no-positions", err)
 	case errors.As(err, &cfg):
 		return fmt.Errorf("%w; --position-offset, --scale and --compute-dtype give the conventions without it", err)
+	case errors.As(err, new(*pack.TokenizerError)):
+		return fmt.Errorf("%w; import without it with --no-tokenizer, or name another with --tokenizer PATH", err)
 	}
 	return specError(err, map[string]string{"ImportSpec.ComputeDType": "--compute-dtype", "ImportSpec.Shape": "--shape"})
 }
@@ -200,4 +239,12 @@ func shortName(p string) string {
 		return p[i+1:]
 	}
 	return p
+}
+
+// describePooling says how a table pools text: "mean", "cls, normalised".
+func describePooling(p pack.Pooling) string {
+	if p.Normalize {
+		return p.Mode + ", normalised"
+	}
+	return p.Mode
 }

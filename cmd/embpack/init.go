@@ -15,7 +15,7 @@ import (
 
 var initCommand = cli.Command{
 	Name:     "embpack init",
-	Synopsis: "embpack init --rows N --dim D --seed S [flags] -o FILE [--force]",
+	Synopsis: "embpack init --rows N --dim D --seed S [--tokenizer PATH] [flags] -o FILE [--force]",
 	Help: `
 Init draws a table from a seeded generator, bit for bit what PyTorch computes
 on the CPU for
@@ -35,7 +35,14 @@ rounded as torch's .to() rounds (int8: FBGEMM's row-wise quantisation), and
 PyTorch computes normal values differently on CPUs with AVX2 (every recent
 x86-64 CPU, and the default here) and on others or with
 ATEN_CPU_CAPABILITY=default: choose with --torch-math. The seed, init and math
-path are recorded in the table's metadata.`,
+path are recorded in the table's metadata.
+
+--tokenizer PATH stores a tokenizer with the table (a model directory, or
+its tokenizer.json, vocab.json, merges.txt or vocab.txt, as 'embpack import'
+reads them), so that text can be looked up in it: README's seed example
+with GPT-2's tokenizer turns "Hello world" into ids 15496, 995 and their
+rows. The rows are the same with or without it; every id of the tokenizer
+must be below --rows.`,
 }
 
 func runInit(e env, args []string) error {
@@ -51,6 +58,7 @@ func runInit(e env, args []string) error {
 	high := fs.Float64("high", 1, "upper bound for --init uniform")
 	mathPath := fs.String("torch-math", "avx2", "torch CPU math path to reproduce: avx2 or default")
 	dtypeStr := fs.String("dtype", "f32", "storage dtype: f32, f16, bf16 or int8 (values drawn in f32, then rounded as torch's .to() does)")
+	tok := fs.String("tokenizer", "", "store the tokenizer at `PATH` (a model directory or a tokenizer file) with the table")
 	out := fs.StringP("output", "o", "", "write the table to `FILE` (required)")
 	force := fs.BoolP("force", "f", false, "replace FILE if it exists")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing on success; no progress bar")
@@ -105,6 +113,7 @@ func runInit(e env, args []string) error {
 	err = pack.Seed(context.Background(), *out, pack.SeedSpec{
 		Rows: *rows, Dim: *dim, Seed: seed, Positions: *positions,
 		Init: pack.Init{Kind: kind, Mean: *mean, Std: *std, Low: *low, High: *high}, Math: path, DType: dtype,
+		Tokenizer: *tok,
 	}, packOptions(progress, *force))
 	finish()
 	if err != nil {

@@ -15,8 +15,11 @@ var inspectCommand = cli.Command{
 	Synopsis: "embpack inspect [--json] FILE",
 	Help: `
 Inspect validates a table's header and prints it: shape, dtype, sizes, the
-section table and the metadata (how the table was made). It reads the header
-and metadata only; 'embpack verify' checks the rows.`,
+section table, the vocabulary, subword, norms and tokenizer sections (the
+tokenizer's model, normalizer, pre-tokenizer and special tokens) and the
+metadata (how the table was made). It reads the header, the sections' fixed
+fields, the tokenizer and the metadata; 'embpack verify' checks the rows
+and strings.`,
 }
 
 // inspectJSON is what inspect --json prints.
@@ -38,6 +41,9 @@ type inspectJSON struct {
 	OptionalFeatures uint64          `json:"optional_features"`
 	HeaderCRC        string          `json:"header_crc"`
 	Sections         []sectionJSON   `json:"sections"`
+	Vocabulary       *vocabularyJSON `json:"vocabulary,omitempty"`
+	Norms            bool            `json:"norms,omitempty"`
+	Tokenizer        *tokenizerJSON  `json:"tokenizer,omitempty"`
 	Metadata         json.RawMessage `json:"metadata"`
 }
 
@@ -100,6 +106,7 @@ func describe(name string, r *format.Reader) inspectJSON {
 	if md := r.Metadata(); md != nil {
 		info.Metadata = md
 	}
+	describeSections(&info, r)
 	return info
 }
 
@@ -132,6 +139,7 @@ func printInspect(e env, info inspectJSON) {
 	if info.ComputeDType != "f32" {
 		fmt.Fprintf(w, "compute\t%s: values, scaled values and positional sums rounded to %s\n", info.ComputeDType, info.ComputeDType)
 	}
+	printSections(w, info)
 	fmt.Fprintf(w, "alignment\t%d\n", info.Alignment)
 	fmt.Fprintf(w, "features\trequired %#x, optional %#x\n", info.RequiredFeatures, info.OptionalFeatures)
 	fmt.Fprintf(w, "header crc\t%s\n", info.HeaderCRC)

@@ -16,9 +16,13 @@ var shardCommand = cli.Command{
 	Help: `
 Shard splits a table into N row-range tables, as TorchRec's row-wise sharding
 does: shard i holds a contiguous range of the token rows (the ranges differ by
-at most one row), the whole positional table, and metadata recording the
-table's name, version, the shard's index and range, and the original file's
-metadata. Each shard is an ordinary table: 'embquery serve' serves it and
+at most one row), the whole positional table, the vocabulary strings and
+norms of its rows (its row i is row start+i of the table, and its vocabulary
+gives that string id i), the whole tokenizer (whose ids stay the table's), and
+metadata recording the table's name, version, the shard's index and range,
+the original's pooling, vocabulary and tokenizer keys, and the original
+file's metadata. Tables with fastText subwords are refused: their bucket rows
+cannot be split by row range yet. Each shard is an ordinary table: 'embquery serve' serves it and
 reports its range, and with --etcd announces it so that clients and routers
 find it. DIR/manifest.json lists the shards (range, file name, size, header
 checksum) and is written last.

@@ -13,8 +13,12 @@ var verifyCommand = cli.Command{
 	Synopsis: "embpack verify [-q] FILE",
 	Help: `
 Verify reads the whole table and recomputes the checksum of every section,
-and checks that all padding is zero. It prints one line per check and exits
-0 only if every check holds; any single flipped bit in the file is caught.
+and checks that all padding is zero, and the content of the vocabulary
+(offsets, no duplicate strings, the hash index), tokenizer (decompresses to
+its length of valid JSON, and this embpack can run it with ids inside the
+table) and norms (each the norm of its row) sections. It prints one line per
+check and exits 0 only if every check holds; any single flipped bit in the
+file is caught.
 With -q it prints nothing when every check holds; a failure is still
 reported (the failed checks, and one line on standard error).`,
 }
@@ -35,6 +39,7 @@ func runVerify(e env, args []string) error {
 	}
 	defer f.Close()
 	checks, err := f.Verify()
+	checks = append(checks, tokenizerCheck(f.Reader, checks)...)
 	failed := 0
 	for _, c := range checks {
 		status := "ok  "
@@ -46,7 +51,7 @@ func runVerify(e env, args []string) error {
 			continue
 		}
 		line := fmt.Sprintf("%s %-24s offset %d length %d", status, c.Name, c.Offset, c.Length)
-		if !strings.HasPrefix(c.Name, "padding") {
+		if !strings.HasPrefix(c.Name, "padding") && c.Name != tokenizerLoads {
 			line += fmt.Sprintf(" crc %#08x", c.Want)
 		}
 		if c.Err != nil {
@@ -64,4 +69,27 @@ func runVerify(e env, args []string) error {
 		fmt.Fprintf(e.Stdout, "%s: all %d checks passed (header crc %#08x)\n", name, len(checks), f.CRC)
 	}
 	return nil
+}
+
+// tokenizerLoads names the check that the table's tokenizer can be used.
+const tokenizerLoads = "tokenizer loads"
+
+// tokenizerCheck returns a check that the table's tokenizer loads with this
+// embpack's tokenizer package and that its ids fit the table, when the
+// table has one whose section verified; else nothing.
+func tokenizerCheck(r *format.Reader, checks []format.Check) []format.Check {
+	s, ok := r.Section(format.SectionTokenizer)
+	if !ok {
+		return nil
+	}
+	for _, c := range checks {
+		if c.Name == s.Kind.String() && c.Err != nil {
+			return nil // the section itself failed
+		}
+	}
+	c := format.Check{Name: tokenizerLoads, Offset: s.Offset, Length: s.Length}
+	if _, err := loadTokenizer(r); err != nil {
+		c.Err = err
+	}
+	return []format.Check{c}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,7 +42,7 @@ type httpFlags struct {
 // addHTTPFlags declares the shared flags on fs.
 func addHTTPFlags(fs *pflag.FlagSet) *httpFlags {
 	return &httpFlags{
-		addr:            fs.String("addr", envOr("EMBQUERY_ADDR", "127.0.0.1:8080"), "listen on `HOST:PORT` (port 0 picks a free one) [env EMBQUERY_ADDR]"),
+		addr:            fs.String("addr", envOr("EMBQUERY_ADDR", "127.0.0.1:8080"), "listen on `HOST:PORT` (port 0 picks a free one), or on the unix socket unix:PATH [env EMBQUERY_ADDR]"),
 		keyFile:         fs.String("api-key-file", "", "require Authorization: Bearer KEY, with the keys listed one per line in `FILE`"),
 		maxInputs:       fs.Int("max-inputs", server.DefaultMaxInputs, "inputs (or bags) per request"),
 		maxTokens:       fs.Int("max-tokens", server.DefaultMaxTokens, "token ids per request"),
@@ -69,6 +70,8 @@ func (h *httpFlags) check() error {
 		return cli.Usagef("--max-inputs, --max-tokens, --max-body and --max-concurrent must be positive")
 	case *h.shutdownTimeout < 0:
 		return cli.Usagef("--shutdown-timeout %v: want a duration of at least 0", *h.shutdownTimeout)
+	case *h.addr == "unix:":
+		return cli.Usagef("--addr unix:PATH: the socket's path is missing")
 	}
 	return nil
 }
@@ -112,7 +115,7 @@ func serveHTTP(e env, h *httpFlags, srv *server.Server, log *slog.Logger, hk hoo
 		}
 		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	ln, err := net.Listen("tcp", *h.addr)
+	ln, err := listen(*h.addr)
 	if err != nil {
 		return err
 	}
@@ -138,9 +141,9 @@ func serveHTTP(e env, h *httpFlags, srv *server.Server, log *slog.Logger, hk hoo
 			return err
 		}
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "tables", strings.Join(srv.Tables(), ","),
+	log.Info("serving", "addr", listenAddr(ln), "scheme", scheme, "tables", strings.Join(srv.Tables(), ","),
 		"auth", *h.keyFile != "", "max_concurrent", *h.maxConcurrent)
-	fmt.Fprintf(e.Stdout, "listening on %s\n", ln.Addr())
+	fmt.Fprintf(e.Stdout, "listening on %s\n", listenAddr(ln))
 	for {
 		select {
 		case err := <-served:
@@ -170,6 +173,63 @@ func serveHTTP(e env, h *httpFlags, srv *server.Server, log *slog.Logger, hk hoo
 			return nil
 		}
 	}
+}
+
+// listen opens the listener of --addr: HOST:PORT for TCP, or unix:PATH for
+// a unix socket, for clients on the same machine (no TCP stack between
+// them: BENCHMARKS.md). A socket file left at PATH by a server that died is
+// replaced; a live server's socket, or any other file, is an error. The
+// socket file is removed when the listener closes.
+func listen(addr string) (net.Listener, error) {
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		return net.Listen("tcp", addr)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != fs.ModeSocket {
+			return nil, fmt.Errorf("--addr %s: %s exists and is not a socket", addr, path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("--addr %s: a server is listening on %s already", addr, path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("--addr %s: removing the stale socket: %w", addr, err)
+		}
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	return unixListener{ln}, nil
+}
+
+// unixSendBuffer is the send buffer asked for each connection of a unix
+// socket (the kernel caps it at net.core.wmem_max): a unix socket's
+// default (net.core.wmem_default, 208 KiB) cuts a batch of 8 MiB of rows
+// into many small writes; 4 MiB made the fixed-body floor about 7% faster
+// (BENCHMARKS.md). TCP connections are left to the kernel's autotuning,
+// which setting a size would turn off.
+const unixSendBuffer = 4 << 20
+
+// A unixListener is a unix socket listener whose connections get a send
+// buffer of unixSendBuffer bytes.
+type unixListener struct{ net.Listener }
+
+func (l unixListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if uc, ok := c.(*net.UnixConn); ok {
+		uc.SetWriteBuffer(unixSendBuffer) // a hint: a failure leaves the default
+	}
+	return c, err
+}
+
+// listenAddr returns the address ln listens on as --addr takes it.
+func listenAddr(ln net.Listener) string {
+	if a, ok := ln.Addr().(*net.UnixAddr); ok {
+		return "unix:" + a.Name
+	}
+	return ln.Addr().String()
 }
 
 // newLogger returns the slog logger of --log-format and --log-level, writing

@@ -10,10 +10,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"net"
 	"net/http"
@@ -342,6 +344,8 @@ func TestServeUsageErrors(t *testing.T) {
 		{[]string{"serve", path + ".missing", "--addr", "127.0.0.1:0"}, 1, "no such file"},
 		{[]string{"serve", "--table", "a=" + path, "--table", "a=" + path, "--addr", "127.0.0.1:0"}, 2, "used twice"},
 		{[]string{"serve", path, "--addr", "127.0.0.1:0", "--api-key-file", path + ".nokeys"}, 1, "api key file"},
+		{[]string{"serve", path, "--addr", "unix:"}, 2, "socket's path is missing"},
+		{[]string{"serve", path, "--addr", "unix:" + path + ".sock", "--etcd", "http://127.0.0.1:1"}, 2, "--advertise"},
 	} {
 		code, _, stderr := runCmd(t, "", c.args...)
 		if code != c.code || !strings.Contains(stderr, c.msg) || strings.Count(strings.TrimSpace(stderr), "\n") > 1 {
@@ -441,5 +445,64 @@ func TestServeSlowClients(t *testing.T) {
 		if d := time.Since(start); err != nil || d > 3*time.Second {
 			t.Errorf("%s: connection held %v (%v)", c.name, d, err)
 		}
+	}
+}
+
+// TestServeUnixSocket serves on a unix socket: requests through it, a
+// second server refused while the first listens, the socket removed at
+// SIGTERM, and a stale socket (left by a server that died) replaced.
+func TestServeUnixSocket(t *testing.T) {
+	path, tokens, _ := seedTable(t, 100, 8, 0)
+	sock := filepath.Join(t.TempDir(), "emb.sock")
+	p := startServe(t, path, "--addr", "unix:"+sock)
+	if p.addr != "unix:"+sock {
+		t.Fatalf("listening on %q, want unix:%s", p.addr, sock)
+	}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	ids := []byte{5, 0, 0, 0, 0, 0, 0, 0, 99, 0, 0, 0, 0, 0, 0, 0}
+	req, _ := http.NewRequest(http.MethodPost, "http://unix/v1/lookup?table=t", bytes.NewReader(ids))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Accept", "application/octet-stream")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(body) != 2*8*4 {
+		t.Fatalf("status %d, %d bytes: %s", resp.StatusCode, len(body), body)
+	}
+	for i, id := range []int{5, 99} {
+		for j := range 8 {
+			if got := math.Float32frombits(binary.LittleEndian.Uint32(body[4*(8*i+j):])); got != tokens[8*id+j] {
+				t.Fatalf("row %d value %d: %v, want %v", id, j, got, tokens[8*id+j])
+			}
+		}
+	}
+	if code, _, stderr := runCmd(t, "", "serve", path, "--addr", "unix:"+sock); code != 1 || !strings.Contains(stderr, "listening on "+sock+" already") {
+		t.Errorf("a second server on the socket: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := runCmd(t, "", "serve", path, "--addr", "unix:"+path); code != 1 || !strings.Contains(stderr, path+" exists and is not a socket") {
+		t.Errorf("a table file as the socket: exit %d, %s", code, stderr)
+	}
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM\n%s", code, p.stderr)
+	}
+	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+		t.Fatalf("the socket is still there after SIGTERM: %v", err)
+	}
+	// A server that died leaves its socket file behind.
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
+	p = startServe(t, path, "--addr", "unix:"+sock)
+	if resp, err := hc.Get("http://unix/health"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("after replacing a stale socket: %v", err)
 	}
 }

@@ -57,4 +57,3 @@ func describe(tok json.Token) string {
 	}
 	return fmt.Sprintf("%T", tok)
 }
-

@@ -25,7 +25,8 @@
 // goes through; errors.go the error shapes; scan.go the parser of id, text
 // and weight arrays; decode.go the request bodies; compute.go the chunked
 // lookups and bags; encode.go, rows.go and ftoa.go the output encodings (a
-// Schubfach float32 formatter for JSON numbers); tables.go the served
+// Dragonbox float32 formatter for JSON numbers, which writes them as
+// encoding/json does); tables.go the served
 // tables; backend.go the Table and Source interfaces, and the table file as
 // one; limits.go and auth.go what guards the handlers; metrics.go the
 // Prometheus metrics; handlers_*.go the routes.

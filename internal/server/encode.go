@@ -85,19 +85,13 @@ func (e errNotFinite) Error() string {
 	return fmt.Sprintf("row %d holds NaN or an infinity, which JSON numbers cannot represent; ask for encoding_format base64 or a binary Accept type", e.row)
 }
 
-// appendFloatRow appends row as a JSON array of numbers, each with the
-// fewest digits that read back as the same float32 (appendFloat32).
+// appendFloatRow appends row as a JSON array of numbers, each as
+// encoding/json writes a float32 (appendFloat32). It returns false, with
+// b holding part of the row, if a value is NaN or an infinity.
 func appendFloatRow(b []byte, row []float32) ([]byte, bool) {
-	b = append(b, '[')
-	for i, v := range row {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		f := float64(v)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return b, false
-		}
-		b = appendFloat32(b, v)
+	b, ok := appendFloat32s(append(b, '['), row)
+	if !ok {
+		return b, false
 	}
 	return append(b, ']'), true
 }

@@ -83,10 +83,20 @@ type Doc struct {
 // jsonSpace is JSON's insignificant whitespace.
 const jsonSpace = " \t\r\n"
 
+// KeptKeys are the keys of the original metadata that a shard's document
+// carries at its top level too, as they are: what readers of a table's text
+// inputs and sections (pooling, where the vocabulary and tokenizer came
+// from) look for there.
+var KeptKeys = []string{"pooling", "vocabulary", "tokenizer"}
+
 // Build encodes d as a metadata document:
 //
 //	{"creator": ..., "source": "shard", "shard": {...},
+//	 "pooling": ..., "vocabulary": ..., "tokenizer": ...,
 //	 "original": {"file_size": ..., "header_crc32c": ..., "metadata": <the original document>}}
+//
+// where the keys of KeptKeys are copied from the original metadata, byte
+// for byte, when it has them.
 func Build(d *Doc) ([]byte, error) {
 	head, err := json.Marshal(struct {
 		Creator string `json:"creator"`
@@ -96,7 +106,20 @@ func Build(d *Doc) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := append(head[:len(head)-1], `,"original":{"file_size":`...)
+	b := head[:len(head)-1]
+	if md := d.Original.Metadata; md != nil {
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(md, &keys); err != nil {
+			return nil, errors.New("the original metadata is not a JSON object")
+		}
+		for _, k := range KeptKeys {
+			if v, ok := keys[k]; ok {
+				b = append(b, `,"`+k+`":`...)
+				b = append(b, v...)
+			}
+		}
+	}
+	b = append(b, `,"original":{"file_size":`...)
 	b = strconv.AppendInt(b, d.Original.FileSize, 10)
 	b = append(b, `,"header_crc32c":`...)
 	b = strconv.AppendUint(b, uint64(d.Original.HeaderCRC), 10)

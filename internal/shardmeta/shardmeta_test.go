@@ -2,6 +2,7 @@ package shardmeta
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -55,5 +56,40 @@ func TestParseRefuses(t *testing.T) {
 	info := Info{Table: "a", Version: 1, Index: 0, Count: 2, RowStart: 0, RowEnd: 5, RowsTotal: 9}
 	if err := info.Validate(4); err == nil {
 		t.Error("a 5-row range in a 4-row table passed")
+	}
+}
+
+// TestBuildKeepsKeys checks that the original's pooling, vocabulary and
+// tokenizer keys are at the shard document's top level too, byte for byte,
+// and that other keys of the original are not.
+func TestBuildKeepsKeys(t *testing.T) {
+	md := []byte(`{"creator":"embpack","source":"seed","pooling":{"mode":"cls","normalize":true},` +
+		`"vocabulary":{"source":"tokenizer", "duplicates":2},"tokenizer":{"source":"tokenizer.json","sha256":"ab"}}`)
+	b, err := Build(&Doc{Creator: "embpack 9", Info: Info{Table: "t", Version: 1, Count: 1, RowEnd: 1, RowsTotal: 1},
+		Original: Original{Metadata: md}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{
+		"pooling":    `{"mode":"cls","normalize":true}`,
+		"vocabulary": `{"source":"tokenizer", "duplicates":2}`,
+		"tokenizer":  `{"source":"tokenizer.json","sha256":"ab"}`,
+		"source":     `"shard"`,
+		"creator":    `"embpack 9"`,
+	} {
+		if got := string(top[k]); got != want {
+			t.Errorf("%s: %s, want %s", k, got, want)
+		}
+	}
+	if _, ok := top["seed"]; ok {
+		t.Error("a key of the original other than the kept ones is at the top level")
+	}
+	d, err := Parse(b)
+	if err != nil || !bytes.Equal(d.Original.Metadata, md) {
+		t.Fatalf("parsed %v, original metadata %q", err, d.Original.Metadata)
 	}
 }

@@ -117,6 +117,11 @@ type Header struct {
 	Compression []string
 	// Member is the zip member read, "" when the source is not a zip.
 	Member string
+	// Size is the size in bytes of the word-vector data itself (a plain
+	// file's size, a zip member's uncompressed size), -1 when nothing tells
+	// it (a stream, gzip, bzip2, zstd): with Dim, it bounds the rows a
+	// source without a header can hold.
+	Size int64
 }
 
 // Stats counts what a Reader met. It is complete once Next has returned

@@ -182,7 +182,7 @@ func newReader(raw io.Reader, ra io.ReaderAt, size int64, reopen func() (*os.Fil
 		return nil, err
 	}
 	r.stream = s
-	r.h.Compression, r.h.Member = s.layers, s.member
+	r.h.Compression, r.h.Member, r.h.Size = s.layers, s.member, s.dataSize
 	if err := r.detect(reopen, path); err != nil {
 		r.Close()
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/embstore/embstore/internal/regfile"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zip"
 	"github.com/klauspost/compress/zstd"
@@ -30,7 +31,10 @@ type stream struct {
 	size   int64
 	layers []string
 	member string
-	closer []io.Closer
+	// dataSize is the size of the uncompressed data when known (a plain
+	// file or io.ReaderAt, a zip member), -1 otherwise.
+	dataSize int64
+	closer   []io.Closer
 }
 
 func (s *stream) close() error {
@@ -88,7 +92,7 @@ func (c *compressedReader) Read(p []byte) (int, error) {
 // and size give random access to raw (nil, 0 for a pure stream), which zip
 // archives need.
 func unwrap(raw io.Reader, ra io.ReaderAt, size int64, member string) (*stream, error) {
-	s := &stream{}
+	s := &stream{dataSize: -1}
 	cur := raw
 	for depth := 0; ; depth++ {
 		br := bufio.NewReaderSize(cur, 64<<10)
@@ -102,6 +106,9 @@ func unwrap(raw io.Reader, ra io.ReaderAt, size int64, member string) (*stream, 
 			s.r = br
 			if depth == 0 {
 				s.ra, s.size = ra, size
+				if ra != nil {
+					s.dataSize = size
+				}
 			}
 			if member != "" && s.member == "" {
 				s.close()
@@ -114,6 +121,7 @@ func unwrap(raw io.Reader, ra io.ReaderAt, size int64, member string) (*stream, 
 			return nil, newErr(Auto, ErrUnsupported, "more than %d nested compressions", maxLayers)
 		}
 		s.layers = append(s.layers, kind)
+		s.dataSize = -1
 		switch kind {
 		case "gzip":
 			zr, err := gzip.NewReader(br)
@@ -139,12 +147,12 @@ func unwrap(raw io.Reader, ra io.ReaderAt, size int64, member string) (*stream, 
 				s.close()
 				return nil, newErr(Auto, ErrUnsupported, "a zip archive needs random access: open it as a file, not a stream or inside another compression")
 			}
-			rc, name, err := openMember(ra, size, member)
+			rc, name, msize, err := openMember(ra, size, member)
 			if err != nil {
 				s.close()
 				return nil, err
 			}
-			s.member = name
+			s.member, s.dataSize = name, msize
 			s.closer = append(s.closer, rc)
 			cur = &compressedReader{rc, kind}
 		default:
@@ -156,10 +164,10 @@ func unwrap(raw io.Reader, ra io.ReaderAt, size int64, member string) (*stream, 
 
 // openMember opens the member of a zip archive to read: the one named, or
 // the only file in the archive.
-func openMember(ra io.ReaderAt, size int64, member string) (io.ReadCloser, string, error) {
+func openMember(ra io.ReaderAt, size int64, member string) (io.ReadCloser, string, int64, error) {
 	zr, err := zip.NewReader(ra, size)
 	if err != nil {
-		return nil, "", newErr(Auto, ErrArchive, "%v", err)
+		return nil, "", 0, newErr(Auto, ErrArchive, "%v", err)
 	}
 	var files []*zip.File
 	for _, f := range zr.File {
@@ -176,23 +184,27 @@ func openMember(ra io.ReaderAt, size int64, member string) (io.ReadCloser, strin
 			}
 		}
 		if pick == nil {
-			return nil, "", newErr(Auto, ErrArchive, "no member %q; the archive holds %s", member, listNames(files))
+			return nil, "", 0, newErr(Auto, ErrArchive, "no member %q; the archive holds %s", member, listNames(files))
 		}
 	} else {
 		switch len(files) {
 		case 0:
-			return nil, "", newErr(Auto, ErrArchive, "the archive holds no file")
+			return nil, "", 0, newErr(Auto, ErrArchive, "the archive holds no file")
 		case 1:
 			pick = files[0]
 		default:
-			return nil, "", newErr(Auto, ErrArchive, "the archive holds %d files, name the one to read: %s", len(files), listNames(files))
+			return nil, "", 0, newErr(Auto, ErrArchive, "the archive holds %d files, name the one to read: %s", len(files), listNames(files))
 		}
 	}
 	rc, err := pick.Open()
 	if err != nil {
-		return nil, "", newErr(Auto, ErrArchive, "member %q: %v", pick.Name, err)
+		return nil, "", 0, newErr(Auto, ErrArchive, "member %q: %v", pick.Name, err)
 	}
-	return rc, pick.Name, nil
+	msize := int64(-1)
+	if pick.UncompressedSize64 <= 1<<62 {
+		msize = int64(pick.UncompressedSize64) // the zip reader checks it as it reads
+	}
+	return rc, pick.Name, msize, nil
 }
 
 // listNames lists up to 10 member names, sorted.
@@ -233,26 +245,20 @@ func (c *sourceCounter) ReadAt(p []byte, off int64) (int, error) {
 // stream, never decompressed to disk or held in memory; a plain fastText
 // .bin is read through a memory mapping (its n-gram rows are needed at
 // random), a compressed one is read twice (see FastTextModel).
+//
+// name must be a regular file: a named pipe, a device or a directory is
+// refused (an error wrapping regfile.ErrNotRegular) without blocking, as
+// every file embstore reads is. To read a stream (a pipe, standard input),
+// use NewReader.
 func Open(name string, opts *Options) (*Reader, error) {
-	f, err := os.Open(name)
+	f, st, err := regfile.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
+	reopen := func() (*os.File, error) {
+		f, _, err := regfile.Open(name)
+		return f, err
 	}
-	if !st.Mode().IsRegular() {
-		r, err := NewReader(f, opts)
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		r.closers = append(r.closers, f)
-		return r, nil
-	}
-	reopen := func() (*os.File, error) { return os.Open(name) }
 	r, err := newReader(f, f, st.Size(), reopen, name, opts)
 	if err != nil {
 		f.Close()
