@@ -49,6 +49,9 @@ func (t *Table) Bag(dst []float32, ids, offsets []int64, opts *BagOptions) error
 		if call.Bags.Len() == 0 {
 			return nil // no output; the pieces of a call are cut at offsets
 		}
+		if !t.copyTo {
+			t.beforeGather(call.Bags.IDs())
+		}
 		if !t.copyTo && !t.workers.splits(len(call.Bags.IDs()), call.Bags.Len(), t.hdr.Dim) {
 			err := kernel.Bag(dst, t.tok, call.Bags, call.Mode, call.Pad)
 			return t.kernelErr(err, call.Bags.IDs(), t.bounds.Rows, "ids", "token table")

@@ -22,6 +22,18 @@
 // live until Close; calls of at least a few hundred rows (and a megabyte of
 // output) are cut into pieces gathered in parallel, with the same results.
 //
+// # Tables larger than memory
+//
+// A table larger than the memory the process may use is served from the
+// page cache, a disk read for each row not in it. Options.Mode MapRandom
+// turns read-ahead off (with it, a fault on a random row reads megabytes
+// around it and evicts rows in use); Options.Prefetch advises the kernel of
+// a batch's pages before the gather (MADV_WILLNEED), so that the reads of
+// one batch overlap; Options.LockHot locks the pages of the most used rows
+// (mlock), learned from a sample of a few ids per call, and
+// Options.LockHotIDs locks given rows. Neither adds an allocation or a lock
+// to a call. BENCHMARKS.md has the measurements (bench/cold.sh).
+//
 // # Who checks what
 //
 // Each check has one owner. The store owns the arguments of a call: Bounds

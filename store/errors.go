@@ -97,3 +97,15 @@ func (e *FaultError) Error() string {
 	}
 	return at + ": the file was truncated or changed while open"
 }
+
+// An OptionError reports an Options field with a value Open cannot use.
+type OptionError struct {
+	Path   string // the file being opened
+	Option string // the field, e.g. "LockHot"
+	Value  any    // its value
+	Reason string // what is wrong with it
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("embstore: open %s: Options.%s %v: %s", e.Path, e.Option, e.Value, e.Reason)
+}

@@ -55,6 +55,7 @@ func (t *Table) gather(dst []float32, ids []int64, positions bool, seq kernel.Se
 		if t.copyTo {
 			return t.gatherCopyOut(dst, ids, pos, seq)
 		}
+		t.beforeGather(ids)
 		if !t.workers.splits(len(ids), len(ids), t.hdr.Dim) {
 			var err error
 			if pos == nil {

@@ -77,4 +77,35 @@ type Options struct {
 	// time per worker after each call. 0 means DefaultWorkerSpin; a negative
 	// value makes workers sleep at once.
 	WorkerSpin time.Duration
+	// Prefetch makes every lookup and bag first advise the kernel that the
+	// pages of its rows will be needed (MADV_WILLNEED on the batch's pages,
+	// sorted and coalesced; on Linux one process_madvise call per 512 ids),
+	// so that the disk reads of one batch's missing rows overlap instead of
+	// being taken one page fault after another. For tables larger than
+	// memory only: the kernel costs about 0.4 us per run of pages even when
+	// they are all in memory (BenchmarkPrefetchResident, 2-vCPU VM: a
+	// 256-row lookup of an in-memory table takes 113 us with prefetch
+	// against 4.5 us without), which a batch that waits for disk reads
+	// does not notice but a table in memory does. Not with the copy-out
+	// reads of platforms without mmap.
+	Prefetch bool
+	// LockHot, if positive, locks the pages of the LockHot most used rows
+	// in memory (mlock), learned from the traffic: every call records a
+	// few of its ids, and every LockHotInterval the most frequent rows of
+	// the recent sample are locked and rows that fell out are unlocked.
+	// Locked pages count against RLIMIT_MEMLOCK (unless the process has
+	// CAP_IPC_LOCK) and against a memory cgroup's limit; when the kernel
+	// refuses, the rows stay unlocked, Stats reports the error, and
+	// OnLockError is called. Close unlocks them.
+	LockHot int
+	// LockHotIDs, if not empty, are the rows to lock instead of learning
+	// them: Open locks their pages before it returns, and fails with a
+	// *LockError if the kernel refuses. It excludes LockHot.
+	LockHotIDs []int64
+	// LockHotInterval is how often the learned hot rows are locked anew;
+	// 0 means DefaultLockHotInterval.
+	LockHotInterval time.Duration
+	// OnLockError, if not nil, is called (from a background goroutine) with
+	// a *LockError each time locking the learned hot rows fails.
+	OnLockError func(error)
 }

@@ -21,6 +21,15 @@ type Stats struct {
 	// HugePageBytes is how much of the mapping this process maps with huge
 	// pages (2 MiB on x86-64); -1 where the platform cannot tell.
 	HugePageBytes int64
+	// Prefetch says whether calls prefetch their rows (Options.Prefetch).
+	Prefetch bool
+	// LockedBytes is how much of the mapping is locked in memory for hot
+	// rows (Options.LockHot or LockHotIDs), HotRows how many rows the
+	// last lock chose, and LockErr the last lock's error, nil if it
+	// succeeded (a *LockError).
+	LockedBytes int64
+	HotRows     int
+	LockErr     error
 }
 
 // ResidentFraction returns ResidentBytes/MappedBytes, or -1 if unknown.
@@ -48,6 +57,10 @@ func (t *Table) Stats() (Stats, error) {
 	s := Stats{Mode: t.mode, Threads: t.threads, VerifyDuration: t.verifyDur, MappedBytes: t.hdr.FileSize, ResidentBytes: -1, HugePageBytes: -1}
 	if data := t.m.bytes(); data != nil {
 		s.ResidentBytes, s.HugePageBytes = residency(data)
+	}
+	s.Prefetch = t.pf != nil
+	if t.hot != nil {
+		s.LockedBytes, s.HotRows, s.LockErr = t.hot.state()
 	}
 	return s, nil
 }

@@ -44,6 +44,8 @@ type Table struct {
 	mode      MapMode
 	workers   *pool // nil when Threads <= 1
 	threads   int
+	pf        *prefetcher // nil without Options.Prefetch
+	hot       *hotLocker  // nil without Options.LockHot or LockHotIDs
 }
 
 // copyOutForTest forces the copy-out read path that platforms without a
@@ -66,6 +68,9 @@ func Open(path string, opts *Options) (*Table, error) {
 	if limit := MaxThreads(); opts.Threads < 0 || opts.Threads > limit {
 		return nil, fmt.Errorf("embstore: open %s: Options.Threads %d out of range [0, %d] (4 per GOMAXPROCS, at least %d)",
 			path, opts.Threads, limit, minMaxThreads)
+	}
+	if err := checkColdOptions(path, opts); err != nil {
+		return nil, err
 	}
 	f, st, err := regfile.Open(path) // refuses a FIFO or device without blocking on it
 	if err != nil {
@@ -153,6 +158,10 @@ func Open(path string, opts *Options) (*Table, error) {
 		}
 		t.verifyDur = time.Since(start)
 	}
+	if err := t.startCold(path, opts); err != nil {
+		m.close()
+		return nil, err
+	}
 	if t.threads > 1 {
 		spin := opts.WorkerSpin
 		if spin == 0 {
@@ -184,6 +193,7 @@ func (t *Table) Close() error {
 	if t.workers != nil {
 		t.workers.close()
 	}
+	t.stopCold()
 	t.tok, t.pos, t.tokData, t.posData = nil, nil, nil, nil
 	t.closeSections()
 	err := t.m.close()

@@ -16,7 +16,7 @@ import (
 
 var benchCommand = cli.Command{
 	Name:     "embquery bench",
-	Synopsis: "embquery bench FILE [--batch N] [--threads T] [--positions] [--mode gather|bag] [--ids FILE] [--seconds S]",
+	Synopsis: "embquery bench FILE [--batch N] [--threads T] [--positions] [--mode gather|bag] [--ids FILE] [--seconds S] [--prefetch] [--lock-hot N]",
 	Help: `
 Bench measures lookups on this machine and prints one JSON line:
 
@@ -29,7 +29,11 @@ second (gb_per_s: ids x stored row size), output bytes written per second
 (out_gb_per_s) and the median and 99th percentile time of one batch.
 --positions treats each batch as consecutive sequences as long as the
 positional table (the batch is rounded down to whole sequences); --mode bag
-pools bags of --bag-size ids with --bag-mode.`,
+pools bags of --bag-size ids with --bag-mode.
+
+For tables larger than memory: --prefetch, --lock-hot N or --lock-hot-file
+FILE (see 'embquery serve --help'); bench/cold.sh measures them in a memory
+cgroup.`,
 }
 
 // benchResult is the JSON line bench prints.
@@ -55,6 +59,10 @@ type benchResult struct {
 	P99ms            float64 `json:"p99_ms"`
 	ResidentFraction float64 `json:"resident_fraction"`
 	HugePageFraction float64 `json:"hugepage_fraction"`
+	Prefetch         bool    `json:"prefetch"`
+	LockHot          int     `json:"lock_hot,omitempty"`     // rows locked: --lock-hot, or the ids of --lock-hot-file
+	LockedBytes      int64   `json:"locked_bytes,omitempty"` // bytes locked at the end
+	P999ms           float64 `json:"p999_ms"`
 	GoMaxProcs       int     `json:"gomaxprocs"`
 }
 
@@ -71,6 +79,7 @@ func runBench(e env, args []string) error {
 	mapMode := fs.String("map-mode", "lazy", "mapping: lazy, populate, random, hugepages or anon-hugepages")
 	seed := fs.Uint64("seed", 1, "seed of the random ids")
 	spin := fs.Duration("worker-spin", store.DefaultWorkerSpin, "how long idle workers poll before sleeping (store Options.WorkerSpin; negative: sleep at once)")
+	cold := addColdFlags(fs, true)
 	if err := cli.Parse(fs, benchCommand, args, e.Stdout); err != nil {
 		return err
 	}
@@ -106,13 +115,18 @@ func runBench(e env, args []string) error {
 		return cli.Usagef("--bag-mode %q: want sum, mean or max", *bagMode)
 	}
 
-	t, err := store.Open(fs.Arg(0), &store.Options{Mode: mm, Threads: *threads, WorkerSpin: *spin})
+	opts := &store.Options{Mode: mm, Threads: *threads, WorkerSpin: *spin}
+	if err := cold.apply(fs, opts); err != nil {
+		return err
+	}
+	t, err := store.Open(fs.Arg(0), opts)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
 	res := benchResult{File: fs.Arg(0), Rows: t.Header().Rows, Dim: t.Header().Dim, DType: t.Header().DType.String(), Mode: *mode,
-		Positions: *positions, Batch: *batch, Threads: *threads, MapMode: mm.String(), GoMaxProcs: runtime.GOMAXPROCS(0)}
+		Positions: *positions, Batch: *batch, Threads: *threads, MapMode: mm.String(), GoMaxProcs: runtime.GOMAXPROCS(0),
+		Prefetch: opts.Prefetch, LockHot: max(opts.LockHot, len(opts.LockHotIDs))}
 	if *positions {
 		avail := t.Header().Positions() - t.Header().PositionOffset
 		if avail <= 0 {
@@ -191,8 +205,10 @@ func runBench(e env, args []string) error {
 	res.OutGBPerS = float64(outRows) * float64(len(times)) * 4 * float64(t.Header().Dim) / res.Seconds / 1e9
 	res.P50ms = float64(times[len(times)/2]) / 1e6
 	res.P99ms = float64(times[min(len(times)-1, len(times)*99/100)]) / 1e6
+	res.P999ms = float64(times[min(len(times)-1, len(times)*999/1000)]) / 1e6
 	if st, err := t.Stats(); err == nil {
 		res.ResidentFraction, res.HugePageFraction = st.ResidentFraction(), st.HugePageFraction()
+		res.LockedBytes = st.LockedBytes
 	}
 	if err := json.NewEncoder(e.Stdout).Encode(res); err != nil {
 		return err

@@ -69,6 +69,7 @@ func runLookup(e env, args []string) error {
 	table := fs.String("table", "tokens", "table to read: tokens, or positions (the positional table's raw rows)")
 	outFormat := fs.String("format", "text", "output format: text, json, raw or npy")
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "goroutines that gather a large batch together")
+	cold := addColdFlags(fs, false)
 	if err := cli.Parse(fs, lookupCommand, args, e.Stdout); err != nil {
 		return err
 	}
@@ -118,7 +119,11 @@ func runLookup(e env, args []string) error {
 		}
 	}
 
-	t, err := store.Open(fs.Arg(0), &store.Options{Threads: *threads})
+	opts := &store.Options{Threads: *threads}
+	if err := cold.apply(fs, opts); err != nil {
+		return err
+	}
+	t, err := store.Open(fs.Arg(0), opts)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,16 @@ expires when the process dies (--etcd-ttl) and is revoked at SIGTERM: a shard
 made by 'embpack shard' under its table's name, version and row range, any
 other table whole, under its name. 'embquery route' and the Go cluster client
 find the shards there. Registrations follow the tables: a file added,
-replaced or removed is registered again.`,
+replaced or removed is registered again.
+
+For tables larger than memory (see "Larger than memory" in BENCHMARKS.md):
+--map-mode random turns read-ahead off; --prefetch advises the kernel of
+each batch's pages before gathering it, so that its disk reads overlap;
+--lock-hot N locks the pages of the N most used rows in memory, learned from
+the traffic and locked anew every --lock-hot-interval, or --lock-hot-file
+FILE locks the rows whose ids FILE holds (a refusal then stops serve with an
+error; a learned lock the kernel refuses is logged as a warning, and the rows
+stay unlocked). Locking needs RLIMIT_MEMLOCK (ulimit -l) or CAP_IPC_LOCK.`,
 }
 
 func runServe(e env, args []string) error {
@@ -65,6 +74,7 @@ func runServe(e env, args []string) error {
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "goroutines that gather one large batch together")
 	mapMode := fs.String("map-mode", "lazy", "lazy, populate, random, hugepages or anon-hugepages")
 	verify := fs.Bool("verify", false, "check every checksum of a table file before serving it (at start and on reload)")
+	cold := addColdFlags(fs, true)
 	ef := addEtcdFlags(fs, "register every table served (a shard under its table's name, version and range)")
 	advertise := fs.String("advertise", "", "with --etcd: the base `URL` clients reach this server at (default: http://ADDR when --addr names an address)")
 	ttl := fs.Duration("etcd-ttl", 10*time.Second, "with --etcd: how long the tables of a server that died stay registered (the lease's time to live)")
@@ -139,8 +149,13 @@ func runServe(e env, args []string) error {
 	var reg atomic.Pointer[registry.Registrar]
 	cfg := hf.config(log)
 	cfg.Encoder = server.TableTokenizer // text inputs: each table's own tokenizer
+	open := &store.Options{Threads: *threads, Mode: mode, Verify: *verify}
+	if err := cold.apply(fs, open); err != nil {
+		return err
+	}
+	open.OnLockError = func(err error) { log.Warn("hot rows stay unlocked", "err", err) }
 	cfg.Follow = store.FollowOptions{
-		Open:     &store.Options{Threads: *threads, Mode: mode, Verify: *verify},
+		Open:     open,
 		Interval: interval,
 	}
 	cfg.OnChange = func() {
