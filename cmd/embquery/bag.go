@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"runtime"
 	"slices"
 	"strconv"
@@ -140,17 +139,11 @@ func runBag(e env, args []string) error {
 	case wordInput:
 		wordStrs = *wordList
 		if *words {
-			src := newLineTexts(e.Stdin, "word", false, false)
-			for {
-				w, err := src.next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					return err
-				}
-				wordStrs = append(wordStrs, w)
+			read, err := allTexts(newLineTexts(e.Stdin, "word", false, false))
+			if err != nil {
+				return err
 			}
+			wordStrs = append(wordStrs, read...)
 			if len(wordStrs) == 0 {
 				return errors.New("no words on standard input")
 			}

@@ -102,16 +102,9 @@ func runEmbed(e env, args []string) error {
 	}
 	rows := int64(-1)
 	if *outFormat == "npy" { // the header needs the count: collect the texts
-		var all []string
-		for {
-			s, err := src.next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			all = append(all, s)
+		all, err := allTexts(src)
+		if err != nil {
+			return err
 		}
 		src, rows = &listTexts{texts: all}, int64(len(all))
 	}

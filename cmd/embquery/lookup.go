@@ -364,16 +364,9 @@ func lookupWords(e env, t *store.Table, path string, given []string, fromStdin b
 	}
 	rows := int64(len(given))
 	if format == "npy" && fromStdin { // the header needs the count
-		var all []string
-		for {
-			w, err := src.next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			all = append(all, w)
+		all, err := allTexts(src)
+		if err != nil {
+			return err
 		}
 		if len(all) == 0 {
 			return errors.New("no words on standard input")

@@ -58,6 +58,22 @@ type lineTexts struct {
 	line  int
 }
 
+// allTexts reads every text src has; for outputs that need the count
+// first (.npy's header) and for commands that take all their inputs at once.
+func allTexts(src textSource) ([]string, error) {
+	var all []string
+	for {
+		s, err := src.next()
+		if err == io.EOF {
+			return all, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, s)
+	}
+}
+
 func newLineTexts(r io.Reader, what string, jsonl, empty bool) *lineTexts {
 	return &lineTexts{r: bufio.NewReaderSize(r, 64<<10), name: "standard input", what: what, jsonl: jsonl, empty: empty}
 }
@@ -184,13 +200,6 @@ func checkTextRows(t *store.Table, path string) error {
 	return nil
 }
 
-// partialShard describes t if it is a shard that holds part of its table's
-// rows, and returns "" otherwise.
-func partialShard(t *store.Table) string {
-	d, err := shardmeta.Parse(t.Metadata())
-	if err != nil || d.Info.Validate(t.Header().Rows) != nil || d.Info.RowStart == 0 && d.Info.RowEnd == d.Info.RowsTotal {
-		return ""
-	}
-	i := d.Info
-	return fmt.Sprintf("shard %d of %d of table %s (rows %d to %d of %d)", i.Index, i.Count, i.Table, i.RowStart, i.RowEnd, i.RowsTotal)
-}
+// partialShard describes t if it is a shard holding part of its table's
+// rows (shardmeta.Partial), and returns "" otherwise.
+func partialShard(t *store.Table) string { return shardmeta.Partial(t.Metadata(), t.Header().Rows) }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -39,12 +38,7 @@ func partialShard(t Table) string {
 		return ""
 	}
 	st := lt.st()
-	d, err := shardmeta.Parse(st.Metadata())
-	if err != nil || d.Info.Validate(st.Header().Rows) != nil || d.Info.RowStart == 0 && d.Info.RowEnd == d.Info.RowsTotal {
-		return ""
-	}
-	i := d.Info
-	return fmt.Sprintf("shard %d of %d of table %s (rows %d to %d of %d)", i.Index, i.Count, i.Table, i.RowStart, i.RowEnd, i.RowsTotal)
+	return shardmeta.Partial(st.Metadata(), st.Header().Rows)
 }
 
 // poolEntry caches the pooling of one version of a served table.

@@ -47,6 +47,21 @@ func (i *Info) Validate(rows int64) error {
 	return nil
 }
 
+// Partial describes the table whose metadata is md and which holds rows
+// rows, if it is a shard holding part of its table's rows (e.g. "shard 1 of
+// 4 of table gpt2 (rows 12565 to 25129 of 50257)"), and returns "" for any
+// other table, a shard holding every row included. A partial shard's
+// tokenizer gives the whole table's ids while its rows are a range of them,
+// renumbered from 0: texts cannot become its rows.
+func Partial(md []byte, rows int64) string {
+	d, err := Parse(md)
+	if err != nil || d.Info.Validate(rows) != nil || d.Info.RowStart == 0 && d.Info.RowEnd == d.Info.RowsTotal {
+		return ""
+	}
+	i := d.Info
+	return fmt.Sprintf("shard %d of %d of table %s (rows %d to %d of %d)", i.Index, i.Count, i.Table, i.RowStart, i.RowEnd, i.RowsTotal)
+}
+
 // Range returns the rows of shard index of count over rows rows: shards
 // differ by at most one row, the first ones holding the extra rows.
 func Range(index, count int, rows int64) (start, end int64) {
