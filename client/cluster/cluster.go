@@ -460,7 +460,8 @@ func (st *state) snapshot(v uint64, shards map[int][]*registry.Entry) *Snapshot 
 		compute = format.BF16
 	}
 	s := &Snapshot{st: st, version: v, rows: first.RowsTotal, dim: first.Dim, dtype: first.DType,
-		positions: first.Positions, positionOffset: first.PositionOffset, compute: compute, scale: first.TokenScale}
+		positions: first.Positions, positionOffset: first.PositionOffset, compute: compute, scale: first.TokenScale,
+		pooling: first.Pooling, normalize: first.Normalize}
 	for i := range first.Shards {
 		sh := shardSet{start: shards[i][0].RowStart, end: shards[i][0].RowEnd, lat: st.latency(v, i)}
 		for _, e := range shards[i] {

@@ -156,6 +156,8 @@ type Snapshot struct {
 	positionOffset int64
 	compute        format.DType
 	scale          float32
+	pooling        string // the default pooling its servers report, "" for the mean
+	normalize      bool
 	shards         []shardSet
 	since          time.Time // when the version began to serve
 }
@@ -174,6 +176,16 @@ func (s *Snapshot) Rows() int64 { return s.rows }
 
 // Dim returns the values per row.
 func (s *Snapshot) Dim() int { return s.dim }
+
+// Pooling returns the table's default pooling for /v1/embeddings, as its
+// servers report it from the table's metadata: a mode ("mean", "max",
+// "cls" or "last") and whether the pooled vector is L2-normalised.
+func (s *Snapshot) Pooling() (mode string, normalize bool) {
+	if s.pooling == "" {
+		return "mean", s.normalize
+	}
+	return s.pooling, s.normalize
+}
 
 // Positions returns the rows of the positional table, 0 if none.
 func (s *Snapshot) Positions() int64 { return s.positions }
@@ -203,7 +215,9 @@ type Info struct {
 	PositionOffset int64       `json:"position_offset"`
 	TokenScale     float32     `json:"token_scale"`
 	ComputeDType   string      `json:"compute_dtype"`
-	Since          time.Time   `json:"since"` // when the version began to serve here
+	Pooling        string      `json:"pooling"`   // the default pooling: mean, max, cls or last
+	Normalize      bool        `json:"normalize"` // whether pooled vectors are L2-normalised
+	Since          time.Time   `json:"since"`     // when the version began to serve here
 	Shards         []ShardInfo `json:"shards"`
 }
 
@@ -214,6 +228,7 @@ func (s *Snapshot) Info() Info {
 	if s.compute != 0 {
 		info.ComputeDType = s.compute.String()
 	}
+	info.Pooling, info.Normalize = s.Pooling()
 	for i, sh := range s.shards {
 		si := ShardInfo{Index: i, RowStart: sh.start, RowEnd: sh.end, P95: time.Duration(sh.lat.p95.Load())}
 		for _, r := range sh.replicas {

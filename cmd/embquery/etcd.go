@@ -78,6 +78,7 @@ func registryEntries(srv *server.Server) []registry.Entry {
 			Table: info.Name, Shards: 1, RowEnd: info.Rows, RowsTotal: info.Rows,
 			Dim: info.Dim, DType: info.DType, Positions: info.Positions, PositionOffset: info.PositionOffset,
 			TokenScale: info.TokenScale, ComputeDType: info.ComputeDType, Served: info.Name,
+			Pooling: info.Pooling, Normalize: info.Normalize,
 		}
 		if info.File != nil {
 			e.Origin = info.File.HeaderCRC

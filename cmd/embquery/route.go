@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/embstore/embstore/internal/pooling"
 	"net/http"
 	"os"
 	"slices"
@@ -160,7 +161,7 @@ func (s *clusterSource) Info(t server.Table) server.TableInfo {
 	info := (*cluster.Snapshot)(ct).Info()
 	return server.TableInfo{
 		Rows: info.Rows, Dim: info.Dim, DType: info.DType, Positions: info.Positions, PositionOffset: info.PositionOffset,
-		TokenScale: info.TokenScale, ComputeDType: info.ComputeDType, Pooling: "mean",
+		TokenScale: info.TokenScale, ComputeDType: info.ComputeDType, Pooling: info.Pooling, Normalize: info.Normalize,
 		Generation: info.Version, LoadedAt: info.Since.UTC(), Cluster: info,
 	}
 }
@@ -175,8 +176,19 @@ func (t *clusterTable) s() *cluster.Snapshot { return (*cluster.Snapshot)(t) }
 // requests to the shards.
 func (t *clusterTable) ChunkValues() int { return 1 << 22 }
 
-func (t *clusterTable) Rows() int64                { return t.s().Rows() }
-func (t *clusterTable) Dim() int                   { return t.s().Dim() }
+func (t *clusterTable) Rows() int64 { return t.s().Rows() }
+func (t *clusterTable) Dim() int    { return t.s().Dim() }
+
+// DefaultPooling is the pooling the table's servers report (its
+// metadata's), which the router's /v1/embeddings and /embed apply.
+func (t *clusterTable) DefaultPooling() (pooling.Pooling, error) {
+	mode, normalize := t.s().Pooling()
+	m, err := pooling.ParseMode(mode)
+	if err != nil {
+		return pooling.Default, err
+	}
+	return pooling.Pooling{Mode: m, Normalize: normalize}, nil
+}
 func (t *clusterTable) Positions() int64           { return t.s().Positions() }
 func (t *clusterTable) CheckIDs(ids []int64) error { return t.s().CheckIDs(ids) }
 func (t *clusterTable) CheckPositions(seqLen int, start int64) error {
@@ -212,3 +224,4 @@ func upstream(err error) error {
 	}
 	return err
 }
+var _ server.PoolingTable = (*clusterTable)(nil)

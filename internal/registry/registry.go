@@ -27,6 +27,7 @@ package registry
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/embstore/embstore/internal/pooling"
 	"net/url"
 	"strconv"
 	"strings"
@@ -53,6 +54,10 @@ type Entry struct {
 	PositionOffset int64   `json:"position_offset"`
 	TokenScale     float32 `json:"token_scale"`
 	ComputeDType   string  `json:"compute_dtype"` // "f32", "f16" or "bf16"
+	// Pooling and Normalize are the table's default pooling for text and
+	// /v1/embeddings (its metadata's "pooling"): "" means the mean.
+	Pooling   string `json:"pooling,omitempty"`
+	Normalize bool   `json:"normalize,omitempty"`
 	// Origin is the header checksum of the file the shards were split from
 	// (of the file itself for a table served whole): shards of one version
 	// must share it.
@@ -106,6 +111,8 @@ func (e *Entry) Validate() error {
 		return fmt.Errorf("dim %d, %d positions from %d", e.Dim, e.Positions, e.PositionOffset)
 	case e.ComputeDType != "f32" && e.ComputeDType != "f16" && e.ComputeDType != "bf16":
 		return fmt.Errorf("compute dtype %q", e.ComputeDType)
+	case e.Pooling != "" && !validPooling(e.Pooling):
+		return fmt.Errorf("pooling %q", e.Pooling)
 	case e.Member == "" || strings.Contains(e.Member, "/"):
 		return fmt.Errorf("member %q", e.Member)
 	case !shardmeta.ValidName(e.Served):
@@ -115,6 +122,12 @@ func (e *Entry) Validate() error {
 		return err
 	}
 	return nil
+}
+
+// validPooling reports whether s names a pooling mode.
+func validPooling(s string) bool {
+	_, err := pooling.ParseMode(s)
+	return err == nil
 }
 
 // ParseEntry decodes the entry of key under prefix, checking that the key
@@ -191,7 +204,8 @@ func consistent(shards map[int][]*Entry) error {
 			}
 			if e.Shards != first.Shards || e.RowsTotal != first.RowsTotal || e.Dim != first.Dim || e.DType != first.DType ||
 				e.Positions != first.Positions || e.PositionOffset != first.PositionOffset || e.TokenScale != first.TokenScale ||
-				e.ComputeDType != first.ComputeDType || e.Origin != first.Origin {
+				e.ComputeDType != first.ComputeDType || e.Origin != first.Origin ||
+				e.Pooling != first.Pooling || e.Normalize != first.Normalize {
 				return fmt.Errorf("shard %d on %s and shard %d on %s disagree (shape, conventions or original file)", first.Shard, first.Member, e.Shard, e.Member)
 			}
 		}

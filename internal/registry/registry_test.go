@@ -187,3 +187,28 @@ func TestRegistrarRefusesBadEntries(t *testing.T) {
 		t.Errorf("MemberOf: %q %v", m, err)
 	}
 }
+
+// TestPooling checks that an entry carries its table's default pooling,
+// that a mode no server pools with is refused, and that the shards of a
+// version must agree on it (a router pools as they say).
+func TestPooling(t *testing.T) {
+	e := entry(1, 0, 1, 0, 10, 10, "a:1")
+	e.Pooling, e.Normalize = "cls", true
+	b, _ := json.Marshal(e)
+	got, err := ParseEntry(DefaultPrefix, []byte(e.Key(DefaultPrefix)), b)
+	if err != nil || got.Pooling != "cls" || !got.Normalize {
+		t.Fatalf("ParseEntry = %+v, %v; want pooling cls, normalized", got, err)
+	}
+	bad := strings.Replace(string(b), `"pooling":"cls"`, `"pooling":"median"`, 1)
+	if _, err := ParseEntry(DefaultPrefix, []byte(e.Key(DefaultPrefix)), []byte(bad)); err == nil || !strings.Contains(err.Error(), `pooling "median"`) {
+		t.Errorf("pooling median: %v, want refused", err)
+	}
+	s := Set{}
+	s.Add(entry(1, 0, 2, 0, 5, 10, "a:1"))
+	other := entry(1, 1, 2, 5, 10, 10, "b:1")
+	other.Pooling = "max"
+	s.Add(other)
+	if v, ok, why := s.Complete(); ok || len(why) != 1 || !strings.Contains(why[0], "disagree") {
+		t.Fatalf("complete %d %v %v; want the version refused: its shards disagree on pooling", v, ok, why)
+	}
+}

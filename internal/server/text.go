@@ -51,13 +51,29 @@ type poolEntry struct {
 // poolCache holds the pooling of the last version of a table asked for.
 type poolCache struct{ last atomic.Pointer[poolEntry] }
 
+// A PoolingTable is a Table whose rows are elsewhere (a cluster's) that
+// knows its default pooling: what the table's metadata records, as its
+// servers report it.
+type PoolingTable interface {
+	Table
+	DefaultPooling() (pooling.Pooling, error)
+}
+
 // poolingOf returns the default pooling of a version of a served table:
 // what its metadata records under "pooling", else the mean. Tables whose
-// rows are elsewhere (a cluster's) pool with the mean.
+// rows are elsewhere pool as they say (PoolingTable), else with the mean.
 func (s *Server) poolingOf(sv *served, t Table) (pooling.Pooling, *apiError) {
 	lt, ok := t.(*localTable)
 	if !ok {
-		return pooling.Default, nil
+		pt, ok := t.(PoolingTable)
+		if !ok {
+			return pooling.Default, nil
+		}
+		p, err := pt.DefaultPooling()
+		if err != nil {
+			return p, errorf(http.StatusInternalServerError, "", "bad_table", "table %s: %s", sv.name, err)
+		}
+		return p, nil
 	}
 	st := lt.st()
 	e := sv.pool.last.Load()
