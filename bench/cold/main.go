@@ -257,7 +257,7 @@ func gcd(a, b int64) int64 {
 	return a
 }
 
-func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
+func round3(f float64) float64 { return float64(int64(float64(f*1000)+0.5)) / 1000 }
 
 // dropCache evicts the file's clean pages from the page cache.
 func dropCache(path string) error {
