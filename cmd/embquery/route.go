@@ -224,4 +224,5 @@ func upstream(err error) error {
 	}
 	return err
 }
+
 var _ server.PoolingTable = (*clusterTable)(nil)
