@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command cold measures lookups from a table larger than the memory the
 // process may use, through the store library: batches of ids drawn uniformly
 // or from a Zipf distribution, timed one by one, with the process's major
