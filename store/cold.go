@@ -70,6 +70,9 @@ func (t *Table) stopCold() {
 	if t.hot != nil {
 		t.hot.close()
 	}
+	if t.pf != nil {
+		t.pf.close()
+	}
 }
 
 // beforeGather prefetches the rows of ids and samples them for the hot-row

@@ -82,12 +82,15 @@ type Options struct {
 	// sorted and coalesced; on Linux one process_madvise call per 512 ids),
 	// so that the disk reads of one batch's missing rows overlap instead of
 	// being taken one page fault after another. For tables larger than
-	// memory only: the kernel costs about 0.4 us per run of pages even when
-	// they are all in memory (BenchmarkPrefetchResident, 2-vCPU VM: a
-	// 256-row lookup of an in-memory table takes 113 us with prefetch
-	// against 4.5 us without), which a batch that waits for disk reads
-	// does not notice but a table in memory does. Not with the copy-out
-	// reads of platforms without mmap.
+	// memory: the advice costs the kernel about 0.4 us per run of pages
+	// even when they are in memory (BenchmarkPrefetchResident, 2-vCPU VM:
+	// the advice for 256 random rows takes 110-140 us, the lookup itself
+	// 5-7 us), which a batch that waits for disk reads does not notice but
+	// a table in memory would. So a prefetching table checks every second
+	// (mincore, on Linux) whether all its token rows are in memory, and
+	// while they are it skips the advice: a table that fits pays for it
+	// only until it has been read in. Not with the copy-out reads of
+	// platforms without mmap.
 	Prefetch bool
 	// LockHot, if positive, locks the pages of the LockHot most used rows
 	// in memory (mlock), learned from the traffic: every call records a

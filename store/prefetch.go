@@ -3,7 +3,13 @@ package store
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 )
+
+// residentCheckInterval is how often a prefetcher checks whether every
+// page of the token rows is in memory.
+const residentCheckInterval = time.Second
 
 // prefetchChunk is how many ids one prefetch step covers: one vectored
 // madvise call (at most 1024 ranges, the kernel's UIO_MAXIOV).
@@ -50,6 +56,14 @@ func runs(dst []pageRun, keys []uint64) []pageRun {
 type prefetcher struct {
 	rowPages
 	vecOK bool // vectored madvise works (checked at start)
+	// resident is set while every page of the token rows was in memory at
+	// the last check (every residentCheckInterval, by mincore): batches
+	// then skip the advice, which costs the kernel about as much for a
+	// page in memory as for one on disk. A table that fits in memory thus
+	// pays for prefetching only until it is all read in.
+	resident atomic.Bool
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 // prefetchScratch holds the buffers of one prefetch step, recycled so that
@@ -62,10 +76,40 @@ type prefetchScratch struct {
 var prefetchPool = sync.Pool{New: func() any { return new(prefetchScratch) }}
 
 func newPrefetcher(rp rowPages) *prefetcher {
-	return &prefetcher{rowPages: rp, vecOK: vectoredAdviceWorks()}
+	p := &prefetcher{rowPages: rp, vecOK: vectoredAdviceWorks(), stop: make(chan struct{}), done: make(chan struct{})}
+	go p.watch(residentCheckInterval)
+	return p
 }
 
-// batch advises MADV_WILLNEED on the pages of the rows of ids: sorted,
+// watch sets p.resident from the residency of the token rows' pages every
+// interval until close. Where residency cannot be read, resident stays
+// false and every batch is advised.
+func (p *prefetcher) watch(interval time.Duration) {
+	defer close(p.done)
+	lo := p.base / p.page * p.page
+	hi := min(len(p.data), p.base+int(p.rows-1)*p.stride+p.rowBytes)
+	rows := p.data[lo:hi]
+	vec := make([]byte, (len(rows)+p.page-1)/p.page)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		p.resident.Store(allResident(rows, vec))
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// close stops the residency checks, before the table is unmapped.
+func (p *prefetcher) close() {
+	close(p.stop)
+	<-p.done
+}
+
+// batch advises MADV_WILLNEED on the pages of the rows of ids (unless the
+// whole table was in memory at the last check): sorted,
 // coalesced into runs of adjacent pages, and on Linux passed to one
 // process_madvise call per prefetchChunk ids (else one madvise per run).
 // The kernel starts reading the pages that are not in memory and returns;
@@ -74,6 +118,9 @@ func newPrefetcher(rp rowPages) *prefetcher {
 // table are skipped: the arguments were checked, and an id changed since is
 // the gather's to report.
 func (p *prefetcher) batch(ids []int64) {
+	if p.resident.Load() {
+		return
+	}
 	s := prefetchPool.Get().(*prefetchScratch)
 	defer prefetchPool.Put(s)
 	for lo := 0; lo < len(ids); lo += prefetchChunk {

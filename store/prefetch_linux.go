@@ -46,5 +46,24 @@ func adviseWillNeedVec(data []byte, rs []pageRun, page int) bool {
 	return errno == 0
 }
 
+// allResident reports whether every page of b (which starts on a page
+// boundary) is in memory, by mincore into vec (a byte per page); false if
+// it cannot tell.
+func allResident(b, vec []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0])))
+	if errno != 0 {
+		return false
+	}
+	for _, v := range vec {
+		if v&1 == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // adviseWillNeed advises MADV_WILLNEED on b; the advice's errors are ignored.
 func adviseWillNeed(b []byte) { _ = unix.Madvise(b, unix.MADV_WILLNEED) }

@@ -10,3 +10,5 @@ func vectoredAdviceWorks() bool { return false }
 func adviseWillNeedVec(data []byte, rs []pageRun, page int) bool { return false }
 
 func adviseWillNeed(b []byte) {}
+
+func allResident(b, vec []byte) bool { return false }

@@ -9,5 +9,9 @@ func vectoredAdviceWorks() bool { return false }
 
 func adviseWillNeedVec(data []byte, rs []pageRun, page int) bool { return false }
 
+// allResident is false: residency is read on Linux only, so every batch
+// is advised.
+func allResident(b, vec []byte) bool { return false }
+
 // adviseWillNeed advises MADV_WILLNEED on b; the advice's errors are ignored.
 func adviseWillNeed(b []byte) { _ = unix.Madvise(b, unix.MADV_WILLNEED) }
