@@ -99,8 +99,9 @@ func (b Bags) Slice(lo, hi int) Bags {
 // torch.nn.functional.embedding_bag does; bag i's pooled row goes to
 // dst[i*Dim:(i+1)*Dim], and len(dst) must be b.Len()*Dim.
 //
-// Ids equal to pad are skipped, and not counted by BagMean (pad < 0 means
-// none). Weights, if b has them, require BagSum; each row is multiplied by
+// Ids equal to pad are skipped, and not counted by BagMean; a pad outside
+// the table (pad < 0, for instance -1) means none, and an id equal to it is
+// outside the table like any other. Weights, if b has them, require BagSum; each row is multiplied by
 // its weight with a fused multiply-add into the sum. Sums accumulate in id
 // order in float32; BagMean multiplies the sum by float32(1)/float32(n), as
 // FBGEMM does. An empty bag, or one holding only padding, pools to zeros.
@@ -128,7 +129,7 @@ func Bag(dst []float32, t *Table, b Bags, mode BagMode, pad int64) error {
 		out := dst[i*dim : (i+1)*dim]
 		if mode == BagMax {
 			// The first row that is not padding starts the maximum.
-			for lo < hi && ids[lo] == pad {
+			for lo < hi && ids[lo] == pad && uint64(pad) < uint64(t.rows) {
 				lo++
 			}
 			if lo == hi {
@@ -154,7 +155,7 @@ func Bag(dst []float32, t *Table, b Bags, mode BagMode, pad int64) error {
 		}
 		if mode != BagMax {
 			n := hi - lo
-			if pad >= 0 {
+			if uint64(pad) < uint64(t.rows) {
 				for _, id := range ids[lo:hi] {
 					if id == pad {
 						n--

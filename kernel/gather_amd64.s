@@ -2837,14 +2837,14 @@ bagF32SumAVX2_pf19:
 
 bagF32SumAVX2_nopf18:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32SumAVX2_skip16
 	CMPQ BX, rows+64(FP)
 	JB   bagF32SumAVX2_inrange20
 	MOVQ DX, 48(SP)
 	JMP  bagF32SumAVX2_bad3
 
 bagF32SumAVX2_inrange20:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32SumAVX2_skip16
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Y8
@@ -2947,14 +2947,14 @@ bagF32SumAVX2_pf29:
 
 bagF32SumAVX2_nopf28:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32SumAVX2_skip26
 	CMPQ BX, rows+64(FP)
 	JB   bagF32SumAVX2_inrange30
 	MOVQ DX, 48(SP)
 	JMP  bagF32SumAVX2_bad3
 
 bagF32SumAVX2_inrange30:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32SumAVX2_skip26
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Y4
@@ -3043,14 +3043,14 @@ bagF32SumAVX2_pf39:
 
 bagF32SumAVX2_nopf38:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32SumAVX2_skip36
 	CMPQ BX, rows+64(FP)
 	JB   bagF32SumAVX2_inrange40
 	MOVQ DX, 48(SP)
 	JMP  bagF32SumAVX2_bad3
 
 bagF32SumAVX2_inrange40:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32SumAVX2_skip36
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Y2
@@ -3132,14 +3132,14 @@ bagF32SumAVX2_pf49:
 
 bagF32SumAVX2_nopf48:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32SumAVX2_skip46
 	CMPQ BX, rows+64(FP)
 	JB   bagF32SumAVX2_inrange50
 	MOVQ DX, 48(SP)
 	JMP  bagF32SumAVX2_bad3
 
 bagF32SumAVX2_inrange50:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32SumAVX2_skip46
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Y1
@@ -3218,14 +3218,14 @@ bagF32SumAVX2_pf59:
 
 bagF32SumAVX2_nopf58:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32SumAVX2_skip56
 	CMPQ BX, rows+64(FP)
 	JB   bagF32SumAVX2_inrange60
 	MOVQ DX, 48(SP)
 	JMP  bagF32SumAVX2_bad3
 
 bagF32SumAVX2_inrange60:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32SumAVX2_skip56
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), X1
@@ -3306,14 +3306,14 @@ bagF32SumAVX2_pf69:
 
 bagF32SumAVX2_nopf68:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32SumAVX2_skip66
 	CMPQ BX, rows+64(FP)
 	JB   bagF32SumAVX2_inrange70
 	MOVQ DX, 48(SP)
 	JMP  bagF32SumAVX2_bad3
 
 bagF32SumAVX2_inrange70:
+	CMPQ   BX, pad+96(FP)
+	JEQ    bagF32SumAVX2_skip66
 	IMULQ  stride+56(FP), BX
 	ADDQ   base+48(FP), BX
 	VMOVSS (BX)(AX*4), X3
@@ -3399,14 +3399,14 @@ bagF32SumAVX2_pf79:
 
 bagF32SumAVX2_nopf78:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32SumAVX2_skip76
 	CMPQ BX, rows+64(FP)
 	JB   bagF32SumAVX2_inrange80
 	MOVQ DX, 48(SP)
 	JMP  bagF32SumAVX2_bad3
 
 bagF32SumAVX2_inrange80:
+	CMPQ   BX, pad+96(FP)
+	JEQ    bagF32SumAVX2_skip76
 	IMULQ  stride+56(FP), BX
 	ADDQ   base+48(FP), BX
 	VMOVSS (BX)(AX*4), X2
@@ -3488,14 +3488,14 @@ bagF32SumAVX2_pf89:
 
 bagF32SumAVX2_nopf88:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32SumAVX2_skip86
 	CMPQ BX, rows+64(FP)
 	JB   bagF32SumAVX2_inrange90
 	MOVQ DX, 48(SP)
 	JMP  bagF32SumAVX2_bad3
 
 bagF32SumAVX2_inrange90:
+	CMPQ   BX, pad+96(FP)
+	JEQ    bagF32SumAVX2_skip86
 	IMULQ  stride+56(FP), BX
 	ADDQ   base+48(FP), BX
 	VMOVSS (BX)(AX*4), X1
@@ -3635,14 +3635,14 @@ bagF32WSumAVX2_pf19:
 
 bagF32WSumAVX2_nopf18:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF32WSumAVX2_skip16
 	CMPQ SI, rows+88(FP)
 	JB   bagF32WSumAVX2_inrange20
 	MOVQ DX, 48(SP)
 	JMP  bagF32WSumAVX2_bad3
 
 bagF32WSumAVX2_inrange20:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF32WSumAVX2_skip16
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y8
@@ -3789,14 +3789,14 @@ bagF32WSumAVX2_pf31:
 
 bagF32WSumAVX2_nopf30:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF32WSumAVX2_skip28
 	CMPQ SI, rows+88(FP)
 	JB   bagF32WSumAVX2_inrange32
 	MOVQ DX, 48(SP)
 	JMP  bagF32WSumAVX2_bad3
 
 bagF32WSumAVX2_inrange32:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF32WSumAVX2_skip28
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y4
@@ -3917,14 +3917,14 @@ bagF32WSumAVX2_pf43:
 
 bagF32WSumAVX2_nopf42:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF32WSumAVX2_skip40
 	CMPQ SI, rows+88(FP)
 	JB   bagF32WSumAVX2_inrange44
 	MOVQ DX, 48(SP)
 	JMP  bagF32WSumAVX2_bad3
 
 bagF32WSumAVX2_inrange44:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF32WSumAVX2_skip40
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y2
@@ -4032,14 +4032,14 @@ bagF32WSumAVX2_pf55:
 
 bagF32WSumAVX2_nopf54:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF32WSumAVX2_skip52
 	CMPQ SI, rows+88(FP)
 	JB   bagF32WSumAVX2_inrange56
 	MOVQ DX, 48(SP)
 	JMP  bagF32WSumAVX2_bad3
 
 bagF32WSumAVX2_inrange56:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF32WSumAVX2_skip52
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y1
@@ -4141,14 +4141,14 @@ bagF32WSumAVX2_pf67:
 
 bagF32WSumAVX2_nopf66:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF32WSumAVX2_skip64
 	CMPQ SI, rows+88(FP)
 	JB   bagF32WSumAVX2_inrange68
 	MOVQ DX, 48(SP)
 	JMP  bagF32WSumAVX2_bad3
 
 bagF32WSumAVX2_inrange68:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF32WSumAVX2_skip64
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y1
@@ -4252,14 +4252,14 @@ bagF32WSumAVX2_pf79:
 
 bagF32WSumAVX2_nopf78:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF32WSumAVX2_skip76
 	CMPQ SI, rows+88(FP)
 	JB   bagF32WSumAVX2_inrange80
 	MOVQ DX, 48(SP)
 	JMP  bagF32WSumAVX2_bad3
 
 bagF32WSumAVX2_inrange80:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF32WSumAVX2_skip76
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y3
@@ -4374,14 +4374,14 @@ bagF32WSumAVX2_pf91:
 
 bagF32WSumAVX2_nopf90:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF32WSumAVX2_skip88
 	CMPQ SI, rows+88(FP)
 	JB   bagF32WSumAVX2_inrange92
 	MOVQ DX, 48(SP)
 	JMP  bagF32WSumAVX2_bad3
 
 bagF32WSumAVX2_inrange92:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF32WSumAVX2_skip88
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y2
@@ -4489,14 +4489,14 @@ bagF32WSumAVX2_pf103:
 
 bagF32WSumAVX2_nopf102:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF32WSumAVX2_skip100
 	CMPQ SI, rows+88(FP)
 	JB   bagF32WSumAVX2_inrange104
 	MOVQ DX, 48(SP)
 	JMP  bagF32WSumAVX2_bad3
 
 bagF32WSumAVX2_inrange104:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF32WSumAVX2_skip100
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y1
@@ -4655,14 +4655,14 @@ bagF32MaxAVX2_pf19:
 
 bagF32MaxAVX2_nopf18:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32MaxAVX2_skip16
 	CMPQ BX, rows+64(FP)
 	JB   bagF32MaxAVX2_inrange20
 	MOVQ DX, 48(SP)
 	JMP  bagF32MaxAVX2_bad3
 
 bagF32MaxAVX2_inrange20:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32MaxAVX2_skip16
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Y8
@@ -4765,14 +4765,14 @@ bagF32MaxAVX2_pf29:
 
 bagF32MaxAVX2_nopf28:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32MaxAVX2_skip26
 	CMPQ BX, rows+64(FP)
 	JB   bagF32MaxAVX2_inrange30
 	MOVQ DX, 48(SP)
 	JMP  bagF32MaxAVX2_bad3
 
 bagF32MaxAVX2_inrange30:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32MaxAVX2_skip26
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Y4
@@ -4861,14 +4861,14 @@ bagF32MaxAVX2_pf39:
 
 bagF32MaxAVX2_nopf38:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32MaxAVX2_skip36
 	CMPQ BX, rows+64(FP)
 	JB   bagF32MaxAVX2_inrange40
 	MOVQ DX, 48(SP)
 	JMP  bagF32MaxAVX2_bad3
 
 bagF32MaxAVX2_inrange40:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32MaxAVX2_skip36
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Y2
@@ -4950,14 +4950,14 @@ bagF32MaxAVX2_pf49:
 
 bagF32MaxAVX2_nopf48:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32MaxAVX2_skip46
 	CMPQ BX, rows+64(FP)
 	JB   bagF32MaxAVX2_inrange50
 	MOVQ DX, 48(SP)
 	JMP  bagF32MaxAVX2_bad3
 
 bagF32MaxAVX2_inrange50:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32MaxAVX2_skip46
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Y1
@@ -5036,14 +5036,14 @@ bagF32MaxAVX2_pf59:
 
 bagF32MaxAVX2_nopf58:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32MaxAVX2_skip56
 	CMPQ BX, rows+64(FP)
 	JB   bagF32MaxAVX2_inrange60
 	MOVQ DX, 48(SP)
 	JMP  bagF32MaxAVX2_bad3
 
 bagF32MaxAVX2_inrange60:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32MaxAVX2_skip56
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), X1
@@ -5124,14 +5124,14 @@ bagF32MaxAVX2_pf69:
 
 bagF32MaxAVX2_nopf68:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32MaxAVX2_skip66
 	CMPQ BX, rows+64(FP)
 	JB   bagF32MaxAVX2_inrange70
 	MOVQ DX, 48(SP)
 	JMP  bagF32MaxAVX2_bad3
 
 bagF32MaxAVX2_inrange70:
+	CMPQ   BX, pad+96(FP)
+	JEQ    bagF32MaxAVX2_skip66
 	IMULQ  stride+56(FP), BX
 	ADDQ   base+48(FP), BX
 	VMOVSS (BX)(AX*4), X3
@@ -5217,14 +5217,14 @@ bagF32MaxAVX2_pf79:
 
 bagF32MaxAVX2_nopf78:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32MaxAVX2_skip76
 	CMPQ BX, rows+64(FP)
 	JB   bagF32MaxAVX2_inrange80
 	MOVQ DX, 48(SP)
 	JMP  bagF32MaxAVX2_bad3
 
 bagF32MaxAVX2_inrange80:
+	CMPQ   BX, pad+96(FP)
+	JEQ    bagF32MaxAVX2_skip76
 	IMULQ  stride+56(FP), BX
 	ADDQ   base+48(FP), BX
 	VMOVSS (BX)(AX*4), X2
@@ -5306,14 +5306,14 @@ bagF32MaxAVX2_pf89:
 
 bagF32MaxAVX2_nopf88:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32MaxAVX2_skip86
 	CMPQ BX, rows+64(FP)
 	JB   bagF32MaxAVX2_inrange90
 	MOVQ DX, 48(SP)
 	JMP  bagF32MaxAVX2_bad3
 
 bagF32MaxAVX2_inrange90:
+	CMPQ   BX, pad+96(FP)
+	JEQ    bagF32MaxAVX2_skip86
 	IMULQ  stride+56(FP), BX
 	ADDQ   base+48(FP), BX
 	VMOVSS (BX)(AX*4), X1
@@ -5451,14 +5451,14 @@ bagF16SumAVX2_pf19:
 
 bagF16SumAVX2_nopf18:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16SumAVX2_skip16
 	CMPQ BX, rows+64(FP)
 	JB   bagF16SumAVX2_inrange20
 	MOVQ DX, 48(SP)
 	JMP  bagF16SumAVX2_bad3
 
 bagF16SumAVX2_inrange20:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16SumAVX2_skip16
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Y8
@@ -5561,14 +5561,14 @@ bagF16SumAVX2_pf29:
 
 bagF16SumAVX2_nopf28:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16SumAVX2_skip26
 	CMPQ BX, rows+64(FP)
 	JB   bagF16SumAVX2_inrange30
 	MOVQ DX, 48(SP)
 	JMP  bagF16SumAVX2_bad3
 
 bagF16SumAVX2_inrange30:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16SumAVX2_skip26
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Y4
@@ -5657,14 +5657,14 @@ bagF16SumAVX2_pf39:
 
 bagF16SumAVX2_nopf38:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16SumAVX2_skip36
 	CMPQ BX, rows+64(FP)
 	JB   bagF16SumAVX2_inrange40
 	MOVQ DX, 48(SP)
 	JMP  bagF16SumAVX2_bad3
 
 bagF16SumAVX2_inrange40:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16SumAVX2_skip36
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Y2
@@ -5746,14 +5746,14 @@ bagF16SumAVX2_pf49:
 
 bagF16SumAVX2_nopf48:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16SumAVX2_skip46
 	CMPQ BX, rows+64(FP)
 	JB   bagF16SumAVX2_inrange50
 	MOVQ DX, 48(SP)
 	JMP  bagF16SumAVX2_bad3
 
 bagF16SumAVX2_inrange50:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16SumAVX2_skip46
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Y1
@@ -5832,14 +5832,14 @@ bagF16SumAVX2_pf59:
 
 bagF16SumAVX2_nopf58:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16SumAVX2_skip56
 	CMPQ BX, rows+64(FP)
 	JB   bagF16SumAVX2_inrange60
 	MOVQ DX, 48(SP)
 	JMP  bagF16SumAVX2_bad3
 
 bagF16SumAVX2_inrange60:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16SumAVX2_skip56
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), X1
@@ -5920,14 +5920,14 @@ bagF16SumAVX2_pf69:
 
 bagF16SumAVX2_nopf68:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16SumAVX2_skip66
 	CMPQ BX, rows+64(FP)
 	JB   bagF16SumAVX2_inrange70
 	MOVQ DX, 48(SP)
 	JMP  bagF16SumAVX2_bad3
 
 bagF16SumAVX2_inrange70:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16SumAVX2_skip66
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	MOVWLZX   (BX)(AX*2), SI
@@ -6019,14 +6019,14 @@ bagF16SumAVX2_pf79:
 
 bagF16SumAVX2_nopf78:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16SumAVX2_skip76
 	CMPQ BX, rows+64(FP)
 	JB   bagF16SumAVX2_inrange80
 	MOVQ DX, 48(SP)
 	JMP  bagF16SumAVX2_bad3
 
 bagF16SumAVX2_inrange80:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16SumAVX2_skip76
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	MOVWLZX   (BX)(AX*2), SI
@@ -6112,14 +6112,14 @@ bagF16SumAVX2_pf89:
 
 bagF16SumAVX2_nopf88:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16SumAVX2_skip86
 	CMPQ BX, rows+64(FP)
 	JB   bagF16SumAVX2_inrange90
 	MOVQ DX, 48(SP)
 	JMP  bagF16SumAVX2_bad3
 
 bagF16SumAVX2_inrange90:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16SumAVX2_skip86
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	MOVWLZX   (BX)(AX*2), BX
@@ -6261,14 +6261,14 @@ bagF16WSumAVX2_pf19:
 
 bagF16WSumAVX2_nopf18:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF16WSumAVX2_skip16
 	CMPQ SI, rows+88(FP)
 	JB   bagF16WSumAVX2_inrange20
 	MOVQ DX, 48(SP)
 	JMP  bagF16WSumAVX2_bad3
 
 bagF16WSumAVX2_inrange20:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF16WSumAVX2_skip16
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y8
@@ -6415,14 +6415,14 @@ bagF16WSumAVX2_pf31:
 
 bagF16WSumAVX2_nopf30:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF16WSumAVX2_skip28
 	CMPQ SI, rows+88(FP)
 	JB   bagF16WSumAVX2_inrange32
 	MOVQ DX, 48(SP)
 	JMP  bagF16WSumAVX2_bad3
 
 bagF16WSumAVX2_inrange32:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF16WSumAVX2_skip28
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y4
@@ -6543,14 +6543,14 @@ bagF16WSumAVX2_pf43:
 
 bagF16WSumAVX2_nopf42:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF16WSumAVX2_skip40
 	CMPQ SI, rows+88(FP)
 	JB   bagF16WSumAVX2_inrange44
 	MOVQ DX, 48(SP)
 	JMP  bagF16WSumAVX2_bad3
 
 bagF16WSumAVX2_inrange44:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF16WSumAVX2_skip40
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y2
@@ -6658,14 +6658,14 @@ bagF16WSumAVX2_pf55:
 
 bagF16WSumAVX2_nopf54:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF16WSumAVX2_skip52
 	CMPQ SI, rows+88(FP)
 	JB   bagF16WSumAVX2_inrange56
 	MOVQ DX, 48(SP)
 	JMP  bagF16WSumAVX2_bad3
 
 bagF16WSumAVX2_inrange56:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF16WSumAVX2_skip52
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y1
@@ -6767,14 +6767,14 @@ bagF16WSumAVX2_pf67:
 
 bagF16WSumAVX2_nopf66:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF16WSumAVX2_skip64
 	CMPQ SI, rows+88(FP)
 	JB   bagF16WSumAVX2_inrange68
 	MOVQ DX, 48(SP)
 	JMP  bagF16WSumAVX2_bad3
 
 bagF16WSumAVX2_inrange68:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF16WSumAVX2_skip64
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y1
@@ -6878,14 +6878,14 @@ bagF16WSumAVX2_pf79:
 
 bagF16WSumAVX2_nopf78:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF16WSumAVX2_skip76
 	CMPQ SI, rows+88(FP)
 	JB   bagF16WSumAVX2_inrange80
 	MOVQ DX, 48(SP)
 	JMP  bagF16WSumAVX2_bad3
 
 bagF16WSumAVX2_inrange80:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF16WSumAVX2_skip76
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y3
@@ -7012,14 +7012,14 @@ bagF16WSumAVX2_pf91:
 
 bagF16WSumAVX2_nopf90:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF16WSumAVX2_skip88
 	CMPQ SI, rows+88(FP)
 	JB   bagF16WSumAVX2_inrange92
 	MOVQ DX, 48(SP)
 	JMP  bagF16WSumAVX2_bad3
 
 bagF16WSumAVX2_inrange92:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF16WSumAVX2_skip88
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y2
@@ -7135,14 +7135,14 @@ bagF16WSumAVX2_pf103:
 
 bagF16WSumAVX2_nopf102:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF16WSumAVX2_skip100
 	CMPQ SI, rows+88(FP)
 	JB   bagF16WSumAVX2_inrange104
 	MOVQ DX, 48(SP)
 	JMP  bagF16WSumAVX2_bad3
 
 bagF16WSumAVX2_inrange104:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF16WSumAVX2_skip100
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y1
@@ -7305,14 +7305,14 @@ bagF16MaxAVX2_pf19:
 
 bagF16MaxAVX2_nopf18:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16MaxAVX2_skip16
 	CMPQ BX, rows+64(FP)
 	JB   bagF16MaxAVX2_inrange20
 	MOVQ DX, 48(SP)
 	JMP  bagF16MaxAVX2_bad3
 
 bagF16MaxAVX2_inrange20:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16MaxAVX2_skip16
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Y8
@@ -7415,14 +7415,14 @@ bagF16MaxAVX2_pf29:
 
 bagF16MaxAVX2_nopf28:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16MaxAVX2_skip26
 	CMPQ BX, rows+64(FP)
 	JB   bagF16MaxAVX2_inrange30
 	MOVQ DX, 48(SP)
 	JMP  bagF16MaxAVX2_bad3
 
 bagF16MaxAVX2_inrange30:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16MaxAVX2_skip26
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Y4
@@ -7511,14 +7511,14 @@ bagF16MaxAVX2_pf39:
 
 bagF16MaxAVX2_nopf38:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16MaxAVX2_skip36
 	CMPQ BX, rows+64(FP)
 	JB   bagF16MaxAVX2_inrange40
 	MOVQ DX, 48(SP)
 	JMP  bagF16MaxAVX2_bad3
 
 bagF16MaxAVX2_inrange40:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16MaxAVX2_skip36
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Y2
@@ -7600,14 +7600,14 @@ bagF16MaxAVX2_pf49:
 
 bagF16MaxAVX2_nopf48:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16MaxAVX2_skip46
 	CMPQ BX, rows+64(FP)
 	JB   bagF16MaxAVX2_inrange50
 	MOVQ DX, 48(SP)
 	JMP  bagF16MaxAVX2_bad3
 
 bagF16MaxAVX2_inrange50:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16MaxAVX2_skip46
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Y1
@@ -7686,14 +7686,14 @@ bagF16MaxAVX2_pf59:
 
 bagF16MaxAVX2_nopf58:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16MaxAVX2_skip56
 	CMPQ BX, rows+64(FP)
 	JB   bagF16MaxAVX2_inrange60
 	MOVQ DX, 48(SP)
 	JMP  bagF16MaxAVX2_bad3
 
 bagF16MaxAVX2_inrange60:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16MaxAVX2_skip56
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), X1
@@ -7774,14 +7774,14 @@ bagF16MaxAVX2_pf69:
 
 bagF16MaxAVX2_nopf68:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16MaxAVX2_skip66
 	CMPQ BX, rows+64(FP)
 	JB   bagF16MaxAVX2_inrange70
 	MOVQ DX, 48(SP)
 	JMP  bagF16MaxAVX2_bad3
 
 bagF16MaxAVX2_inrange70:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16MaxAVX2_skip66
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	MOVWLZX   (BX)(AX*2), SI
@@ -7873,14 +7873,14 @@ bagF16MaxAVX2_pf79:
 
 bagF16MaxAVX2_nopf78:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16MaxAVX2_skip76
 	CMPQ BX, rows+64(FP)
 	JB   bagF16MaxAVX2_inrange80
 	MOVQ DX, 48(SP)
 	JMP  bagF16MaxAVX2_bad3
 
 bagF16MaxAVX2_inrange80:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16MaxAVX2_skip76
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	MOVWLZX   (BX)(AX*2), SI
@@ -7966,14 +7966,14 @@ bagF16MaxAVX2_pf89:
 
 bagF16MaxAVX2_nopf88:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16MaxAVX2_skip86
 	CMPQ BX, rows+64(FP)
 	JB   bagF16MaxAVX2_inrange90
 	MOVQ DX, 48(SP)
 	JMP  bagF16MaxAVX2_bad3
 
 bagF16MaxAVX2_inrange90:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16MaxAVX2_skip86
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	MOVWLZX   (BX)(AX*2), BX
@@ -8113,14 +8113,14 @@ bagBF16SumAVX2_pf19:
 
 bagBF16SumAVX2_nopf18:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16SumAVX2_skip16
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16SumAVX2_inrange20
 	MOVQ DX, 48(SP)
 	JMP  bagBF16SumAVX2_bad3
 
 bagBF16SumAVX2_inrange20:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16SumAVX2_skip16
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Y8
@@ -8231,14 +8231,14 @@ bagBF16SumAVX2_pf29:
 
 bagBF16SumAVX2_nopf28:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16SumAVX2_skip26
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16SumAVX2_inrange30
 	MOVQ DX, 48(SP)
 	JMP  bagBF16SumAVX2_bad3
 
 bagBF16SumAVX2_inrange30:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16SumAVX2_skip26
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Y4
@@ -8331,14 +8331,14 @@ bagBF16SumAVX2_pf39:
 
 bagBF16SumAVX2_nopf38:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16SumAVX2_skip36
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16SumAVX2_inrange40
 	MOVQ DX, 48(SP)
 	JMP  bagBF16SumAVX2_bad3
 
 bagBF16SumAVX2_inrange40:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16SumAVX2_skip36
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Y2
@@ -8422,14 +8422,14 @@ bagBF16SumAVX2_pf49:
 
 bagBF16SumAVX2_nopf48:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16SumAVX2_skip46
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16SumAVX2_inrange50
 	MOVQ DX, 48(SP)
 	JMP  bagBF16SumAVX2_bad3
 
 bagBF16SumAVX2_inrange50:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16SumAVX2_skip46
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Y1
@@ -8509,14 +8509,14 @@ bagBF16SumAVX2_pf59:
 
 bagBF16SumAVX2_nopf58:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16SumAVX2_skip56
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16SumAVX2_inrange60
 	MOVQ DX, 48(SP)
 	JMP  bagBF16SumAVX2_bad3
 
 bagBF16SumAVX2_inrange60:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16SumAVX2_skip56
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), X1
@@ -8598,14 +8598,14 @@ bagBF16SumAVX2_pf69:
 
 bagBF16SumAVX2_nopf68:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16SumAVX2_skip66
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16SumAVX2_inrange70
 	MOVQ DX, 48(SP)
 	JMP  bagBF16SumAVX2_bad3
 
 bagBF16SumAVX2_inrange70:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagBF16SumAVX2_skip66
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	MOVWLZX (BX)(AX*2), SI
@@ -8697,14 +8697,14 @@ bagBF16SumAVX2_pf79:
 
 bagBF16SumAVX2_nopf78:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16SumAVX2_skip76
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16SumAVX2_inrange80
 	MOVQ DX, 48(SP)
 	JMP  bagBF16SumAVX2_bad3
 
 bagBF16SumAVX2_inrange80:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagBF16SumAVX2_skip76
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	MOVWLZX (BX)(AX*2), SI
@@ -8790,14 +8790,14 @@ bagBF16SumAVX2_pf89:
 
 bagBF16SumAVX2_nopf88:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16SumAVX2_skip86
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16SumAVX2_inrange90
 	MOVQ DX, 48(SP)
 	JMP  bagBF16SumAVX2_bad3
 
 bagBF16SumAVX2_inrange90:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagBF16SumAVX2_skip86
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	MOVWLZX (BX)(AX*2), BX
@@ -8939,14 +8939,14 @@ bagBF16WSumAVX2_pf19:
 
 bagBF16WSumAVX2_nopf18:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagBF16WSumAVX2_skip16
 	CMPQ SI, rows+88(FP)
 	JB   bagBF16WSumAVX2_inrange20
 	MOVQ DX, 48(SP)
 	JMP  bagBF16WSumAVX2_bad3
 
 bagBF16WSumAVX2_inrange20:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagBF16WSumAVX2_skip16
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y8
@@ -9109,14 +9109,14 @@ bagBF16WSumAVX2_pf31:
 
 bagBF16WSumAVX2_nopf30:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagBF16WSumAVX2_skip28
 	CMPQ SI, rows+88(FP)
 	JB   bagBF16WSumAVX2_inrange32
 	MOVQ DX, 48(SP)
 	JMP  bagBF16WSumAVX2_bad3
 
 bagBF16WSumAVX2_inrange32:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagBF16WSumAVX2_skip28
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y4
@@ -9245,14 +9245,14 @@ bagBF16WSumAVX2_pf43:
 
 bagBF16WSumAVX2_nopf42:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagBF16WSumAVX2_skip40
 	CMPQ SI, rows+88(FP)
 	JB   bagBF16WSumAVX2_inrange44
 	MOVQ DX, 48(SP)
 	JMP  bagBF16WSumAVX2_bad3
 
 bagBF16WSumAVX2_inrange44:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagBF16WSumAVX2_skip40
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y2
@@ -9364,14 +9364,14 @@ bagBF16WSumAVX2_pf55:
 
 bagBF16WSumAVX2_nopf54:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagBF16WSumAVX2_skip52
 	CMPQ SI, rows+88(FP)
 	JB   bagBF16WSumAVX2_inrange56
 	MOVQ DX, 48(SP)
 	JMP  bagBF16WSumAVX2_bad3
 
 bagBF16WSumAVX2_inrange56:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagBF16WSumAVX2_skip52
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y1
@@ -9475,14 +9475,14 @@ bagBF16WSumAVX2_pf67:
 
 bagBF16WSumAVX2_nopf66:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagBF16WSumAVX2_skip64
 	CMPQ SI, rows+88(FP)
 	JB   bagBF16WSumAVX2_inrange68
 	MOVQ DX, 48(SP)
 	JMP  bagBF16WSumAVX2_bad3
 
 bagBF16WSumAVX2_inrange68:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagBF16WSumAVX2_skip64
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y1
@@ -9588,14 +9588,14 @@ bagBF16WSumAVX2_pf79:
 
 bagBF16WSumAVX2_nopf78:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagBF16WSumAVX2_skip76
 	CMPQ SI, rows+88(FP)
 	JB   bagBF16WSumAVX2_inrange80
 	MOVQ DX, 48(SP)
 	JMP  bagBF16WSumAVX2_bad3
 
 bagBF16WSumAVX2_inrange80:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagBF16WSumAVX2_skip76
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y3
@@ -9722,14 +9722,14 @@ bagBF16WSumAVX2_pf91:
 
 bagBF16WSumAVX2_nopf90:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagBF16WSumAVX2_skip88
 	CMPQ SI, rows+88(FP)
 	JB   bagBF16WSumAVX2_inrange92
 	MOVQ DX, 48(SP)
 	JMP  bagBF16WSumAVX2_bad3
 
 bagBF16WSumAVX2_inrange92:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagBF16WSumAVX2_skip88
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y2
@@ -9845,14 +9845,14 @@ bagBF16WSumAVX2_pf103:
 
 bagBF16WSumAVX2_nopf102:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagBF16WSumAVX2_skip100
 	CMPQ SI, rows+88(FP)
 	JB   bagBF16WSumAVX2_inrange104
 	MOVQ DX, 48(SP)
 	JMP  bagBF16WSumAVX2_bad3
 
 bagBF16WSumAVX2_inrange104:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagBF16WSumAVX2_skip100
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Y1
@@ -10015,14 +10015,14 @@ bagBF16MaxAVX2_pf19:
 
 bagBF16MaxAVX2_nopf18:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16MaxAVX2_skip16
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16MaxAVX2_inrange20
 	MOVQ DX, 48(SP)
 	JMP  bagBF16MaxAVX2_bad3
 
 bagBF16MaxAVX2_inrange20:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16MaxAVX2_skip16
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Y8
@@ -10133,14 +10133,14 @@ bagBF16MaxAVX2_pf29:
 
 bagBF16MaxAVX2_nopf28:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16MaxAVX2_skip26
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16MaxAVX2_inrange30
 	MOVQ DX, 48(SP)
 	JMP  bagBF16MaxAVX2_bad3
 
 bagBF16MaxAVX2_inrange30:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16MaxAVX2_skip26
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Y4
@@ -10233,14 +10233,14 @@ bagBF16MaxAVX2_pf39:
 
 bagBF16MaxAVX2_nopf38:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16MaxAVX2_skip36
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16MaxAVX2_inrange40
 	MOVQ DX, 48(SP)
 	JMP  bagBF16MaxAVX2_bad3
 
 bagBF16MaxAVX2_inrange40:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16MaxAVX2_skip36
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Y2
@@ -10324,14 +10324,14 @@ bagBF16MaxAVX2_pf49:
 
 bagBF16MaxAVX2_nopf48:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16MaxAVX2_skip46
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16MaxAVX2_inrange50
 	MOVQ DX, 48(SP)
 	JMP  bagBF16MaxAVX2_bad3
 
 bagBF16MaxAVX2_inrange50:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16MaxAVX2_skip46
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Y1
@@ -10411,14 +10411,14 @@ bagBF16MaxAVX2_pf59:
 
 bagBF16MaxAVX2_nopf58:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16MaxAVX2_skip56
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16MaxAVX2_inrange60
 	MOVQ DX, 48(SP)
 	JMP  bagBF16MaxAVX2_bad3
 
 bagBF16MaxAVX2_inrange60:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16MaxAVX2_skip56
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), X1
@@ -10500,14 +10500,14 @@ bagBF16MaxAVX2_pf69:
 
 bagBF16MaxAVX2_nopf68:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16MaxAVX2_skip66
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16MaxAVX2_inrange70
 	MOVQ DX, 48(SP)
 	JMP  bagBF16MaxAVX2_bad3
 
 bagBF16MaxAVX2_inrange70:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagBF16MaxAVX2_skip66
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	MOVWLZX (BX)(AX*2), SI
@@ -10599,14 +10599,14 @@ bagBF16MaxAVX2_pf79:
 
 bagBF16MaxAVX2_nopf78:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16MaxAVX2_skip76
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16MaxAVX2_inrange80
 	MOVQ DX, 48(SP)
 	JMP  bagBF16MaxAVX2_bad3
 
 bagBF16MaxAVX2_inrange80:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagBF16MaxAVX2_skip76
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	MOVWLZX (BX)(AX*2), SI
@@ -10692,14 +10692,14 @@ bagBF16MaxAVX2_pf89:
 
 bagBF16MaxAVX2_nopf88:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16MaxAVX2_skip86
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16MaxAVX2_inrange90
 	MOVQ DX, 48(SP)
 	JMP  bagBF16MaxAVX2_bad3
 
 bagBF16MaxAVX2_inrange90:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagBF16MaxAVX2_skip86
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	MOVWLZX (BX)(AX*2), BX
@@ -10843,14 +10843,14 @@ bagInt8SumAVX2_pf19:
 
 bagInt8SumAVX2_nopf18:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8SumAVX2_skip16
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8SumAVX2_inrange20
 	MOVQ DX, 48(SP)
 	JMP  bagInt8SumAVX2_bad3
 
 bagInt8SumAVX2_inrange20:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8SumAVX2_skip16
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -11029,14 +11029,14 @@ bagInt8SumAVX2_pf30:
 
 bagInt8SumAVX2_nopf29:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8SumAVX2_skip27
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8SumAVX2_inrange31
 	MOVQ DX, 48(SP)
 	JMP  bagInt8SumAVX2_bad3
 
 bagInt8SumAVX2_inrange31:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8SumAVX2_skip27
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -11173,14 +11173,14 @@ bagInt8SumAVX2_pf41:
 
 bagInt8SumAVX2_nopf40:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8SumAVX2_skip38
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8SumAVX2_inrange42
 	MOVQ DX, 48(SP)
 	JMP  bagInt8SumAVX2_bad3
 
 bagInt8SumAVX2_inrange42:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8SumAVX2_skip38
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -11296,14 +11296,14 @@ bagInt8SumAVX2_pf52:
 
 bagInt8SumAVX2_nopf51:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8SumAVX2_skip49
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8SumAVX2_inrange53
 	MOVQ DX, 48(SP)
 	JMP  bagInt8SumAVX2_bad3
 
 bagInt8SumAVX2_inrange53:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8SumAVX2_skip49
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -11409,14 +11409,14 @@ bagInt8SumAVX2_pf63:
 
 bagInt8SumAVX2_nopf62:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8SumAVX2_skip60
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8SumAVX2_inrange64
 	MOVQ DX, 48(SP)
 	JMP  bagInt8SumAVX2_bad3
 
 bagInt8SumAVX2_inrange64:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8SumAVX2_skip60
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -11524,14 +11524,14 @@ bagInt8SumAVX2_pf74:
 
 bagInt8SumAVX2_nopf73:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8SumAVX2_skip71
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8SumAVX2_inrange75
 	MOVQ DX, 48(SP)
 	JMP  bagInt8SumAVX2_bad3
 
 bagInt8SumAVX2_inrange75:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8SumAVX2_skip71
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -11664,14 +11664,14 @@ bagInt8SumAVX2_pf85:
 
 bagInt8SumAVX2_nopf84:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8SumAVX2_skip82
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8SumAVX2_inrange86
 	MOVQ DX, 48(SP)
 	JMP  bagInt8SumAVX2_bad3
 
 bagInt8SumAVX2_inrange86:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8SumAVX2_skip82
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -11791,14 +11791,14 @@ bagInt8SumAVX2_pf96:
 
 bagInt8SumAVX2_nopf95:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8SumAVX2_skip93
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8SumAVX2_inrange97
 	MOVQ DX, 48(SP)
 	JMP  bagInt8SumAVX2_bad3
 
 bagInt8SumAVX2_inrange97:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8SumAVX2_skip93
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -11967,14 +11967,14 @@ bagInt8WSumAVX2_pf19:
 
 bagInt8WSumAVX2_nopf18:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagInt8WSumAVX2_skip16
 	CMPQ SI, rows+88(FP)
 	JB   bagInt8WSumAVX2_inrange20
 	MOVQ DX, 48(SP)
 	JMP  bagInt8WSumAVX2_bad3
 
 bagInt8WSumAVX2_inrange20:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagInt8WSumAVX2_skip16
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	MOVQ         rowBytes+104(FP), DI
@@ -12265,14 +12265,14 @@ bagInt8WSumAVX2_pf33:
 
 bagInt8WSumAVX2_nopf32:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagInt8WSumAVX2_skip30
 	CMPQ SI, rows+88(FP)
 	JB   bagInt8WSumAVX2_inrange34
 	MOVQ DX, 48(SP)
 	JMP  bagInt8WSumAVX2_bad3
 
 bagInt8WSumAVX2_inrange34:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagInt8WSumAVX2_skip30
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	MOVQ         rowBytes+104(FP), DI
@@ -12477,14 +12477,14 @@ bagInt8WSumAVX2_pf47:
 
 bagInt8WSumAVX2_nopf46:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagInt8WSumAVX2_skip44
 	CMPQ SI, rows+88(FP)
 	JB   bagInt8WSumAVX2_inrange48
 	MOVQ DX, 48(SP)
 	JMP  bagInt8WSumAVX2_bad3
 
 bagInt8WSumAVX2_inrange48:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagInt8WSumAVX2_skip44
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	MOVQ         rowBytes+104(FP), DI
@@ -12646,14 +12646,14 @@ bagInt8WSumAVX2_pf61:
 
 bagInt8WSumAVX2_nopf60:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagInt8WSumAVX2_skip58
 	CMPQ SI, rows+88(FP)
 	JB   bagInt8WSumAVX2_inrange62
 	MOVQ DX, 48(SP)
 	JMP  bagInt8WSumAVX2_bad3
 
 bagInt8WSumAVX2_inrange62:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagInt8WSumAVX2_skip58
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	MOVQ         rowBytes+104(FP), DI
@@ -12794,14 +12794,14 @@ bagInt8WSumAVX2_pf75:
 
 bagInt8WSumAVX2_nopf74:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagInt8WSumAVX2_skip72
 	CMPQ SI, rows+88(FP)
 	JB   bagInt8WSumAVX2_inrange76
 	MOVQ DX, 48(SP)
 	JMP  bagInt8WSumAVX2_bad3
 
 bagInt8WSumAVX2_inrange76:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagInt8WSumAVX2_skip72
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	MOVQ         rowBytes+104(FP), DI
@@ -12944,14 +12944,14 @@ bagInt8WSumAVX2_pf89:
 
 bagInt8WSumAVX2_nopf88:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagInt8WSumAVX2_skip86
 	CMPQ SI, rows+88(FP)
 	JB   bagInt8WSumAVX2_inrange90
 	MOVQ DX, 48(SP)
 	JMP  bagInt8WSumAVX2_bad3
 
 bagInt8WSumAVX2_inrange90:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagInt8WSumAVX2_skip86
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	MOVQ         rowBytes+104(FP), DI
@@ -13147,14 +13147,14 @@ bagInt8WSumAVX2_pf103:
 
 bagInt8WSumAVX2_nopf102:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagInt8WSumAVX2_skip100
 	CMPQ SI, rows+88(FP)
 	JB   bagInt8WSumAVX2_inrange104
 	MOVQ DX, 48(SP)
 	JMP  bagInt8WSumAVX2_bad3
 
 bagInt8WSumAVX2_inrange104:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagInt8WSumAVX2_skip100
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	MOVQ         rowBytes+104(FP), DI
@@ -13324,14 +13324,14 @@ bagInt8WSumAVX2_pf117:
 
 bagInt8WSumAVX2_nopf116:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagInt8WSumAVX2_skip114
 	CMPQ SI, rows+88(FP)
 	JB   bagInt8WSumAVX2_inrange118
 	MOVQ DX, 48(SP)
 	JMP  bagInt8WSumAVX2_bad3
 
 bagInt8WSumAVX2_inrange118:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagInt8WSumAVX2_skip114
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	MOVQ         rowBytes+104(FP), DI
@@ -13533,14 +13533,14 @@ bagInt8MaxAVX2_pf19:
 
 bagInt8MaxAVX2_nopf18:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8MaxAVX2_skip16
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8MaxAVX2_inrange20
 	MOVQ DX, 48(SP)
 	JMP  bagInt8MaxAVX2_bad3
 
 bagInt8MaxAVX2_inrange20:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8MaxAVX2_skip16
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -13719,14 +13719,14 @@ bagInt8MaxAVX2_pf30:
 
 bagInt8MaxAVX2_nopf29:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8MaxAVX2_skip27
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8MaxAVX2_inrange31
 	MOVQ DX, 48(SP)
 	JMP  bagInt8MaxAVX2_bad3
 
 bagInt8MaxAVX2_inrange31:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8MaxAVX2_skip27
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -13863,14 +13863,14 @@ bagInt8MaxAVX2_pf41:
 
 bagInt8MaxAVX2_nopf40:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8MaxAVX2_skip38
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8MaxAVX2_inrange42
 	MOVQ DX, 48(SP)
 	JMP  bagInt8MaxAVX2_bad3
 
 bagInt8MaxAVX2_inrange42:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8MaxAVX2_skip38
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -13986,14 +13986,14 @@ bagInt8MaxAVX2_pf52:
 
 bagInt8MaxAVX2_nopf51:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8MaxAVX2_skip49
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8MaxAVX2_inrange53
 	MOVQ DX, 48(SP)
 	JMP  bagInt8MaxAVX2_bad3
 
 bagInt8MaxAVX2_inrange53:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8MaxAVX2_skip49
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -14099,14 +14099,14 @@ bagInt8MaxAVX2_pf63:
 
 bagInt8MaxAVX2_nopf62:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8MaxAVX2_skip60
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8MaxAVX2_inrange64
 	MOVQ DX, 48(SP)
 	JMP  bagInt8MaxAVX2_bad3
 
 bagInt8MaxAVX2_inrange64:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8MaxAVX2_skip60
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -14214,14 +14214,14 @@ bagInt8MaxAVX2_pf74:
 
 bagInt8MaxAVX2_nopf73:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8MaxAVX2_skip71
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8MaxAVX2_inrange75
 	MOVQ DX, 48(SP)
 	JMP  bagInt8MaxAVX2_bad3
 
 bagInt8MaxAVX2_inrange75:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8MaxAVX2_skip71
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -14354,14 +14354,14 @@ bagInt8MaxAVX2_pf85:
 
 bagInt8MaxAVX2_nopf84:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8MaxAVX2_skip82
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8MaxAVX2_inrange86
 	MOVQ DX, 48(SP)
 	JMP  bagInt8MaxAVX2_bad3
 
 bagInt8MaxAVX2_inrange86:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8MaxAVX2_skip82
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -14481,14 +14481,14 @@ bagInt8MaxAVX2_pf96:
 
 bagInt8MaxAVX2_nopf95:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8MaxAVX2_skip93
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8MaxAVX2_inrange97
 	MOVQ DX, 48(SP)
 	JMP  bagInt8MaxAVX2_bad3
 
 bagInt8MaxAVX2_inrange97:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8MaxAVX2_skip93
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -14662,14 +14662,14 @@ bagF32SumAVX512_pf17:
 
 bagF32SumAVX512_nopf16:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32SumAVX512_skip14
 	CMPQ BX, rows+64(FP)
 	JB   bagF32SumAVX512_inrange18
 	MOVQ DX, 48(SP)
 	JMP  bagF32SumAVX512_bad3
 
 bagF32SumAVX512_inrange18:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32SumAVX512_skip14
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Z16
@@ -14800,14 +14800,14 @@ bagF32SumAVX512_pf27:
 
 bagF32SumAVX512_nopf26:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32SumAVX512_skip24
 	CMPQ BX, rows+64(FP)
 	JB   bagF32SumAVX512_inrange28
 	MOVQ DX, 48(SP)
 	JMP  bagF32SumAVX512_bad3
 
 bagF32SumAVX512_inrange28:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32SumAVX512_skip24
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Z8
@@ -14910,14 +14910,14 @@ bagF32SumAVX512_pf37:
 
 bagF32SumAVX512_nopf36:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32SumAVX512_skip34
 	CMPQ BX, rows+64(FP)
 	JB   bagF32SumAVX512_inrange38
 	MOVQ DX, 48(SP)
 	JMP  bagF32SumAVX512_bad3
 
 bagF32SumAVX512_inrange38:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32SumAVX512_skip34
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Z4
@@ -15006,14 +15006,14 @@ bagF32SumAVX512_pf47:
 
 bagF32SumAVX512_nopf46:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32SumAVX512_skip44
 	CMPQ BX, rows+64(FP)
 	JB   bagF32SumAVX512_inrange48
 	MOVQ DX, 48(SP)
 	JMP  bagF32SumAVX512_bad3
 
 bagF32SumAVX512_inrange48:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32SumAVX512_skip44
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Z2
@@ -15095,14 +15095,14 @@ bagF32SumAVX512_pf57:
 
 bagF32SumAVX512_nopf56:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32SumAVX512_skip54
 	CMPQ BX, rows+64(FP)
 	JB   bagF32SumAVX512_inrange58
 	MOVQ DX, 48(SP)
 	JMP  bagF32SumAVX512_bad3
 
 bagF32SumAVX512_inrange58:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32SumAVX512_skip54
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Z1
@@ -15181,14 +15181,14 @@ bagF32SumAVX512_pf67:
 
 bagF32SumAVX512_nopf66:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32SumAVX512_skip64
 	CMPQ BX, rows+64(FP)
 	JB   bagF32SumAVX512_inrange68
 	MOVQ DX, 48(SP)
 	JMP  bagF32SumAVX512_bad3
 
 bagF32SumAVX512_inrange68:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF32SumAVX512_skip64
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VMOVUPS.Z (BX)(AX*4), K1, Z1
@@ -15339,14 +15339,14 @@ bagF32WSumAVX512_pf17:
 
 bagF32WSumAVX512_nopf16:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF32WSumAVX512_skip14
 	CMPQ SI, rows+88(FP)
 	JB   bagF32WSumAVX512_inrange18
 	MOVQ DX, 48(SP)
 	JMP  bagF32WSumAVX512_bad3
 
 bagF32WSumAVX512_inrange18:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF32WSumAVX512_skip14
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z16
@@ -15545,14 +15545,14 @@ bagF32WSumAVX512_pf29:
 
 bagF32WSumAVX512_nopf28:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF32WSumAVX512_skip26
 	CMPQ SI, rows+88(FP)
 	JB   bagF32WSumAVX512_inrange30
 	MOVQ DX, 48(SP)
 	JMP  bagF32WSumAVX512_bad3
 
 bagF32WSumAVX512_inrange30:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF32WSumAVX512_skip26
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z8
@@ -15699,14 +15699,14 @@ bagF32WSumAVX512_pf41:
 
 bagF32WSumAVX512_nopf40:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF32WSumAVX512_skip38
 	CMPQ SI, rows+88(FP)
 	JB   bagF32WSumAVX512_inrange42
 	MOVQ DX, 48(SP)
 	JMP  bagF32WSumAVX512_bad3
 
 bagF32WSumAVX512_inrange42:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF32WSumAVX512_skip38
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z4
@@ -15827,14 +15827,14 @@ bagF32WSumAVX512_pf53:
 
 bagF32WSumAVX512_nopf52:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF32WSumAVX512_skip50
 	CMPQ SI, rows+88(FP)
 	JB   bagF32WSumAVX512_inrange54
 	MOVQ DX, 48(SP)
 	JMP  bagF32WSumAVX512_bad3
 
 bagF32WSumAVX512_inrange54:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF32WSumAVX512_skip50
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z2
@@ -15942,14 +15942,14 @@ bagF32WSumAVX512_pf65:
 
 bagF32WSumAVX512_nopf64:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF32WSumAVX512_skip62
 	CMPQ SI, rows+88(FP)
 	JB   bagF32WSumAVX512_inrange66
 	MOVQ DX, 48(SP)
 	JMP  bagF32WSumAVX512_bad3
 
 bagF32WSumAVX512_inrange66:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF32WSumAVX512_skip62
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z1
@@ -16051,14 +16051,14 @@ bagF32WSumAVX512_pf77:
 
 bagF32WSumAVX512_nopf76:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF32WSumAVX512_skip74
 	CMPQ SI, rows+88(FP)
 	JB   bagF32WSumAVX512_inrange78
 	MOVQ DX, 48(SP)
 	JMP  bagF32WSumAVX512_bad3
 
 bagF32WSumAVX512_inrange78:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF32WSumAVX512_skip74
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z1
@@ -16228,14 +16228,14 @@ bagF32MaxAVX512_pf17:
 
 bagF32MaxAVX512_nopf16:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32MaxAVX512_skip14
 	CMPQ BX, rows+64(FP)
 	JB   bagF32MaxAVX512_inrange18
 	MOVQ DX, 48(SP)
 	JMP  bagF32MaxAVX512_bad3
 
 bagF32MaxAVX512_inrange18:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32MaxAVX512_skip14
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Z16
@@ -16366,14 +16366,14 @@ bagF32MaxAVX512_pf27:
 
 bagF32MaxAVX512_nopf26:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32MaxAVX512_skip24
 	CMPQ BX, rows+64(FP)
 	JB   bagF32MaxAVX512_inrange28
 	MOVQ DX, 48(SP)
 	JMP  bagF32MaxAVX512_bad3
 
 bagF32MaxAVX512_inrange28:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32MaxAVX512_skip24
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Z8
@@ -16476,14 +16476,14 @@ bagF32MaxAVX512_pf37:
 
 bagF32MaxAVX512_nopf36:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32MaxAVX512_skip34
 	CMPQ BX, rows+64(FP)
 	JB   bagF32MaxAVX512_inrange38
 	MOVQ DX, 48(SP)
 	JMP  bagF32MaxAVX512_bad3
 
 bagF32MaxAVX512_inrange38:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32MaxAVX512_skip34
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Z4
@@ -16572,14 +16572,14 @@ bagF32MaxAVX512_pf47:
 
 bagF32MaxAVX512_nopf46:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32MaxAVX512_skip44
 	CMPQ BX, rows+64(FP)
 	JB   bagF32MaxAVX512_inrange48
 	MOVQ DX, 48(SP)
 	JMP  bagF32MaxAVX512_bad3
 
 bagF32MaxAVX512_inrange48:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32MaxAVX512_skip44
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Z2
@@ -16661,14 +16661,14 @@ bagF32MaxAVX512_pf57:
 
 bagF32MaxAVX512_nopf56:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32MaxAVX512_skip54
 	CMPQ BX, rows+64(FP)
 	JB   bagF32MaxAVX512_inrange58
 	MOVQ DX, 48(SP)
 	JMP  bagF32MaxAVX512_bad3
 
 bagF32MaxAVX512_inrange58:
+	CMPQ    BX, pad+96(FP)
+	JEQ     bagF32MaxAVX512_skip54
 	IMULQ   stride+56(FP), BX
 	ADDQ    base+48(FP), BX
 	VMOVUPS (BX)(AX*4), Z1
@@ -16747,14 +16747,14 @@ bagF32MaxAVX512_pf67:
 
 bagF32MaxAVX512_nopf66:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF32MaxAVX512_skip64
 	CMPQ BX, rows+64(FP)
 	JB   bagF32MaxAVX512_inrange68
 	MOVQ DX, 48(SP)
 	JMP  bagF32MaxAVX512_bad3
 
 bagF32MaxAVX512_inrange68:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF32MaxAVX512_skip64
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VMOVUPS.Z (BX)(AX*4), K1, Z1
@@ -16903,14 +16903,14 @@ bagF16SumAVX512_pf17:
 
 bagF16SumAVX512_nopf16:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16SumAVX512_skip14
 	CMPQ BX, rows+64(FP)
 	JB   bagF16SumAVX512_inrange18
 	MOVQ DX, 48(SP)
 	JMP  bagF16SumAVX512_bad3
 
 bagF16SumAVX512_inrange18:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16SumAVX512_skip14
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Z16
@@ -17041,14 +17041,14 @@ bagF16SumAVX512_pf27:
 
 bagF16SumAVX512_nopf26:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16SumAVX512_skip24
 	CMPQ BX, rows+64(FP)
 	JB   bagF16SumAVX512_inrange28
 	MOVQ DX, 48(SP)
 	JMP  bagF16SumAVX512_bad3
 
 bagF16SumAVX512_inrange28:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16SumAVX512_skip24
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Z8
@@ -17151,14 +17151,14 @@ bagF16SumAVX512_pf37:
 
 bagF16SumAVX512_nopf36:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16SumAVX512_skip34
 	CMPQ BX, rows+64(FP)
 	JB   bagF16SumAVX512_inrange38
 	MOVQ DX, 48(SP)
 	JMP  bagF16SumAVX512_bad3
 
 bagF16SumAVX512_inrange38:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16SumAVX512_skip34
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Z4
@@ -17247,14 +17247,14 @@ bagF16SumAVX512_pf47:
 
 bagF16SumAVX512_nopf46:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16SumAVX512_skip44
 	CMPQ BX, rows+64(FP)
 	JB   bagF16SumAVX512_inrange48
 	MOVQ DX, 48(SP)
 	JMP  bagF16SumAVX512_bad3
 
 bagF16SumAVX512_inrange48:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16SumAVX512_skip44
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Z2
@@ -17336,14 +17336,14 @@ bagF16SumAVX512_pf57:
 
 bagF16SumAVX512_nopf56:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16SumAVX512_skip54
 	CMPQ BX, rows+64(FP)
 	JB   bagF16SumAVX512_inrange58
 	MOVQ DX, 48(SP)
 	JMP  bagF16SumAVX512_bad3
 
 bagF16SumAVX512_inrange58:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16SumAVX512_skip54
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Z1
@@ -17422,14 +17422,14 @@ bagF16SumAVX512_pf67:
 
 bagF16SumAVX512_nopf66:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16SumAVX512_skip64
 	CMPQ BX, rows+64(FP)
 	JB   bagF16SumAVX512_inrange68
 	MOVQ DX, 48(SP)
 	JMP  bagF16SumAVX512_bad3
 
 bagF16SumAVX512_inrange68:
+	CMPQ        BX, pad+96(FP)
+	JEQ         bagF16SumAVX512_skip64
 	IMULQ       stride+56(FP), BX
 	ADDQ        base+48(FP), BX
 	VCVTPH2PS.Z (BX)(AX*2), K1, Z1
@@ -17580,14 +17580,14 @@ bagF16WSumAVX512_pf17:
 
 bagF16WSumAVX512_nopf16:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF16WSumAVX512_skip14
 	CMPQ SI, rows+88(FP)
 	JB   bagF16WSumAVX512_inrange18
 	MOVQ DX, 48(SP)
 	JMP  bagF16WSumAVX512_bad3
 
 bagF16WSumAVX512_inrange18:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF16WSumAVX512_skip14
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z16
@@ -17786,14 +17786,14 @@ bagF16WSumAVX512_pf29:
 
 bagF16WSumAVX512_nopf28:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF16WSumAVX512_skip26
 	CMPQ SI, rows+88(FP)
 	JB   bagF16WSumAVX512_inrange30
 	MOVQ DX, 48(SP)
 	JMP  bagF16WSumAVX512_bad3
 
 bagF16WSumAVX512_inrange30:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF16WSumAVX512_skip26
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z8
@@ -17940,14 +17940,14 @@ bagF16WSumAVX512_pf41:
 
 bagF16WSumAVX512_nopf40:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF16WSumAVX512_skip38
 	CMPQ SI, rows+88(FP)
 	JB   bagF16WSumAVX512_inrange42
 	MOVQ DX, 48(SP)
 	JMP  bagF16WSumAVX512_bad3
 
 bagF16WSumAVX512_inrange42:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF16WSumAVX512_skip38
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z4
@@ -18068,14 +18068,14 @@ bagF16WSumAVX512_pf53:
 
 bagF16WSumAVX512_nopf52:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF16WSumAVX512_skip50
 	CMPQ SI, rows+88(FP)
 	JB   bagF16WSumAVX512_inrange54
 	MOVQ DX, 48(SP)
 	JMP  bagF16WSumAVX512_bad3
 
 bagF16WSumAVX512_inrange54:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF16WSumAVX512_skip50
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z2
@@ -18183,14 +18183,14 @@ bagF16WSumAVX512_pf65:
 
 bagF16WSumAVX512_nopf64:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF16WSumAVX512_skip62
 	CMPQ SI, rows+88(FP)
 	JB   bagF16WSumAVX512_inrange66
 	MOVQ DX, 48(SP)
 	JMP  bagF16WSumAVX512_bad3
 
 bagF16WSumAVX512_inrange66:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF16WSumAVX512_skip62
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z1
@@ -18292,14 +18292,14 @@ bagF16WSumAVX512_pf77:
 
 bagF16WSumAVX512_nopf76:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagF16WSumAVX512_skip74
 	CMPQ SI, rows+88(FP)
 	JB   bagF16WSumAVX512_inrange78
 	MOVQ DX, 48(SP)
 	JMP  bagF16WSumAVX512_bad3
 
 bagF16WSumAVX512_inrange78:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagF16WSumAVX512_skip74
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z1
@@ -18469,14 +18469,14 @@ bagF16MaxAVX512_pf17:
 
 bagF16MaxAVX512_nopf16:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16MaxAVX512_skip14
 	CMPQ BX, rows+64(FP)
 	JB   bagF16MaxAVX512_inrange18
 	MOVQ DX, 48(SP)
 	JMP  bagF16MaxAVX512_bad3
 
 bagF16MaxAVX512_inrange18:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16MaxAVX512_skip14
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Z16
@@ -18607,14 +18607,14 @@ bagF16MaxAVX512_pf27:
 
 bagF16MaxAVX512_nopf26:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16MaxAVX512_skip24
 	CMPQ BX, rows+64(FP)
 	JB   bagF16MaxAVX512_inrange28
 	MOVQ DX, 48(SP)
 	JMP  bagF16MaxAVX512_bad3
 
 bagF16MaxAVX512_inrange28:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16MaxAVX512_skip24
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Z8
@@ -18717,14 +18717,14 @@ bagF16MaxAVX512_pf37:
 
 bagF16MaxAVX512_nopf36:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16MaxAVX512_skip34
 	CMPQ BX, rows+64(FP)
 	JB   bagF16MaxAVX512_inrange38
 	MOVQ DX, 48(SP)
 	JMP  bagF16MaxAVX512_bad3
 
 bagF16MaxAVX512_inrange38:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16MaxAVX512_skip34
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Z4
@@ -18813,14 +18813,14 @@ bagF16MaxAVX512_pf47:
 
 bagF16MaxAVX512_nopf46:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16MaxAVX512_skip44
 	CMPQ BX, rows+64(FP)
 	JB   bagF16MaxAVX512_inrange48
 	MOVQ DX, 48(SP)
 	JMP  bagF16MaxAVX512_bad3
 
 bagF16MaxAVX512_inrange48:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16MaxAVX512_skip44
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Z2
@@ -18902,14 +18902,14 @@ bagF16MaxAVX512_pf57:
 
 bagF16MaxAVX512_nopf56:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16MaxAVX512_skip54
 	CMPQ BX, rows+64(FP)
 	JB   bagF16MaxAVX512_inrange58
 	MOVQ DX, 48(SP)
 	JMP  bagF16MaxAVX512_bad3
 
 bagF16MaxAVX512_inrange58:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagF16MaxAVX512_skip54
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VCVTPH2PS (BX)(AX*2), Z1
@@ -18988,14 +18988,14 @@ bagF16MaxAVX512_pf67:
 
 bagF16MaxAVX512_nopf66:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagF16MaxAVX512_skip64
 	CMPQ BX, rows+64(FP)
 	JB   bagF16MaxAVX512_inrange68
 	MOVQ DX, 48(SP)
 	JMP  bagF16MaxAVX512_bad3
 
 bagF16MaxAVX512_inrange68:
+	CMPQ        BX, pad+96(FP)
+	JEQ         bagF16MaxAVX512_skip64
 	IMULQ       stride+56(FP), BX
 	ADDQ        base+48(FP), BX
 	VCVTPH2PS.Z (BX)(AX*2), K1, Z1
@@ -19144,14 +19144,14 @@ bagBF16SumAVX512_pf17:
 
 bagBF16SumAVX512_nopf16:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16SumAVX512_skip14
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16SumAVX512_inrange18
 	MOVQ DX, 48(SP)
 	JMP  bagBF16SumAVX512_bad3
 
 bagBF16SumAVX512_inrange18:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16SumAVX512_skip14
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Z16
@@ -19298,14 +19298,14 @@ bagBF16SumAVX512_pf27:
 
 bagBF16SumAVX512_nopf26:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16SumAVX512_skip24
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16SumAVX512_inrange28
 	MOVQ DX, 48(SP)
 	JMP  bagBF16SumAVX512_bad3
 
 bagBF16SumAVX512_inrange28:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16SumAVX512_skip24
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Z8
@@ -19416,14 +19416,14 @@ bagBF16SumAVX512_pf37:
 
 bagBF16SumAVX512_nopf36:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16SumAVX512_skip34
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16SumAVX512_inrange38
 	MOVQ DX, 48(SP)
 	JMP  bagBF16SumAVX512_bad3
 
 bagBF16SumAVX512_inrange38:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16SumAVX512_skip34
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Z4
@@ -19516,14 +19516,14 @@ bagBF16SumAVX512_pf47:
 
 bagBF16SumAVX512_nopf46:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16SumAVX512_skip44
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16SumAVX512_inrange48
 	MOVQ DX, 48(SP)
 	JMP  bagBF16SumAVX512_bad3
 
 bagBF16SumAVX512_inrange48:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16SumAVX512_skip44
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Z2
@@ -19607,14 +19607,14 @@ bagBF16SumAVX512_pf57:
 
 bagBF16SumAVX512_nopf56:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16SumAVX512_skip54
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16SumAVX512_inrange58
 	MOVQ DX, 48(SP)
 	JMP  bagBF16SumAVX512_bad3
 
 bagBF16SumAVX512_inrange58:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16SumAVX512_skip54
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Z1
@@ -19694,14 +19694,14 @@ bagBF16SumAVX512_pf67:
 
 bagBF16SumAVX512_nopf66:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16SumAVX512_skip64
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16SumAVX512_inrange68
 	MOVQ DX, 48(SP)
 	JMP  bagBF16SumAVX512_bad3
 
 bagBF16SumAVX512_inrange68:
+	CMPQ        BX, pad+96(FP)
+	JEQ         bagBF16SumAVX512_skip64
 	IMULQ       stride+56(FP), BX
 	ADDQ        base+48(FP), BX
 	VPMOVZXWD.Z (BX)(AX*2), K1, Z1
@@ -19853,14 +19853,14 @@ bagBF16WSumAVX512_pf17:
 
 bagBF16WSumAVX512_nopf16:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagBF16WSumAVX512_skip14
 	CMPQ SI, rows+88(FP)
 	JB   bagBF16WSumAVX512_inrange18
 	MOVQ DX, 48(SP)
 	JMP  bagBF16WSumAVX512_bad3
 
 bagBF16WSumAVX512_inrange18:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagBF16WSumAVX512_skip14
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z16
@@ -20091,14 +20091,14 @@ bagBF16WSumAVX512_pf29:
 
 bagBF16WSumAVX512_nopf28:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagBF16WSumAVX512_skip26
 	CMPQ SI, rows+88(FP)
 	JB   bagBF16WSumAVX512_inrange30
 	MOVQ DX, 48(SP)
 	JMP  bagBF16WSumAVX512_bad3
 
 bagBF16WSumAVX512_inrange30:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagBF16WSumAVX512_skip26
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z8
@@ -20261,14 +20261,14 @@ bagBF16WSumAVX512_pf41:
 
 bagBF16WSumAVX512_nopf40:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagBF16WSumAVX512_skip38
 	CMPQ SI, rows+88(FP)
 	JB   bagBF16WSumAVX512_inrange42
 	MOVQ DX, 48(SP)
 	JMP  bagBF16WSumAVX512_bad3
 
 bagBF16WSumAVX512_inrange42:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagBF16WSumAVX512_skip38
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z4
@@ -20397,14 +20397,14 @@ bagBF16WSumAVX512_pf53:
 
 bagBF16WSumAVX512_nopf52:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagBF16WSumAVX512_skip50
 	CMPQ SI, rows+88(FP)
 	JB   bagBF16WSumAVX512_inrange54
 	MOVQ DX, 48(SP)
 	JMP  bagBF16WSumAVX512_bad3
 
 bagBF16WSumAVX512_inrange54:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagBF16WSumAVX512_skip50
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z2
@@ -20516,14 +20516,14 @@ bagBF16WSumAVX512_pf65:
 
 bagBF16WSumAVX512_nopf64:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagBF16WSumAVX512_skip62
 	CMPQ SI, rows+88(FP)
 	JB   bagBF16WSumAVX512_inrange66
 	MOVQ DX, 48(SP)
 	JMP  bagBF16WSumAVX512_bad3
 
 bagBF16WSumAVX512_inrange66:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagBF16WSumAVX512_skip62
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z1
@@ -20627,14 +20627,14 @@ bagBF16WSumAVX512_pf77:
 
 bagBF16WSumAVX512_nopf76:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagBF16WSumAVX512_skip74
 	CMPQ SI, rows+88(FP)
 	JB   bagBF16WSumAVX512_inrange78
 	MOVQ DX, 48(SP)
 	JMP  bagBF16WSumAVX512_bad3
 
 bagBF16WSumAVX512_inrange78:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagBF16WSumAVX512_skip74
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	VBROADCASTSS (BX), Z1
@@ -20806,14 +20806,14 @@ bagBF16MaxAVX512_pf17:
 
 bagBF16MaxAVX512_nopf16:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16MaxAVX512_skip14
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16MaxAVX512_inrange18
 	MOVQ DX, 48(SP)
 	JMP  bagBF16MaxAVX512_bad3
 
 bagBF16MaxAVX512_inrange18:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16MaxAVX512_skip14
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Z16
@@ -20960,14 +20960,14 @@ bagBF16MaxAVX512_pf27:
 
 bagBF16MaxAVX512_nopf26:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16MaxAVX512_skip24
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16MaxAVX512_inrange28
 	MOVQ DX, 48(SP)
 	JMP  bagBF16MaxAVX512_bad3
 
 bagBF16MaxAVX512_inrange28:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16MaxAVX512_skip24
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Z8
@@ -21078,14 +21078,14 @@ bagBF16MaxAVX512_pf37:
 
 bagBF16MaxAVX512_nopf36:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16MaxAVX512_skip34
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16MaxAVX512_inrange38
 	MOVQ DX, 48(SP)
 	JMP  bagBF16MaxAVX512_bad3
 
 bagBF16MaxAVX512_inrange38:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16MaxAVX512_skip34
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Z4
@@ -21178,14 +21178,14 @@ bagBF16MaxAVX512_pf47:
 
 bagBF16MaxAVX512_nopf46:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16MaxAVX512_skip44
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16MaxAVX512_inrange48
 	MOVQ DX, 48(SP)
 	JMP  bagBF16MaxAVX512_bad3
 
 bagBF16MaxAVX512_inrange48:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16MaxAVX512_skip44
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Z2
@@ -21269,14 +21269,14 @@ bagBF16MaxAVX512_pf57:
 
 bagBF16MaxAVX512_nopf56:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16MaxAVX512_skip54
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16MaxAVX512_inrange58
 	MOVQ DX, 48(SP)
 	JMP  bagBF16MaxAVX512_bad3
 
 bagBF16MaxAVX512_inrange58:
+	CMPQ      BX, pad+96(FP)
+	JEQ       bagBF16MaxAVX512_skip54
 	IMULQ     stride+56(FP), BX
 	ADDQ      base+48(FP), BX
 	VPMOVZXWD (BX)(AX*2), Z1
@@ -21356,14 +21356,14 @@ bagBF16MaxAVX512_pf67:
 
 bagBF16MaxAVX512_nopf66:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagBF16MaxAVX512_skip64
 	CMPQ BX, rows+64(FP)
 	JB   bagBF16MaxAVX512_inrange68
 	MOVQ DX, 48(SP)
 	JMP  bagBF16MaxAVX512_bad3
 
 bagBF16MaxAVX512_inrange68:
+	CMPQ        BX, pad+96(FP)
+	JEQ         bagBF16MaxAVX512_skip64
 	IMULQ       stride+56(FP), BX
 	ADDQ        base+48(FP), BX
 	VPMOVZXWD.Z (BX)(AX*2), K1, Z1
@@ -21517,14 +21517,14 @@ bagInt8SumAVX512_pf17:
 
 bagInt8SumAVX512_nopf16:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8SumAVX512_skip14
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8SumAVX512_inrange18
 	MOVQ DX, 48(SP)
 	JMP  bagInt8SumAVX512_bad3
 
 bagInt8SumAVX512_inrange18:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8SumAVX512_skip14
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -21787,14 +21787,14 @@ bagInt8SumAVX512_pf28:
 
 bagInt8SumAVX512_nopf27:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8SumAVX512_skip25
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8SumAVX512_inrange29
 	MOVQ DX, 48(SP)
 	JMP  bagInt8SumAVX512_bad3
 
 bagInt8SumAVX512_inrange29:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8SumAVX512_skip25
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -21973,14 +21973,14 @@ bagInt8SumAVX512_pf39:
 
 bagInt8SumAVX512_nopf38:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8SumAVX512_skip36
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8SumAVX512_inrange40
 	MOVQ DX, 48(SP)
 	JMP  bagInt8SumAVX512_bad3
 
 bagInt8SumAVX512_inrange40:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8SumAVX512_skip36
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -22117,14 +22117,14 @@ bagInt8SumAVX512_pf50:
 
 bagInt8SumAVX512_nopf49:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8SumAVX512_skip47
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8SumAVX512_inrange51
 	MOVQ DX, 48(SP)
 	JMP  bagInt8SumAVX512_bad3
 
 bagInt8SumAVX512_inrange51:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8SumAVX512_skip47
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -22240,14 +22240,14 @@ bagInt8SumAVX512_pf61:
 
 bagInt8SumAVX512_nopf60:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8SumAVX512_skip58
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8SumAVX512_inrange62
 	MOVQ DX, 48(SP)
 	JMP  bagInt8SumAVX512_bad3
 
 bagInt8SumAVX512_inrange62:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8SumAVX512_skip58
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -22353,14 +22353,14 @@ bagInt8SumAVX512_pf72:
 
 bagInt8SumAVX512_nopf71:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8SumAVX512_skip69
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8SumAVX512_inrange73
 	MOVQ DX, 48(SP)
 	JMP  bagInt8SumAVX512_bad3
 
 bagInt8SumAVX512_inrange73:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8SumAVX512_skip69
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -22538,14 +22538,14 @@ bagInt8WSumAVX512_pf17:
 
 bagInt8WSumAVX512_nopf16:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagInt8WSumAVX512_skip14
 	CMPQ SI, rows+88(FP)
 	JB   bagInt8WSumAVX512_inrange18
 	MOVQ DX, 48(SP)
 	JMP  bagInt8WSumAVX512_bad3
 
 bagInt8WSumAVX512_inrange18:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagInt8WSumAVX512_skip14
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	MOVQ         rowBytes+104(FP), DI
@@ -23008,14 +23008,14 @@ bagInt8WSumAVX512_pf31:
 
 bagInt8WSumAVX512_nopf30:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagInt8WSumAVX512_skip28
 	CMPQ SI, rows+88(FP)
 	JB   bagInt8WSumAVX512_inrange32
 	MOVQ DX, 48(SP)
 	JMP  bagInt8WSumAVX512_bad3
 
 bagInt8WSumAVX512_inrange32:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagInt8WSumAVX512_skip28
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	MOVQ         rowBytes+104(FP), DI
@@ -23306,14 +23306,14 @@ bagInt8WSumAVX512_pf45:
 
 bagInt8WSumAVX512_nopf44:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagInt8WSumAVX512_skip42
 	CMPQ SI, rows+88(FP)
 	JB   bagInt8WSumAVX512_inrange46
 	MOVQ DX, 48(SP)
 	JMP  bagInt8WSumAVX512_bad3
 
 bagInt8WSumAVX512_inrange46:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagInt8WSumAVX512_skip42
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	MOVQ         rowBytes+104(FP), DI
@@ -23518,14 +23518,14 @@ bagInt8WSumAVX512_pf59:
 
 bagInt8WSumAVX512_nopf58:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagInt8WSumAVX512_skip56
 	CMPQ SI, rows+88(FP)
 	JB   bagInt8WSumAVX512_inrange60
 	MOVQ DX, 48(SP)
 	JMP  bagInt8WSumAVX512_bad3
 
 bagInt8WSumAVX512_inrange60:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagInt8WSumAVX512_skip56
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	MOVQ         rowBytes+104(FP), DI
@@ -23687,14 +23687,14 @@ bagInt8WSumAVX512_pf73:
 
 bagInt8WSumAVX512_nopf72:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagInt8WSumAVX512_skip70
 	CMPQ SI, rows+88(FP)
 	JB   bagInt8WSumAVX512_inrange74
 	MOVQ DX, 48(SP)
 	JMP  bagInt8WSumAVX512_bad3
 
 bagInt8WSumAVX512_inrange74:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagInt8WSumAVX512_skip70
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	MOVQ         rowBytes+104(FP), DI
@@ -23835,14 +23835,14 @@ bagInt8WSumAVX512_pf87:
 
 bagInt8WSumAVX512_nopf86:
 	MOVQ (DX), SI
-	CMPQ SI, pad+120(FP)
-	JEQ  bagInt8WSumAVX512_skip84
 	CMPQ SI, rows+88(FP)
 	JB   bagInt8WSumAVX512_inrange88
 	MOVQ DX, 48(SP)
 	JMP  bagInt8WSumAVX512_bad3
 
 bagInt8WSumAVX512_inrange88:
+	CMPQ         SI, pad+120(FP)
+	JEQ          bagInt8WSumAVX512_skip84
 	IMULQ        stride+80(FP), SI
 	ADDQ         base+72(FP), SI
 	MOVQ         rowBytes+104(FP), DI
@@ -24051,14 +24051,14 @@ bagInt8MaxAVX512_pf17:
 
 bagInt8MaxAVX512_nopf16:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8MaxAVX512_skip14
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8MaxAVX512_inrange18
 	MOVQ DX, 48(SP)
 	JMP  bagInt8MaxAVX512_bad3
 
 bagInt8MaxAVX512_inrange18:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8MaxAVX512_skip14
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -24321,14 +24321,14 @@ bagInt8MaxAVX512_pf28:
 
 bagInt8MaxAVX512_nopf27:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8MaxAVX512_skip25
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8MaxAVX512_inrange29
 	MOVQ DX, 48(SP)
 	JMP  bagInt8MaxAVX512_bad3
 
 bagInt8MaxAVX512_inrange29:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8MaxAVX512_skip25
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -24507,14 +24507,14 @@ bagInt8MaxAVX512_pf39:
 
 bagInt8MaxAVX512_nopf38:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8MaxAVX512_skip36
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8MaxAVX512_inrange40
 	MOVQ DX, 48(SP)
 	JMP  bagInt8MaxAVX512_bad3
 
 bagInt8MaxAVX512_inrange40:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8MaxAVX512_skip36
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -24651,14 +24651,14 @@ bagInt8MaxAVX512_pf50:
 
 bagInt8MaxAVX512_nopf49:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8MaxAVX512_skip47
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8MaxAVX512_inrange51
 	MOVQ DX, 48(SP)
 	JMP  bagInt8MaxAVX512_bad3
 
 bagInt8MaxAVX512_inrange51:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8MaxAVX512_skip47
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -24774,14 +24774,14 @@ bagInt8MaxAVX512_pf61:
 
 bagInt8MaxAVX512_nopf60:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8MaxAVX512_skip58
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8MaxAVX512_inrange62
 	MOVQ DX, 48(SP)
 	JMP  bagInt8MaxAVX512_bad3
 
 bagInt8MaxAVX512_inrange62:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8MaxAVX512_skip58
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI
@@ -24887,14 +24887,14 @@ bagInt8MaxAVX512_pf72:
 
 bagInt8MaxAVX512_nopf71:
 	MOVQ (DX), BX
-	CMPQ BX, pad+96(FP)
-	JEQ  bagInt8MaxAVX512_skip69
 	CMPQ BX, rows+64(FP)
 	JB   bagInt8MaxAVX512_inrange73
 	MOVQ DX, 48(SP)
 	JMP  bagInt8MaxAVX512_bad3
 
 bagInt8MaxAVX512_inrange73:
+	CMPQ         BX, pad+96(FP)
+	JEQ          bagInt8MaxAVX512_skip69
 	IMULQ        stride+56(FP), BX
 	ADDQ         base+48(FP), BX
 	MOVQ         rowBytes+80(FP), SI

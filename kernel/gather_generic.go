@@ -62,11 +62,11 @@ func bagChunkRef(out []float32, t *Table, ids []int64, weights []float32, mode B
 		row = make([]float32, t.dim)
 	}
 	for j, id := range ids {
+		if uint64(id) >= uint64(t.rows) {
+			return j // even if it equals pad: a pad outside the table means none
+		}
 		if id == pad {
 			continue
-		}
-		if uint64(id) >= uint64(t.rows) {
-			return j
 		}
 		readRow(row, t, id)
 		switch {

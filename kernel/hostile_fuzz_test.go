@@ -254,15 +254,17 @@ func hostileModel(op, geom byte, idBytes, offBytes []byte, start int64, seqLen, 
 		out := c.out[b*dim : (b+1)*dim]
 		n := 0
 		for k := lo; k < hi; k++ {
-			if c.ids[k] == pad {
-				continue
-			}
 			if id := c.ids[k]; id < 0 || id >= c.spec.Rows {
 				// The bags before this one are written, this one is not
-				// finished, the ones after it are not touched.
+				// finished, the ones after it are not touched. An id
+				// outside the table is one even if it equals pad: a pad
+				// outside the table means none.
 				c.wantBad = int(k)
 				c.out = c.out[:b*dim]
 				return c
+			}
+			if c.ids[k] == pad {
+				continue
 			}
 			n++
 			for i, v := range ht.rows[c.ids[k]] {

@@ -236,9 +236,9 @@ func (g *bagGen) block(bl block) {
 	}
 	row := GP64()
 	MOVQ(Mem{Base: ids}, row)
-	CMPQ(row, param("pad"))
-	JEQ(LabelRef(next))
 	{
+		// The bounds first: an id outside the table is reported even if
+		// it equals pad (a pad outside the table means none).
 		ok := g.label("inrange")
 		CMPQ(row, param("rows"))
 		JB(LabelRef(ok))
@@ -246,6 +246,8 @@ func (g *bagGen) block(bl block) {
 		JMP(LabelRef(bad))
 		Label(ok)
 	}
+	CMPQ(row, param("pad"))
+	JEQ(LabelRef(next))
 	IMULQ(param("stride"), row)
 	ADDQ(param("base"), row)
 
