@@ -443,10 +443,13 @@ func (s *search) offer(sl *searchSlot, q int, dots []float32, b int64) {
 		// One query: cos = d/sqrt(sq) can reach thr > 0 only if d > 0 and
 		// d*d >= thr*thr*sq, which spares most rows a square root and a
 		// division.
+		// max(d, 0) folds the sign test into the comparison, which then
+		// fails for nearly every row once the heap is full: a branch the
+		// CPU predicts, where "d > 0" is a coin toss per row.
 		for r, d := range dots {
 			if thr > 0 {
-				t := float64(thr)
-				if !(d > 0 && float64(d)*float64(d) >= t*t*cosineMargin*float64(sq[r])) {
+				t, dp := float64(thr), float64(max(d, 0))
+				if !(dp*dp >= t*t*cosineMargin*float64(sq[r])) {
 					continue
 				}
 			}
@@ -456,7 +459,9 @@ func (s *search) offer(sl *searchSlot, q int, dots []float32, b int64) {
 		}
 	case s.metric == Cosine:
 		for r, d := range dots { // sq holds the norms
-			if thr > 0 && !(d > 0 && float64(d) >= float64(thr)*cosineMargin*float64(sq[r])) {
+			// With thr > 0 the right side is >= 0 (or NaN), so rows with
+			// d <= 0 fail this one test, which is predictable (see above).
+			if thr > 0 && !(float64(d) >= float64(thr)*cosineMargin*float64(sq[r])) {
 				continue
 			}
 			if c := d * inverse(float64(sq[r])); c >= thr {
