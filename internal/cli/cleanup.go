@@ -2,6 +2,7 @@ package cli
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/embstore/embstore/internal/atomicfile"
 )
@@ -42,9 +43,26 @@ func runCleanups() int {
 	return len(cleanups.fns)
 }
 
+// interrupting is set once a signal handler has begun to end the process:
+// the command's own goroutine then leaves the ending to it (see
+// awaitInterrupt).
+var interrupting atomic.Bool
+
+// awaitInterrupt blocks for good if the process is being ended by a
+// signal. A command whose writes the handler has just failed (the
+// temporary file is gone) returns an error; reporting it and exiting with
+// status 1 would race the handler, which ends the process by the signal
+// after one line of its own.
+func awaitInterrupt() {
+	if interrupting.Load() {
+		select {}
+	}
+}
+
 // cleanUp removes the temporary files of unfinished writes and runs the
 // OnInterrupt functions; it reports whether there was anything to remove.
 func cleanUp() bool {
+	interrupting.Store(true)
 	n := atomicfile.Interrupt()
 	return runCleanups()+n > 0
 }

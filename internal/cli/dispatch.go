@@ -82,6 +82,7 @@ func dispatch(prog, about string, subs []Sub, args []string, e Env, signals bool
 					defer stop()
 				}
 				err := c.Run(e, args[1:])
+				awaitInterrupt()
 				if out.closedPipe() {
 					return ExitOK // the reader has what it wanted
 				}
