@@ -483,13 +483,9 @@ func (s *search) offer(sl *searchSlot, q int, dots []float32, b int64) {
 // push offers c to the heap h holding size entries (capacity len(h)) and
 // returns its new size and the score a candidate must reach to enter it.
 func (s *search) push(h []Neighbour, size int, c Neighbour) (int, float32) {
-	if s.excluded(c.ID) {
-		if size < len(h) {
-			return size, float32(math.Inf(-1))
-		}
-		return size, h[0].Score
+	if !s.excluded(c.ID) {
+		size = heapPush(h, size, c)
 	}
-	size = heapPush(h, size, c)
 	if size < len(h) {
 		return size, float32(math.Inf(-1))
 	}
