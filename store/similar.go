@@ -124,10 +124,4 @@ var meanPool = sync.Pool{New: func() any { return new(meanBuf) }}
 
 // norm32 returns the Euclidean norm of v rounded to float32 (numpy's
 // np.linalg.norm of a float32 vector, to its rounding).
-func norm32(v []float32) float32 {
-	var s float64
-	for _, x := range v {
-		s += float64(float64(x) * float64(x)) // unfused
-	}
-	return float32(math.Sqrt(s))
-}
+func norm32(v []float32) float32 { return float32(math.Sqrt(sumSquares(v))) }
