@@ -167,7 +167,7 @@ func (h *hotLocker) lock(ids []int64) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var drop, add []int
+	var drop, add, keep []int
 	i, j := 0, 0
 	for i < len(h.locked) || j < len(want) {
 		switch {
@@ -178,6 +178,7 @@ func (h *hotLocker) lock(ids []int64) error {
 			add = append(add, want[j])
 			j++
 		default:
+			keep = append(keep, want[j])
 			i++
 			j++
 		}
@@ -185,7 +186,7 @@ func (h *hotLocker) lock(ids []int64) error {
 	for _, r := range pageRuns(drop) {
 		_ = munlockRange(h.span(r)) // unlocking pages we locked does not fail
 	}
-	locked := slices.DeleteFunc(h.locked, func(pg int) bool { _, found := slices.BinarySearch(drop, pg); return found })
+	locked := keep
 	var err error
 	for _, r := range pageRuns(add) {
 		if e := mlockRange(h.span(r)); e != nil {

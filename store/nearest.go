@@ -266,10 +266,7 @@ func (s *search) init(t *Table, queries []float32, nq int, k int64, o *NearestOp
 	s.qq = s.qq[:0]
 	for q := range nq {
 		v := s.qbuf[q*dim : (q+1)*dim]
-		var n2 float64
-		for _, x := range v {
-			n2 += float64(float64(x) * float64(x)) // no fused multiply-add: the same bits at any GOAMD64
-		}
+		n2 := sumSquares(v)
 		switch s.metric {
 		case Cosine: // n2 > 0: checked
 			if !unit {
@@ -311,6 +308,17 @@ func (s *search) init(t *Table, queries []float32, nq int, k int64, o *NearestOp
 		}
 	}
 	return nil
+}
+
+// sumSquares returns the sum of the squares of v, each square and partial
+// sum rounded to float64, in index order: no fused multiply-add, so the
+// same bits at any GOAMD64.
+func sumSquares(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(float64(x) * float64(x))
+	}
+	return s
 }
 
 // grow returns b with length n, reusing its memory when it has enough.
@@ -483,13 +491,9 @@ func (s *search) offer(sl *searchSlot, q int, dots []float32, b int64) {
 // push offers c to the heap h holding size entries (capacity len(h)) and
 // returns its new size and the score a candidate must reach to enter it.
 func (s *search) push(h []Neighbour, size int, c Neighbour) (int, float32) {
-	if s.excluded(c.ID) {
-		if size < len(h) {
-			return size, float32(math.Inf(-1))
-		}
-		return size, h[0].Score
+	if !s.excluded(c.ID) {
+		size = heapPush(h, size, c)
 	}
-	size = heapPush(h, size, c)
 	if size < len(h) {
 		return size, float32(math.Inf(-1))
 	}

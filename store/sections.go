@@ -243,13 +243,10 @@ func (v *Vocabulary) IDBytes(s []byte) (int64, error) {
 // vocabErr gives a format error the store's error prefix once; the
 // sentinels pass unchanged.
 func vocabErr(err error) error {
-	if err == nil || err == ErrNotInVocabulary || err == ErrClosed {
+	if err == ErrNotInVocabulary || err == ErrClosed {
 		return err
 	}
-	if _, ok := err.(*FaultError); ok {
-		return err
-	}
-	return errctx.In("embstore", "vocabulary", err)
+	return vocabErrIn("vocabulary", err)
 }
 
 // AppendString appends the string of row id to dst and returns the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/embstore/embstore/kernel"
@@ -104,7 +105,8 @@ func (t *Table) MostSimilar(dst []Neighbour, positive, negative []Term, topn int
 	}
 	var count [1]int
 	nopts := &b.opts
-	*nopts = NearestOptions{Metric: Cosine, Exclude: sortIDs(b.exclude), Restrict: o.Restrict, Norms: o.Norms}
+	slices.Sort(b.exclude) // sorted: the search bisects it
+	*nopts = NearestOptions{Metric: Cosine, Exclude: b.exclude, Restrict: o.Restrict, Norms: o.Norms}
 	err := t.nearest(dst, count[:], b.mean, topn, nopts, true)
 	*nopts = NearestOptions{}
 	return count[0], err
@@ -122,21 +124,4 @@ var meanPool = sync.Pool{New: func() any { return new(meanBuf) }}
 
 // norm32 returns the Euclidean norm of v rounded to float32 (numpy's
 // np.linalg.norm of a float32 vector, to its rounding).
-func norm32(v []float32) float32 {
-	var s float64
-	for _, x := range v {
-		s += float64(float64(x) * float64(x)) // unfused
-	}
-	return float32(math.Sqrt(s))
-}
-
-// sortIDs sorts a short list of ids in place (insertion sort: no
-// allocation) and returns it.
-func sortIDs(ids []int64) []int64 {
-	for i := 1; i < len(ids); i++ {
-		for j := i; j > 0 && ids[j] < ids[j-1]; j-- {
-			ids[j], ids[j-1] = ids[j-1], ids[j]
-		}
-	}
-	return ids
-}
+func norm32(v []float32) float32 { return float32(math.Sqrt(sumSquares(v))) }
