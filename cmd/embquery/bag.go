@@ -124,11 +124,8 @@ func runBag(e env, args []string) error {
 	var wordStrs []string
 	switch {
 	case fs.Changed("text"):
-		tk, err := tableTokenizer(t, fs.Arg(0))
+		tk, err := textTokenizer(t, fs.Arg(0))
 		if err != nil {
-			return err
-		}
-		if err := checkTextRows(t, fs.Arg(0)); err != nil {
 			return err
 		}
 		ids = []int64{}

@@ -73,11 +73,8 @@ func runEmbed(e env, args []string) error {
 		return err
 	}
 	defer t.Close()
-	tk, err := tableTokenizer(t, path)
+	tk, err := textTokenizer(t, path)
 	if err != nil {
-		return err
-	}
-	if err := checkTextRows(t, path); err != nil {
 		return err
 	}
 	pool := pooling.Pooling{Mode: mode, Normalize: *normalize}

@@ -138,11 +138,8 @@ func runLookup(e env, args []string) error {
 	}
 	switch {
 	case fs.Changed("text"):
-		tk, err := tableTokenizer(t, fs.Arg(0))
+		tk, err := textTokenizer(t, fs.Arg(0))
 		if err != nil {
-			return err
-		}
-		if err := checkTextRows(t, fs.Arg(0)); err != nil {
 			return err
 		}
 		if ids = tk.Encode(nil, *text, *special); len(ids) == 0 {

@@ -190,16 +190,17 @@ func wordErr(err error, path, where string) error {
 	return err
 }
 
-// checkTextRows refuses to turn texts into rows of a shard (embpack shard)
-// that does not hold the whole table: its tokenizer gives the whole table's
-// ids, and its rows are a range of them, renumbered from 0.
-func checkTextRows(t *store.Table, path string) error {
-	if msg := partialShard(t); msg != "" {
-		return fmt.Errorf("%s is %s: the ids its tokenizer gives are the whole table's, its rows only a range of them; use the whole table (embpack unshard) for texts", path, msg)
+// textTokenizer returns the tokenizer that turns texts into rows of the
+// table at path (tableTokenizer), refusing a shard (embpack shard) that does
+// not hold the whole table: its tokenizer gives the whole table's ids, and
+// its rows are a range of them, renumbered from 0.
+func textTokenizer(t *store.Table, path string) (*tokenizer.Tokenizer, error) {
+	tk, err := tableTokenizer(t, path)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if msg := shardmeta.Partial(t.Metadata(), t.Header().Rows); msg != "" {
+		return nil, fmt.Errorf("%s is %s: the ids its tokenizer gives are the whole table's, its rows only a range of them; use the whole table (embpack unshard) for texts", path, msg)
+	}
+	return tk, nil
 }
-
-// partialShard describes t if it is a shard holding part of its table's
-// rows (shardmeta.Partial), and returns "" otherwise.
-func partialShard(t *store.Table) string { return shardmeta.Partial(t.Metadata(), t.Header().Rows) }

@@ -60,7 +60,7 @@ func (s *Server) encodeTexts(q *embedQuery, sv *served, t Table, field string, l
 	case enc == nil:
 		return errorf(lim.status422(), field, "no_tokenizer", "table %s has no tokenizer: %s holds text; send token ids instead", q.table, field)
 	}
-	if msg := partialShard(t); msg != "" {
+	if msg := partialShard(sv, t); msg != "" {
 		return errorf(lim.status422(), field, "shard_text", "table %s is %s: the ids its tokenizer gives are the whole table's, its rows only a range of them; %s holds text: send it to a server of the whole table", q.table, msg, field)
 	}
 	b.starts = make([]int64, 0, len(b.texts))

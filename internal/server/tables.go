@@ -39,7 +39,7 @@ type served struct {
 	fromDir bool
 	src     Source
 	addedAt time.Time
-	pool    poolCache // the default pooling of the version last used
+	meta    metaCache // the pooling and shard range of the version last used
 }
 
 // tables is the set of served tables, by name. Reads are lock-free (a

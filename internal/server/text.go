@@ -29,27 +29,44 @@ func TableTokenizer(t *store.Table) (TextEncoder, error) {
 	return tk, nil
 }
 
-// partialShard describes t if it is a table file that is a shard (embpack
-// shard) holding part of its table's rows, and returns "" otherwise: its
-// tokenizer gives the whole table's ids, so texts cannot become its rows.
-func partialShard(t Table) string {
+// partialShard describes a version of a served table if it is a table file
+// that is a shard (embpack shard) holding part of its table's rows, and
+// returns "" otherwise: its tokenizer gives the whole table's ids, so texts
+// cannot become its rows.
+func partialShard(sv *served, t Table) string {
 	lt, ok := t.(*localTable)
 	if !ok {
 		return ""
 	}
-	st := lt.st()
-	return shardmeta.Partial(st.Metadata(), st.Header().Rows)
+	return sv.meta.of(lt.st()).partial
 }
 
-// poolEntry caches the pooling of one version of a served table.
-type poolEntry struct {
-	t   *store.Table
-	p   pooling.Pooling
-	err error
+// metaEntry is what the text routes read from the metadata of one version
+// of a served table file, read once per version: its default pooling (or
+// the error of a "pooling" key that is not one) and whether it is a shard
+// holding part of its table's rows (partialShard).
+type metaEntry struct {
+	t       *store.Table
+	p       pooling.Pooling
+	err     error
+	partial string
 }
 
-// poolCache holds the pooling of the last version of a table asked for.
-type poolCache struct{ last atomic.Pointer[poolEntry] }
+// metaCache holds the metaEntry of the last version of a table asked for.
+type metaCache struct{ last atomic.Pointer[metaEntry] }
+
+// of returns the metaEntry of st, reading st's metadata if st is not the
+// version last asked for.
+func (c *metaCache) of(st *store.Table) *metaEntry {
+	e := c.last.Load()
+	if e == nil || e.t != st {
+		md := st.Metadata()
+		p, err := pooling.FromMetadata(md)
+		e = &metaEntry{t: st, p: p, err: err, partial: shardmeta.Partial(md, st.Header().Rows)}
+		c.last.Store(e)
+	}
+	return e
+}
 
 // A PoolingTable is a Table whose rows are elsewhere (a cluster's) that
 // knows its default pooling: what the table's metadata records, as its
@@ -75,20 +92,14 @@ func (s *Server) poolingOf(sv *served, t Table) (pooling.Pooling, *apiError) {
 		}
 		return p, nil
 	}
-	st := lt.st()
-	e := sv.pool.last.Load()
-	if e == nil || e.t != st {
-		p, err := pooling.FromMetadata(st.Metadata())
-		e = &poolEntry{t: st, p: p, err: err}
-		sv.pool.last.Store(e)
-	}
+	e := sv.meta.of(lt.st())
 	if e.err != nil {
 		return e.p, errorf(http.StatusInternalServerError, "", "bad_table", "table %s: %s", sv.name, e.err)
 	}
 	return e.p, nil
 }
 
-// poolingName is a pooling mode as TEI's /info names it.
+// teiPoolingName is a pooling mode as TEI's /info names it.
 func teiPoolingName(m pooling.Mode) string {
 	if m == pooling.Last {
 		return "last_token"
