@@ -124,12 +124,13 @@ func Bag(dst []float32, t *Table, b Bags, mode BagMode, pad int64) error {
 		return err
 	}
 	dim, ids := t.dim, b.ids
+	hasPad := uint64(pad) < uint64(t.rows) // a pad outside the table means none
 	for i := range b.offsets {
 		lo, hi := b.bounds(i)
 		out := dst[i*dim : (i+1)*dim]
 		if mode == BagMax {
 			// The first row that is not padding starts the maximum.
-			for lo < hi && ids[lo] == pad && uint64(pad) < uint64(t.rows) {
+			for lo < hi && hasPad && ids[lo] == pad {
 				lo++
 			}
 			if lo == hi {
@@ -153,31 +154,30 @@ func Bag(dst []float32, t *Table, b Bags, mode BagMode, pad int64) error {
 				return &IDError{Index: s + bad, ID: ids[s+bad], Rows: t.rows}
 			}
 		}
-		if mode != BagMax {
-			n := hi - lo
-			if uint64(pad) < uint64(t.rows) {
-				for _, id := range ids[lo:hi] {
-					if id == pad {
-						n--
-					}
-				}
-			}
-			finishBag(out, mode, n)
+		if mode == BagMean {
+			meanBag(out, ids[lo:hi], pad, hasPad)
 		}
 	}
 	return nil
 }
 
-// finishBag turns the accumulated row of a bag of n pooled rows into its
-// result.
-func finishBag(out []float32, mode BagMode, n int) {
-	switch {
-	case n == 0:
-		clear(out)
-	case mode == BagMean:
-		inv := 1 / float32(n)
-		for i := range out {
-			out[i] *= inv
+// meanBag turns the sum out of the rows of ids, those equal to pad left
+// out if hasPad, into their mean. A bag with no row to count keeps the
+// zeros it was cleared to.
+func meanBag(out []float32, ids []int64, pad int64, hasPad bool) {
+	n := len(ids)
+	if hasPad {
+		for _, id := range ids {
+			if id == pad {
+				n--
+			}
 		}
+	}
+	if n == 0 {
+		return
+	}
+	inv := 1 / float32(n)
+	for i := range out {
+		out[i] *= inv
 	}
 }
