@@ -417,7 +417,7 @@ func (w *Writer) endTokens() {
 func (w *Writer) EndTokens() error {
 	switch {
 	case w.closed:
-		return errWriterClosed
+		return w.closedErr()
 	case w.err != nil:
 		return w.err
 	case w.tokensEnded:

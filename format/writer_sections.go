@@ -18,7 +18,7 @@ import (
 func (w *Writer) WriteStrings(strs ...[]byte) error {
 	switch {
 	case w.closed:
-		return errWriterClosed
+		return w.closedErr()
 	case w.err != nil:
 		return w.err
 	case w.vocab == nil:
@@ -42,7 +42,7 @@ func (w *Writer) WriteStrings(strs ...[]byte) error {
 // compressed with zstd (EncodeTokenizerSection).
 func (w *Writer) SetTokenizer(doc []byte) error {
 	if w.closed {
-		return errWriterClosed
+		return w.closedErr()
 	}
 	sec, err := EncodeTokenizerSection(doc)
 	if err != nil {
@@ -60,7 +60,7 @@ func (w *Writer) SetTokenizer(doc []byte) error {
 // (ParseTokenizerSection). The bytes are copied.
 func (w *Writer) SetTokenizerSection(sec []byte) error {
 	if w.closed {
-		return errWriterClosed
+		return w.closedErr()
 	}
 	if _, err := ParseTokenizerSection(sec, 0); err != nil {
 		return err
