@@ -167,7 +167,11 @@ func ConvertWith(ctx context.Context, dst, src string, spec ConvertSpec, o *Opti
 		}
 	default:
 		if l.Vocabulary {
-			if err := copyStrings(in.Reader, fw); err != nil {
+			v, err := in.Vocabulary()
+			if err != nil {
+				return nil, err
+			}
+			if err := writeStrings(v, 0, v.Len(), fw); err != nil {
 				return nil, err
 			}
 		}
@@ -214,27 +218,4 @@ func copyStored(ctx context.Context, r *format.Reader, s format.Section, write f
 		},
 		write, done)
 	return errctx.In("embstore", s.Kind.String(), err)
-}
-
-// copyStrings copies the vocabulary's strings of r to fw, in row order.
-func copyStrings(r *format.Reader, fw *format.FileWriter) error {
-	v, err := r.Vocabulary()
-	if err != nil {
-		return err
-	}
-	const batch = 4096
-	strs := make([][]byte, 0, batch)
-	for id := int64(0); id < v.Len(); id++ {
-		s, err := v.String(id)
-		if err != nil {
-			return err
-		}
-		if strs = append(strs, s); len(strs) == batch || id == v.Len()-1 {
-			if err := fw.WriteStrings(strs...); err != nil {
-				return err
-			}
-			strs = strs[:0]
-		}
-	}
-	return nil
 }
