@@ -145,7 +145,9 @@ func ConvertWith(ctx context.Context, dst, src string, spec ConvertSpec, o *Opti
 			return nil
 		}
 		if sameDType || kind == format.SectionPositions {
-			return copyStored(ctx, in.Reader, s, raw, count.add)
+			// Rows that keep their dtype keep their bytes: int8 rows would
+			// not survive a decode and re-encode.
+			return copyRawRows(ctx, in.Reader, s, 0, s.Rows, raw, count.add)
 		}
 		return copyRows(ctx, in.Reader, s, values, count.add)
 	}
@@ -200,22 +202,6 @@ func copyRows(ctx context.Context, r *format.Reader, s format.Section, write fun
 	dim := int64(r.Dim)
 	err := stream(ctx, s.Rows, rowsStep(dim), dim,
 		func(buf []float32, first, n int64) error { return r.ReadRows(s, first, n, buf) },
-		write, done)
-	return errctx.In("embstore", s.Kind.String(), err)
-}
-
-// copyStored copies the rows of section s of r as they are stored, in
-// chunks of about 1 MiB: rows whose dtype does not change keep their
-// bytes (int8 rows would not survive a decode and re-encode).
-func copyStored(ctx context.Context, r *format.Reader, s format.Section, write func([]byte) error, done func(int64)) error {
-	sr := r.SectionReader(s)
-	err := stream(ctx, s.Rows, max(1, chunkBytes/s.RowStride), s.RowStride,
-		func(buf []byte, first, n int64) error {
-			if n, err := sr.ReadAt(buf, first*s.RowStride); n < len(buf) {
-				return err
-			}
-			return nil
-		},
 		write, done)
 	return errctx.In("embstore", s.Kind.String(), err)
 }
