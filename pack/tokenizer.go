@@ -77,7 +77,8 @@ func readTokenizer(path string) (*attached, error) {
 		read = append(read, p)
 		return nil
 	}
-	targets := map[string]*[]byte{"tokenizer.json": &f.TokenizerJSON, "vocab.json": &f.VocabJSON, "merges.txt": &f.Merges, "vocab.txt": &f.VocabTxt}
+	targets := map[string]*[]byte{"tokenizer.json": &f.TokenizerJSON, "vocab.json": &f.VocabJSON, "merges.txt": &f.Merges, "vocab.txt": &f.VocabTxt,
+		"tokenizer_config.json": &f.TokenizerConfig, "special_tokens_map.json": &f.SpecialTokensMap}
 	var names []string
 	switch only {
 	case "":
@@ -100,12 +101,8 @@ func readTokenizer(path string) (*attached, error) {
 		}
 	}
 	if names != nil {
-		for i, name := range configFiles {
-			dst := &f.TokenizerConfig
-			if i == 1 {
-				dst = &f.SpecialTokensMap
-			}
-			if err := load(name, dst); err != nil {
+		for _, name := range configFiles {
+			if err := load(name, targets[name]); err != nil {
 				return nil, &TokenizerError{Path: path, Err: err}
 			}
 		}
