@@ -107,7 +107,6 @@ func ConvertWith(ctx context.Context, dst, src string, spec ConvertSpec, o *Opti
 
 	// The tokenizer and vocabulary: kept as stored, replaced or dropped.
 	var tok *attached
-	var strs [][]byte
 	inputs := []string{src}
 	switch {
 	case spec.Tokenizer != "":
@@ -115,11 +114,8 @@ func ConvertWith(ctx context.Context, dst, src string, spec ConvertSpec, o *Opti
 			return nil, &SpecError{Field: "ConvertSpec.Tokenizer", Value: spec.Tokenizer,
 				Problem: "the table's vocabulary has subwords (fastText word vectors); a tokenizer would replace it"}
 		}
-		if tok, err = readTokenizer(spec.Tokenizer); err != nil {
+		if tok, err = readTokenizer(spec.Tokenizer, l.Rows); err != nil {
 			return nil, err
-		}
-		if strs, err = tok.strings(l.Rows); err != nil {
-			return nil, &TokenizerError{Path: spec.Tokenizer, Err: err}
 		}
 		l.Vocabulary, inputs = true, append(inputs, tok.files...)
 		prov.Tokenizer, prov.Vocabulary = &tok.info, tok.vocab
@@ -164,7 +160,7 @@ func ConvertWith(ctx context.Context, dst, src string, spec ConvertSpec, o *Opti
 	}
 	switch {
 	case tok != nil:
-		if err := tok.write(fw, strs); err != nil {
+		if err := tok.write(fw); err != nil {
 			return nil, err
 		}
 	default:
