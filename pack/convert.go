@@ -107,7 +107,6 @@ func ConvertWith(ctx context.Context, dst, src string, spec ConvertSpec, o *Opti
 
 	// The tokenizer and vocabulary: kept as stored, replaced or dropped.
 	var tok *attached
-	var strs [][]byte
 	inputs := []string{src}
 	switch {
 	case spec.Tokenizer != "":
@@ -115,11 +114,8 @@ func ConvertWith(ctx context.Context, dst, src string, spec ConvertSpec, o *Opti
 			return nil, &SpecError{Field: "ConvertSpec.Tokenizer", Value: spec.Tokenizer,
 				Problem: "the table's vocabulary has subwords (fastText word vectors); a tokenizer would replace it"}
 		}
-		if tok, err = readTokenizer(spec.Tokenizer); err != nil {
+		if tok, err = readTokenizer(spec.Tokenizer, l.Rows); err != nil {
 			return nil, err
-		}
-		if strs, err = tok.strings(l.Rows); err != nil {
-			return nil, &TokenizerError{Path: spec.Tokenizer, Err: err}
 		}
 		l.Vocabulary, inputs = true, append(inputs, tok.files...)
 		prov.Tokenizer, prov.Vocabulary = &tok.info, tok.vocab
@@ -145,7 +141,9 @@ func ConvertWith(ctx context.Context, dst, src string, spec ConvertSpec, o *Opti
 			return nil
 		}
 		if sameDType || kind == format.SectionPositions {
-			return copyStored(ctx, in.Reader, s, raw, count.add)
+			// Rows that keep their dtype keep their bytes: int8 rows would
+			// not survive a decode and re-encode.
+			return copyRawRows(ctx, in.Reader, s, 0, s.Rows, raw, count.add)
 		}
 		return copyRows(ctx, in.Reader, s, values, count.add)
 	}
@@ -162,12 +160,16 @@ func ConvertWith(ctx context.Context, dst, src string, spec ConvertSpec, o *Opti
 	}
 	switch {
 	case tok != nil:
-		if err := tok.write(fw, strs); err != nil {
+		if err := tok.write(fw); err != nil {
 			return nil, err
 		}
 	default:
 		if l.Vocabulary {
-			if err := copyStrings(in.Reader, fw); err != nil {
+			v, err := in.Vocabulary()
+			if err != nil {
+				return nil, err
+			}
+			if err := writeStrings(v, 0, v.Len(), fw); err != nil {
 				return nil, err
 			}
 		}
@@ -198,43 +200,4 @@ func copyRows(ctx context.Context, r *format.Reader, s format.Section, write fun
 		func(buf []float32, first, n int64) error { return r.ReadRows(s, first, n, buf) },
 		write, done)
 	return errctx.In("embstore", s.Kind.String(), err)
-}
-
-// copyStored copies the rows of section s of r as they are stored, in
-// chunks of about 1 MiB: rows whose dtype does not change keep their
-// bytes (int8 rows would not survive a decode and re-encode).
-func copyStored(ctx context.Context, r *format.Reader, s format.Section, write func([]byte) error, done func(int64)) error {
-	sr := r.SectionReader(s)
-	err := stream(ctx, s.Rows, max(1, chunkBytes/s.RowStride), s.RowStride,
-		func(buf []byte, first, n int64) error {
-			if n, err := sr.ReadAt(buf, first*s.RowStride); n < len(buf) {
-				return err
-			}
-			return nil
-		},
-		write, done)
-	return errctx.In("embstore", s.Kind.String(), err)
-}
-
-// copyStrings copies the vocabulary's strings of r to fw, in row order.
-func copyStrings(r *format.Reader, fw *format.FileWriter) error {
-	v, err := r.Vocabulary()
-	if err != nil {
-		return err
-	}
-	const batch = 4096
-	strs := make([][]byte, 0, batch)
-	for id := int64(0); id < v.Len(); id++ {
-		s, err := v.String(id)
-		if err != nil {
-			return err
-		}
-		if strs = append(strs, s); len(strs) == batch || id == v.Len()-1 {
-			if err := fw.WriteStrings(strs...); err != nil {
-				return err
-			}
-			strs = strs[:0]
-		}
-	}
-	return nil
 }

@@ -239,18 +239,14 @@ func Import(ctx context.Context, dst string, spec ImportSpec, o *Options) (*Impo
 		return nil, err
 	}
 	var tok *attached
-	var strs [][]byte
 	if !spec.NoTokenizer {
 		path := spec.Tokenizer
 		if path == "" && hasTokenizerFiles(filepath.Dir(ck.Path)) {
 			path = filepath.Dir(ck.Path)
 		}
 		if path != "" {
-			if tok, err = readTokenizer(path); err != nil {
+			if tok, err = readTokenizer(path, layout.Rows); err != nil {
 				return nil, err
-			}
-			if strs, err = tok.strings(layout.Rows); err != nil {
-				return nil, &TokenizerError{Path: path, Err: err}
 			}
 			layout.Vocabulary = true
 			info.Tokenizer, info.Vocabulary, info.TokenizerPath, info.TokenizerIDs = &tok.info, tok.vocab, path, tok.tk.VocabSize()
@@ -300,7 +296,7 @@ func Import(ctx context.Context, dst string, spec ImportSpec, o *Options) (*Impo
 		}
 	}
 	if tok != nil {
-		if err := tok.write(fw, strs); err != nil {
+		if err := tok.write(fw); err != nil {
 			return nil, err
 		}
 	}

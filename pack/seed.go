@@ -192,14 +192,10 @@ func Seed(ctx context.Context, dst string, spec SeedSpec, o *Options) error {
 	}
 	layout := format.Layout{Rows: spec.Rows, Dim: spec.Dim, DType: spec.DType, Positions: spec.Positions}
 	var tok *attached
-	var strs [][]byte
 	var inputs []string
 	if spec.Tokenizer != "" {
-		if tok, err = readTokenizer(spec.Tokenizer); err != nil {
+		if tok, err = readTokenizer(spec.Tokenizer, spec.Rows); err != nil {
 			return err
-		}
-		if strs, err = tok.strings(spec.Rows); err != nil {
-			return &TokenizerError{Path: spec.Tokenizer, Err: err}
 		}
 		layout.Vocabulary, inputs = true, tok.files
 	}
@@ -209,7 +205,7 @@ func Seed(ctx context.Context, dst string, spec SeedSpec, o *Options) error {
 	}
 	defer fw.Abort()
 	if tok != nil {
-		if err := tok.write(fw, strs); err != nil {
+		if err := tok.write(fw); err != nil {
 			return err
 		}
 	}

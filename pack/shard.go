@@ -216,21 +216,17 @@ func Shard(ctx context.Context, src, dir string, spec ShardSpec, o *Options) (*M
 			RowStart: start, RowEnd: end, RowsTotal: in.Rows}
 		name := ShardFileName(spec.Name, spec.Version, i, spec.Shards)
 		path := filepath.Join(dir, name)
-		if err := writeShard(ctx, path, src, in.Reader, src11, info, orig, o, count.add); err != nil {
+		h, err := writeShard(ctx, path, src, in.Reader, src11, info, orig, o, count.add)
+		if err != nil {
 			for _, p := range written {
 				os.Remove(p)
 			}
 			return nil, fmt.Errorf("shard %d of %d: %w", i, spec.Shards, err)
 		}
 		written = append(written, path)
-		f, err := format.Open(path)
-		if err != nil {
-			return nil, err
-		}
 		m.Shards = append(m.Shards, ManifestShard{Index: i, RowStart: start, RowEnd: end, File: name,
-			Size: f.FileSize, HeaderCRC: f.CRC})
-		m.ShardFileBytes = max(m.ShardFileBytes, f.FileSize)
-		f.Close()
+			Size: h.FileSize, HeaderCRC: h.CRC})
+		m.ShardFileBytes = max(m.ShardFileBytes, h.FileSize)
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -347,55 +343,56 @@ func writeStrings(v *format.Vocabulary, first, n int64, fw *format.FileWriter) e
 }
 
 // writeShard writes the shard info describes, from the table in (whose
-// vocabulary and tokenizer are w).
-func writeShard(ctx context.Context, path, src string, in *format.Reader, w *whole, info shardmeta.Info, orig shardmeta.Original, o *Options, done func(int64)) error {
+// vocabulary and tokenizer are w), and returns its header (its size and
+// CRC, for the manifest).
+func writeShard(ctx context.Context, path, src string, in *format.Reader, w *whole, info shardmeta.Info, orig shardmeta.Original, o *Options, done func(int64)) (*format.Header, error) {
 	md, err := shardmeta.Build(&shardmeta.Doc{Creator: o.creator(), Info: info, Original: orig})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	n := info.RowEnd - info.RowStart
 	fw, err := create(path, tableLayout(in, n), o, src)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer fw.Abort()
 	if err := copyRawRows(ctx, in, in.Tokens(), info.RowStart, n, fw.WriteTokenRows, done); err != nil {
-		return err
+		return nil, err
 	}
 	if s, ok := in.Section(format.SectionPositions); ok {
 		if err := copyRawRows(ctx, in, s, 0, s.Rows, fw.WritePositionRows, done); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if w.vocab != nil {
 		if err := writeStrings(w.vocab, info.RowStart, n, fw); err != nil {
-			return fmt.Errorf("vocabulary: %w", err)
+			return nil, fmt.Errorf("vocabulary: %w", err)
 		}
 	}
 	if w.tokenizer != nil {
 		if err := fw.SetTokenizerSection(w.tokenizer); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := fw.SetMetadata(md); err != nil {
-		return fmt.Errorf("%w (the shard's metadata holds the original's, %d bytes)", err, len(orig.Metadata))
+		return nil, fmt.Errorf("%w (the shard's metadata holds the original's, %d bytes)", err, len(orig.Metadata))
 	}
 	h, err := fw.Finish()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if s, ok := in.Section(format.SectionNorms); ok {
 		// The writer computed the norms from the rows; they must be the
 		// source's, or the join would not give the source back.
 		b := make([]byte, 4*n)
 		if _, err := in.SectionReader(s).ReadAt(b, 4*info.RowStart); err != nil {
-			return fmt.Errorf("read norms: %w", err)
+			return nil, fmt.Errorf("read norms: %w", err)
 		}
 		if got, _ := h.Section(format.SectionNorms); got.CRC != format.CRC(b) {
-			return fmt.Errorf("the norms section of %s does not hold the norms of rows [%d, %d) (embpack verify checks them)", src, info.RowStart, info.RowEnd)
+			return nil, fmt.Errorf("the norms section of %s does not hold the norms of rows [%d, %d) (embpack verify checks them)", src, info.RowStart, info.RowEnd)
 		}
 	}
-	return fw.Commit()
+	return h, fw.Commit()
 }
 
 // copyRawRows copies rows [first, first+n) of row section s of r, as

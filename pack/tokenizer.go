@@ -47,13 +47,15 @@ type attached struct {
 	tk    *tokenizer.Tokenizer
 	info  TokenizerInfo
 	files []string // the files read, for the destination check
+	strs  [][]byte // the vocabulary section's strings (see strings)
 	vocab *VocabularyInfo
 }
 
-// readTokenizer reads the tokenizer at path (a file or a directory) and
-// returns its canonical document. A directory without any tokenizer file
-// is an error wrapping tokenizer.ErrNoTokenizer.
-func readTokenizer(path string) (*attached, error) {
+// readTokenizer reads the tokenizer at path (a file or a directory) for a
+// table of rows token rows: its canonical document and the strings of its
+// vocabulary. A directory without any tokenizer file is an error wrapping
+// tokenizer.ErrNoTokenizer; an id at or past rows is a *TokenIDError.
+func readTokenizer(path string, rows int64) (*attached, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, &TokenizerError{Path: path, Err: err}
@@ -77,7 +79,8 @@ func readTokenizer(path string) (*attached, error) {
 		read = append(read, p)
 		return nil
 	}
-	targets := map[string]*[]byte{"tokenizer.json": &f.TokenizerJSON, "vocab.json": &f.VocabJSON, "merges.txt": &f.Merges, "vocab.txt": &f.VocabTxt}
+	targets := map[string]*[]byte{"tokenizer.json": &f.TokenizerJSON, "vocab.json": &f.VocabJSON, "merges.txt": &f.Merges, "vocab.txt": &f.VocabTxt,
+		"tokenizer_config.json": &f.TokenizerConfig, "special_tokens_map.json": &f.SpecialTokensMap}
 	var names []string
 	switch only {
 	case "":
@@ -100,12 +103,8 @@ func readTokenizer(path string) (*attached, error) {
 		}
 	}
 	if names != nil {
-		for i, name := range configFiles {
-			dst := &f.TokenizerConfig
-			if i == 1 {
-				dst = &f.SpecialTokensMap
-			}
-			if err := load(name, dst); err != nil {
+		for _, name := range configFiles {
+			if err := load(name, targets[name]); err != nil {
 				return nil, &TokenizerError{Path: path, Err: err}
 			}
 		}
@@ -119,8 +118,12 @@ func readTokenizer(path string) (*attached, error) {
 		return nil, &TokenizerError{Path: path, Err: err}
 	}
 	sum := sha256.Sum256(doc)
-	return &attached{doc: doc, tk: tk, files: read,
-		info: TokenizerInfo{Source: src.Kind, SHA256: hex.EncodeToString(sum[:])}}, nil
+	a := &attached{doc: doc, tk: tk, files: read,
+		info: TokenizerInfo{Source: src.Kind, SHA256: hex.EncodeToString(sum[:])}}
+	if a.strs, a.vocab, err = a.strings(rows); err != nil {
+		return nil, &TokenizerError{Path: path, Err: err}
+	}
+	return a, nil
 }
 
 // hasTokenizerFiles reports whether dir holds a file that defines a
@@ -166,12 +169,12 @@ func readCapped(path string, limit int64) ([]byte, error) {
 // refuses a tokenizer with an id at or past rows, naming the first. A
 // string that two ids share goes to the id the tokenizer gives it
 // (tokenizer.TokenToID: added tokens first); the others are left without
-// one and counted in the vocabulary metadata.
-func (a *attached) strings(rows int64) ([][]byte, error) {
+// one and counted in the vocabulary metadata it returns.
+func (a *attached) strings(rows int64) ([][]byte, *VocabularyInfo, error) {
 	toks, ok := a.tk.Vocabulary()
 	for id := rows; id < int64(len(toks)); id++ {
 		if ok[id] {
-			return nil, &TokenIDError{ID: id, Token: toks[id], Rows: rows}
+			return nil, nil, &TokenIDError{ID: id, Token: toks[id], Rows: rows}
 		}
 	}
 	out := make([][]byte, rows)
@@ -194,8 +197,7 @@ func (a *attached) strings(rows int64) ([][]byte, error) {
 		}
 		out[id] = []byte(s)
 	}
-	a.vocab = vi
-	return out, nil
+	return out, vi, nil
 }
 
 // maxDuplicateWords is how many duplicated strings the vocabulary metadata
@@ -203,9 +205,9 @@ func (a *attached) strings(rows int64) ([][]byte, error) {
 const maxDuplicateWords = 100
 
 // write stores the tokenizer and its vocabulary in fw, whose layout has a
-// vocabulary; strs is what strings returned.
-func (a *attached) write(fw *format.FileWriter, strs [][]byte) error {
-	if err := fw.WriteStrings(strs...); err != nil {
+// vocabulary.
+func (a *attached) write(fw *format.FileWriter) error {
+	if err := fw.WriteStrings(a.strs...); err != nil {
 		return err
 	}
 	return fw.SetTokenizer(a.doc)
